@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+import { CommanderError } from 'commander';
+import { BackyError } from '../util/errors.js';
+import { closeLog, currentLogger } from './context.js';
+import { buildProgram } from './program.js';
+
+/**
+ * The one place that ends the process: runs the action, turns errors into
+ * one line on stderr (a stack trace only with -v) and the exit status.
+ */
+async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram((code) => {
+    exitCode = code;
+  });
+  const verbose = argv.includes('-v') || argv.includes('--verbose');
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and --version end with a "success" CommanderError.
+      return err.exitCode === 0 ? 0 : 1;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    const isUserError = err instanceof BackyError;
+    // With -l the failure is also recorded in the log; otherwise stderr is the log.
+    if (argv.includes('-l') || argv.some((a) => a.startsWith('--logfile'))) currentLogger()?.error(message);
+    process.stderr.write(`backy: ${isUserError ? '' : 'error: '}${message}\n`);
+    if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    return isUserError ? err.exitCode : 1;
+  } finally {
+    closeLog();
+  }
+}
+
+const code = await main(process.argv);
+// Let stdout drain (restore -) before ending the process.
+await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+process.exit(code);

@@ -1,0 +1,101 @@
+import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { sourceTypeNames } from '../sources/registry.js';
+import { createContext, type GlobalOptions } from './context.js';
+
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+export const DEFAULT_CONFIG = '/etc/backy.conf';
+
+/**
+ * Wires the manual's synopsis to the actions. Each action is imported when
+ * it runs, so `backy find` does not load the scheduler. The action's exit
+ * status is handed back through `onExit`; nothing here exits the process.
+ */
+export function buildProgram(onExit: (code: number) => void): Command {
+  const program = new Command('backy')
+    .description('Backup and recovery for block devices (VM images, Ceph RBD volumes).')
+    .version(VERSION, '--version', 'print the version and exit')
+    .option('-l, --logfile <LOGFILE>', 'write logs to this file (safe to rotate by renaming)')
+    .option('-v, --verbose', 'include diagnostic messages in the log')
+    .option('-b, --backupdir <DIRECTORY>', 'the job directory (default: the current directory)')
+    .option('-c, --config <CONFIG>', `scheduler configuration file (default: ${DEFAULT_CONFIG})`)
+    .helpOption('-h, --help', 'print a usage summary (also after an action)')
+    .showHelpAfterError('(run "backy --help" for usage)')
+    .exitOverride();
+
+  const run = (stdoutCarriesData: boolean, action: (context: ReturnType<typeof createContext>) => Promise<number>) => {
+    return async () => {
+      const context = createContext(program.opts<GlobalOptions>(), stdoutCarriesData);
+      onExit(await action(context));
+    };
+  };
+
+  program
+    .command('init')
+    .description('create a job directory and write its source configuration')
+    .argument('<TYPE>', `source type: ${sourceTypeNames().join(', ')}`)
+    .argument('<SOURCE>', 'file: FILENAME; ceph-rbd: POOL/IMAGE; flyingcircus: POOL/IMAGE,VM[,CONSUL_ACL_TOKEN]')
+    .action((type: string, source: string) =>
+      run(false, async (c) => (await import('./actions/init.js')).init(c, type, source))(),
+    );
+
+  program
+    .command('backup')
+    .description('create a new revision of the job now, with the given tags')
+    .argument('<TAGS>', 'comma-separated tags for retention, as one argument (e.g. "daily,weekly")')
+    .action((tags: string) => run(false, async (c) => (await import('./actions/backup.js')).backup(c, tags))());
+
+  program
+    .command('status')
+    .description('print a table of all revisions in the job directory')
+    .action(() => run(true, async (c) => (await import('./actions/status.js')).status(c))());
+
+  program
+    .command('find')
+    .description("print the path of a revision's image (default: the last)")
+    .addOption(revisionOption())
+    .action((opts: { revision?: string }) =>
+      run(true, async (c) => (await import('./actions/find.js')).find(c, opts.revision))(),
+    );
+
+  program
+    .command('restore')
+    .description('copy a revision (default: the last) to a file, a block device, or - for stdout')
+    .addOption(revisionOption())
+    .argument('<TARGET>', 'file or block device to write, or - for stdout')
+    .action((target: string, opts: { revision?: string }) =>
+      run(target === '-', async (c) => (await import('./actions/restore.js')).restore(c, opts.revision, target))(),
+    );
+
+  program
+    .command('scheduler')
+    .description('run all configured jobs on schedule (does not daemonize)')
+    .option('-c, --config <CONFIG>', `configuration file (default: ${DEFAULT_CONFIG})`)
+    .action((opts: { config?: string }) =>
+      run(false, async (c) => (await import('./actions/scheduler.js')).scheduler(c, configPath(program, opts)))(),
+    );
+
+  program
+    .command('check')
+    .description('Nagios check: are all jobs backed up in time?')
+    .option('-c, --config <CONFIG>', `configuration file (default: ${DEFAULT_CONFIG})`)
+    .action((opts: { config?: string }) =>
+      run(false, async (c) => (await import('./actions/check.js')).check(c, configPath(program, opts)))(),
+    );
+
+  for (const command of program.commands) {
+    command.helpOption('-h, --help', 'print usage for this action').exitOverride();
+  }
+  return program;
+}
+
+function revisionOption(): Option {
+  return new Option('-r, --revision <REVISION>', 'number (0 = last), ID, unique ID prefix, last/latest, or tag');
+}
+
+function configPath(program: Command, opts: { config?: string }): string {
+  return opts.config ?? program.opts<GlobalOptions>().config ?? DEFAULT_CONFIG;
+}

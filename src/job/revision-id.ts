@@ -1,0 +1,25 @@
+import { randomBytes } from 'node:crypto';
+
+/** shortuuid's alphabet: no 0, 1, I, O or l, which are easy to misread. */
+export const BASE57_ALPHABET = '23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+export const REVISION_ID_LENGTH = 22;
+const REVISION_ID_PATTERN = new RegExp(`^[${BASE57_ALPHABET}]{${REVISION_ID_LENGTH}}$`);
+
+/** A random 122-bit (UUID v4) identifier in base57, as backy 2.0 made them. */
+export function newRevisionId(): string {
+  const bytes = randomBytes(16);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  let value = BigInt(`0x${bytes.toString('hex')}`);
+  let id = '';
+  const base = BigInt(BASE57_ALPHABET.length);
+  while (value > 0n) {
+    id = BASE57_ALPHABET[Number(value % base)] + id;
+    value /= base;
+  }
+  return id.padStart(REVISION_ID_LENGTH, BASE57_ALPHABET[0]);
+}
+
+export function isRevisionId(name: string): boolean {
+  return REVISION_ID_PATTERN.test(name);
+}

@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolveRevisionSpec } from './revision-spec.js';
+import type { Revision } from './revision.js';
+
+function rev(uuid: string, minutes: number, tags: string[], complete = true): Revision {
+  return {
+    uuid,
+    timestamp: new Date(Date.UTC(2026, 0, 1, 0, minutes)),
+    parent: null,
+    tags,
+    stats: complete ? { duration: 1, bytes_written: 0 } : {},
+  };
+}
+
+const history = [
+  rev('AAAAAAAAAAAAAAAAAAAAAa', 1, ['daily', 'weekly']),
+  rev('AAAAAAAAAAAAAAAAAAAAAb', 2, ['daily']),
+  rev('BBBBBBBBBBBBBBBBBBBBBB', 3, ['hourly']),
+  rev('CCCCCCCCCCCCCCCCCCCCCC', 4, ['hourly'], false),
+];
+
+test('relative numbers count back from the newest complete revision', () => {
+  assert.equal(resolveRevisionSpec('0', history).uuid, 'BBBBBBBBBBBBBBBBBBBBBB');
+  assert.equal(resolveRevisionSpec('2', history).uuid, 'AAAAAAAAAAAAAAAAAAAAAa');
+  assert.throws(() => resolveRevisionSpec('3', history), /revision 3 not found: the job has 3 complete revisions/);
+});
+
+test('full IDs, unique prefixes, last/latest and tags resolve; ambiguity is an error', () => {
+  assert.equal(resolveRevisionSpec('AAAAAAAAAAAAAAAAAAAAAb', history).uuid, 'AAAAAAAAAAAAAAAAAAAAAb');
+  assert.equal(resolveRevisionSpec('BB', history).uuid, 'BBBBBBBBBBBBBBBBBBBBBB');
+  assert.throws(() => resolveRevisionSpec('AAA', history), /ambiguous/);
+  assert.equal(resolveRevisionSpec('last', history).uuid, 'BBBBBBBBBBBBBBBBBBBBBB');
+  assert.equal(resolveRevisionSpec('latest', history).uuid, 'BBBBBBBBBBBBBBBBBBBBBB');
+  assert.equal(resolveRevisionSpec(undefined, history).uuid, 'BBBBBBBBBBBBBBBBBBBBBB');
+  assert.equal(resolveRevisionSpec('daily', history).uuid, 'AAAAAAAAAAAAAAAAAAAAAb');
+  assert.equal(resolveRevisionSpec('weekly', history).uuid, 'AAAAAAAAAAAAAAAAAAAAAa');
+});
+
+test('an incomplete revision named by ID is reported as incomplete; unknown specs name the spec', () => {
+  assert.throws(() => resolveRevisionSpec('CCCC', history), /CCCCCCCCCCCCCCCCCCCCCC is incomplete/);
+  assert.throws(() => resolveRevisionSpec('monthly', history), /no revision matches "monthly"/);
+  assert.throws(() => resolveRevisionSpec('last', []), /no complete revision/);
+});

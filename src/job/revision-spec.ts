@@ -1,0 +1,48 @@
+import { BackyError } from '../util/errors.js';
+import { isComplete, type Revision } from './revision.js';
+
+/**
+ * Resolves a revision spec against a job's revisions (any order), in the
+ * order DESIGN.md fixes: relative number, full ID, unique ID prefix,
+ * `last`/`latest`, tag. Only complete revisions are candidates, except that
+ * an incomplete one named by ID is reported as such rather than "unknown".
+ */
+export function resolveRevisionSpec(spec: string | undefined, revisions: readonly Revision[]): Revision {
+  const complete = revisions.filter(isComplete).sort((a, b) => b.timestamp.getTime() - a.timestamp.getTime());
+  const wanted = (spec ?? 'last').trim();
+  if (wanted.length === 0) throw new BackyError('empty revision spec');
+
+  if (/^\d+$/.test(wanted)) {
+    const index = Number(wanted);
+    const found = complete[index];
+    if (found) return found;
+    throw new BackyError(
+      `revision ${wanted} not found: the job has ${complete.length} complete revision${complete.length === 1 ? '' : 's'}`,
+    );
+  }
+
+  const byId = revisions.find((r) => r.uuid === wanted);
+  if (byId) return requireComplete(byId);
+
+  const prefixed = revisions.filter((r) => r.uuid.startsWith(wanted));
+  if (prefixed.length === 1) return requireComplete(prefixed[0]!);
+  if (prefixed.length > 1) {
+    const ids = prefixed.map((r) => r.uuid).slice(0, 5).join(', ');
+    throw new BackyError(`revision spec ${JSON.stringify(wanted)} is ambiguous: it matches ${ids}`);
+  }
+
+  if (wanted === 'last' || wanted === 'latest') {
+    const newest = complete[0];
+    if (newest) return newest;
+    throw new BackyError('no complete revision in this job yet');
+  }
+
+  const tagged = complete.find((r) => r.tags.includes(wanted));
+  if (tagged) return tagged;
+  throw new BackyError(`no revision matches ${JSON.stringify(wanted)} (not a number, ID, ID prefix, "last" or tag)`);
+}
+
+function requireComplete(revision: Revision): Revision {
+  if (isComplete(revision)) return revision;
+  throw new BackyError(`revision ${revision.uuid} is incomplete (its backup did not finish)`);
+}

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { BackyError } from '../../util/errors.js';
+import type { SourceType } from '../registry.js';
+import { cephName, parsePoolImage } from '../ceph-rbd/rbd-names.js';
+
+export const flyingCircusSourceConfig = z
+  .object({
+    type: z.literal('flyingcircus'),
+    pool: cephName('pool'),
+    image: cephName('image'),
+    vm: z
+      .string({ error: 'expected the name of the VM to freeze' })
+      .min(1, 'must not be empty')
+      .refine((value) => !/[,;\s]$/.test(value), { message: 'has a trailing comma or blank; remove it' })
+      .refine((value) => /^[A-Za-z0-9_.-]+$/.test(value), { message: 'is not a valid VM name' }),
+    consul_acl_token: z.string({ error: 'expected a Consul ACL token string' }).min(1).optional(),
+  })
+  .strict();
+
+export type FlyingCircusSourceConfig = z.infer<typeof flyingCircusSourceConfig>;
+
+const syntax = 'backy init flyingcircus POOL/IMAGE,VM[,CONSUL_ACL_TOKEN]';
+
+export const flyingCircusSourceType: SourceType<FlyingCircusSourceConfig> = {
+  name: 'flyingcircus',
+  initSyntax: syntax,
+  schema: flyingCircusSourceConfig,
+  fromInitArgument(argument) {
+    const parts = argument.split(',').map((part) => part.trim());
+    if (parts.length < 2 || parts.length > 3 || parts.some((part) => part.length === 0)) {
+      throw new BackyError(`invalid SOURCE ${JSON.stringify(argument)}: expected POOL/IMAGE,VM[,CONSUL_ACL_TOKEN] (${syntax})`);
+    }
+    const config: FlyingCircusSourceConfig = {
+      type: 'flyingcircus',
+      ...parsePoolImage(parts[0]!, syntax),
+      vm: parts[1]!,
+      ...(parts[2] ? { consul_acl_token: parts[2] } : {}),
+    };
+    const checked = flyingCircusSourceConfig.safeParse(config);
+    if (!checked.success) {
+      const issue = checked.error.issues[0]!;
+      throw new BackyError(`invalid SOURCE ${JSON.stringify(argument)}: ${issue.path.join('.')} ${issue.message}`);
+    }
+    return config;
+  },
+  create() {
+    throw new BackyError('the flyingcircus source is not available in this build yet');
+  },
+};

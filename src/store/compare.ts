@@ -1,0 +1,58 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { throwIfAborted } from '../util/abort.js';
+
+const CHUNK = 4 * 1024 * 1024;
+
+/**
+ * Compares the first `size` bytes of two files and that the second is
+ * exactly `size` long. Returns the offset of the first difference, or null.
+ */
+export async function compareFiles(
+  expectedPath: string,
+  actualPath: string,
+  size: number,
+  options: { signal?: AbortSignal; onProgress?: (done: number) => void } = {},
+): Promise<number | null> {
+  const expected = await open(expectedPath, 'r');
+  const actual = await open(actualPath, 'r');
+  try {
+    const actualSize = (await actual.stat()).size;
+    const a = Buffer.allocUnsafe(CHUNK);
+    const b = Buffer.allocUnsafe(CHUNK);
+    for (let offset = 0; offset < size; ) {
+      if (options.signal) throwIfAborted(options.signal);
+      const length = Math.min(CHUNK, size - offset);
+      const [gotA, gotB] = await Promise.all([readFully(expected, a, length, offset), readFully(actual, b, length, offset)]);
+      if (gotA !== length || gotB !== length) return offset + Math.min(gotA, gotB);
+      if (!a.subarray(0, length).equals(b.subarray(0, length))) {
+        return offset + firstDifference(a.subarray(0, length), b.subarray(0, length));
+      }
+      offset += length;
+      options.onProgress?.(offset);
+    }
+    return actualSize === size ? null : size;
+  } finally {
+    await expected.close();
+    await actual.close();
+  }
+}
+
+export async function readFully(handle: FileHandle, buffer: Buffer, length: number, position: number): Promise<number> {
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done;
+}
+
+function firstDifference(a: Buffer, b: Buffer): number {
+  for (let i = 0; i < a.length; i += 4096) {
+    const end = Math.min(a.length, i + 4096);
+    if (!a.subarray(i, end).equals(b.subarray(i, end))) {
+      for (let j = i; j < end; j++) if (a[j] !== b[j]) return j;
+    }
+  }
+  return a.length;
+}

@@ -1,0 +1,50 @@
+import type { Logger } from '../util/logger.js';
+
+/**
+ * Where a new revision's bytes go. `write` compares with what the image
+ * already holds (its parent's content after a shallow copy) and writes only
+ * the blocks that differ; all-zero blocks become holes. Offsets are absolute.
+ */
+export interface ImageWriter {
+  /** Current logical size of the image. */
+  readonly size: number;
+  /** Grows (with a hole) or shrinks the image to the source's size. */
+  resize(size: number): Promise<void>;
+  /** Makes [offset, offset + data.length) hold `data`, touching only differing blocks. */
+  write(offset: number, data: Buffer): Promise<void>;
+  /** Makes [offset, offset + length) read as zeros, as a hole where possible. */
+  zero(offset: number, length: number): Promise<void>;
+  /** Bytes actually written and punched so far. */
+  stats(): WriterStats;
+  /** Flushes written data to stable storage. */
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface WriterStats {
+  bytesWritten: number;
+  bytesPunched: number;
+  bytesCompared: number;
+}
+
+export type CloneMethod = 'reflink' | 'copy' | 'empty';
+
+/**
+ * How revisions' images are kept. A store never interprets source data: it
+ * creates an image for a new revision from its parent, hands out a writer,
+ * seals it when the backup is complete and removes it on failure or expiry.
+ */
+export interface Store {
+  /** Path of a revision's image: a plain file that can be read, copied or mounted. */
+  imagePath(id: string): string;
+  /**
+   * Creates the new revision's image as a copy of the parent's (sharing
+   * blocks where the filesystem can), or empty without a parent.
+   */
+  create(id: string, parentId: string | null, logger: Logger): Promise<CloneMethod>;
+  /** Opens the image for writing; `knownEmpty` skips reading a brand-new image. */
+  openWriter(id: string, options: { knownEmpty: boolean }): Promise<ImageWriter>;
+  /** Marks a complete image read-only. */
+  seal(id: string): Promise<void>;
+  remove(id: string): Promise<void>;
+}

@@ -1,0 +1,85 @@
+import { closeSync, fstatSync, openSync, statSync, writeSync } from 'node:fs';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** What the engine logs through; the CLI decides where the lines go. */
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface LogSink {
+  write(line: string): void;
+  close(): void;
+}
+
+const LEVEL_ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** `YYYY-MM-DD HH:MM:SS` in UTC, the format of every time backy prints. */
+export function formatTimestamp(date: Date): string {
+  return date.toISOString().slice(0, 19).replace('T', ' ');
+}
+
+export function createLogger(sink: LogSink, options: { verbose?: boolean; now?: () => Date } = {}): Logger {
+  const threshold = options.verbose ? LEVEL_ORDER.debug : LEVEL_ORDER.info;
+  const now = options.now ?? (() => new Date());
+  const emit = (level: LogLevel, message: string): void => {
+    if (LEVEL_ORDER[level] < threshold) return;
+    for (const text of message.split('\n')) {
+      sink.write(`${formatTimestamp(now())} [${process.pid}] ${level.toUpperCase()} ${text}\n`);
+    }
+  };
+  return {
+    debug: (m) => emit('debug', m),
+    info: (m) => emit('info', m),
+    warn: (m) => emit('warn', m),
+    error: (m) => emit('error', m),
+  };
+}
+
+/** Writes to an inherited descriptor (1 for stdout, 2 for stderr). */
+export function fdSink(fd: number): LogSink {
+  return {
+    write: (line) => {
+      try {
+        writeSync(fd, line);
+      } catch {
+        // A closed pipe (e.g. `backy ... | head`) must not turn into a crash.
+      }
+    },
+    close: () => undefined,
+  };
+}
+
+/**
+ * Appends to a log file and reopens it when it was renamed or removed, so
+ * that logrotate can move it away without a signal: before each line the
+ * path's inode is compared with the open descriptor's.
+ */
+export function fileSink(path: string): LogSink {
+  let fd = openSync(path, 'a', 0o644);
+  let inode = fstatSync(fd).ino;
+  const reopenIfMoved = (): void => {
+    let current: number | undefined;
+    try {
+      current = statSync(path).ino;
+    } catch {
+      current = undefined;
+    }
+    if (current === inode) return;
+    closeSync(fd);
+    fd = openSync(path, 'a', 0o644);
+    inode = fstatSync(fd).ino;
+  };
+  return {
+    write: (line) => {
+      reopenIfMoved();
+      writeSync(fd, line);
+    },
+    close: () => closeSync(fd),
+  };
+}
+
+export const silentLogger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };

@@ -1,0 +1,46 @@
+import { spawn, type SpawnOptions } from 'node:child_process';
+
+/**
+ * External programs backy runs, each overridable by an environment variable
+ * in backy 2.0's fashion (BACKY_RBD=/opt/ceph/bin/rbd), so that operators
+ * can point at their own builds and tests at wrappers.
+ */
+export function programPath(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const override = env[`BACKY_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`];
+  return override && override.length > 0 ? override : name;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** Runs a program to completion and collects its output (small outputs only). */
+export function runProgram(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions & { timeoutMs?: number; input?: string } = {},
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...options, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timer: NodeJS.Timeout | undefined;
+    if (options.timeoutMs) {
+      timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+    }
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (err) => {
+      if (timer) clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (exitCode, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve({ stdout, stderr, exitCode, signal });
+    });
+    child.stdin?.end(options.input ?? '');
+  });
+}
