@@ -1,0 +1,61 @@
+/**
+ * The scheduler's view of its jobs, shared by the status file (written by
+ * the scheduler, read by `backy check`) and the telnet shell. Times are
+ * Date objects here and ISO 8601 UTC strings in the file.
+ */
+
+export type JobRunState = 'waiting' | 'queued' | 'running' | 'failed';
+
+export interface JobStatus {
+  name: string;
+  schedule: string;
+  /** Shortest interval of the job's schedule, in seconds (the SLA's base). */
+  slaIntervalSeconds: number;
+  /** When the job first appeared in the configuration (SLA of jobs never backed up). */
+  firstSeen: Date;
+  state: JobRunState;
+  /** For `failed`: when the next attempt is due. */
+  retryAt: Date | null;
+  /** Consecutive failures (reset by a success). */
+  failures: number;
+  lastBackup: Date | null;
+  lastTags: string[];
+  /** Seconds the last complete backup took. */
+  lastDuration: number | null;
+  nextBackup: Date | null;
+  nextTags: string[];
+}
+
+export interface RunningBackup {
+  job: string;
+  tags: string[];
+  started: Date;
+  pid: number | null;
+}
+
+export interface SchedulerStatus {
+  version: string;
+  pid: number;
+  started: Date;
+  configPath: string;
+  configLoaded: Date;
+  workerLimit: number;
+  running: RunningBackup[];
+  /** Job names waiting for a worker, in the order they will run. */
+  queued: string[];
+}
+
+/** What the status file holds. */
+export interface StatusSnapshot {
+  written: Date;
+  scheduler: SchedulerStatus;
+  jobs: JobStatus[];
+}
+
+/** What the telnet shell can see and do in a running scheduler. */
+export interface SchedulerView {
+  status(): SchedulerStatus;
+  jobs(): JobStatus[];
+  /** Queues a backup of the job now with its next tags; a message on failure. */
+  runJob(name: string): { ok: true } | { ok: false; reason: string };
+}

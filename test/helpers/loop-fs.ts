@@ -1,0 +1,56 @@
+/**
+ * Real filesystems on loop devices for tests and benchmarks: a btrfs (where
+ * reflinks share blocks) or ext4 (where they cannot) of a given size,
+ * mounted in a temporary directory and removed again. Needs root.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export type FsType = 'btrfs' | 'ext4';
+
+export interface LoopFilesystem {
+  type: FsType;
+  /** Where it is mounted. */
+  path: string;
+  /** Unmounts and deletes the backing file. */
+  dispose(): void;
+}
+
+export function mountLoopFilesystem(type: FsType, size = '1G', options: { dir?: string } = {}): LoopFilesystem {
+  const base = mkdtempSync(join(options.dir ?? tmpdir(), `backy-${type}-`));
+  const image = join(base, 'fs.img');
+  const mountpoint = join(base, 'mnt');
+  execFileSync('mkdir', ['-p', mountpoint]);
+  execFileSync('truncate', ['-s', size, image]);
+  if (type === 'btrfs') execFileSync('mkfs.btrfs', ['-q', image]);
+  else execFileSync('mkfs.ext4', ['-q', '-F', image]);
+  execFileSync('mount', ['-o', 'loop', image, mountpoint]);
+  let disposed = false;
+  return {
+    type,
+    path: mountpoint,
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      for (let attempt = 0; attempt < 10; attempt++) {
+        try {
+          execFileSync('umount', [mountpoint], { stdio: 'ignore' });
+          break;
+        } catch {
+          execFileSync('sleep', ['0.2']);
+        }
+      }
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Bytes of the file's extents no other file shares (btrfs only). */
+export function exclusiveBytes(path: string): number {
+  const out = execFileSync('btrfs', ['filesystem', 'du', '--raw', path], { encoding: 'utf8' });
+  const line = out.trim().split('\n').at(-1) ?? '';
+  const fields = line.trim().split(/\s+/);
+  return Number(fields[1]);
+}
