@@ -75,8 +75,9 @@ export async function restoreJob(path: string, options: RestoreOptions): Promise
     }
     const output = await openTarget(target, 'w');
     try {
+      // Like cp, no fsync: a restore can be repeated, and the page cache is
+      // coherent for whoever reads the file next.
       await copyToSparseFile(input, size, output, { signal: options.signal, onProgress: progress });
-      await output.sync();
     } catch (err) {
       throw describeIoError(err, `restore to ${target} failed`);
     } finally {
