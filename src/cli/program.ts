@@ -1,11 +1,10 @@
 import { Command, Option } from 'commander';
-import { readFileSync } from 'node:fs';
 import { sourceTypeNames } from '../sources/registry.js';
+import { VERSION } from '../util/version.js';
 import { createContext, type GlobalOptions } from './context.js';
 
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+// Kept for importers of the CLI module; the version lives in util/version.ts.
+export { VERSION };
 
 export const DEFAULT_CONFIG = '/etc/backy.conf';
 
@@ -83,7 +82,8 @@ export function buildProgram(onExit: (code: number) => void): Command {
     .description('Nagios check: are all jobs backed up in time?')
     .option('-c, --config <CONFIG>', `configuration file (default: ${DEFAULT_CONFIG})`)
     .action((opts: { config?: string }) =>
-      run(false, async (c) => (await import('./actions/check.js')).check(c, configPath(program, opts)))(),
+      // stdout is the Nagios plugin output: logs go to stderr.
+      run(true, async (c) => (await import('./actions/check.js')).check(c, configPath(program, opts)))(),
     );
 
   for (const command of program.commands) {

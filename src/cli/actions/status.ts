@@ -3,7 +3,7 @@ import { revisionDuration, type Revision } from '../../job/revision.js';
 import { formatTimestamp } from '../../util/logger.js';
 import { formatBytes, formatSeconds } from '../../util/units.js';
 import type { ActionContext } from '../context.js';
-import { renderTable } from '../render/table.js';
+import { renderTable } from '../../util/table.js';
 
 export async function status(context: ActionContext): Promise<number> {
   const job = new JobDirectory(context.jobPath);
