@@ -88,18 +88,21 @@ async function writeRevision(
       throw describeIoError(err, `${action} failed while copying the parent image`);
     });
     context.logger.debug(`image for ${revision.uuid} created by ${clone}`);
-    const writer = await store.openWriter(revision.uuid, { knownEmpty: clone === 'empty' });
+    const writer = await store.openWriter(revision.uuid, parent?.uuid ?? null, clone);
     let sourceStats: Record<string, unknown>;
+    let verification;
     try {
-      sourceStats = await sourceBackup.transfer(writer);
-      await writer.sync();
-    } catch (err) {
-      throw describeIoError(err, `${action} failed`);
+      try {
+        sourceStats = await sourceBackup.transfer(writer);
+        await writer.sync();
+      } catch (err) {
+        throw describeIoError(err, `${action} failed`);
+      }
+      verification = await sourceBackup.verify(store.imagePath(revision.uuid), writer.reader());
     } finally {
       await writer.close();
     }
     const written = writer.stats();
-    const verification = await sourceBackup.verify(store.imagePath(revision.uuid));
     success = true;
     return {
       bytes_written: written.bytesWritten,

@@ -1,5 +1,5 @@
 import type { Revision } from '../job/revision.js';
-import type { ImageWriter } from '../store/store.js';
+import type { ImageReader, ImageWriter } from '../store/store.js';
 import type { Logger } from '../util/logger.js';
 
 export type ProgressPhase = 'backup' | 'verify' | 'restore';
@@ -39,8 +39,11 @@ export interface SourceBackup {
    * the source, through the writer, which skips unchanged blocks.
    */
   transfer(writer: ImageWriter): Promise<Record<string, unknown>>;
-  /** Compares the finished image with the source; throws on any difference. */
-  verify(imagePath: string): Promise<VerificationResult>;
+  /**
+   * Compares the finished image with the source; throws on any difference.
+   * `image` reads the image as written (cheaper than opening `imagePath`).
+   */
+  verify(imagePath: string, image: ImageReader): Promise<VerificationResult>;
   /** Releases what the backup held (snapshots, handles). */
   finish(outcome: { success: boolean }): Promise<void>;
 }

@@ -1,40 +1,40 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { throwIfAborted } from '../util/abort.js';
+import type { ImageReader } from './store.js';
 
 const CHUNK = 4 * 1024 * 1024;
 
 /**
- * Compares the first `size` bytes of two files and that the second is
- * exactly `size` long. Returns the offset of the first difference, or null.
+ * Compares the first `size` bytes of two readers and that both are exactly
+ * `size` long. Both are read concurrently. Returns the offset of the first
+ * difference, or null.
  */
-export async function compareFiles(
-  expectedPath: string,
-  actualPath: string,
+export async function compareImages(
+  expected: ImageReader,
+  actual: ImageReader,
   size: number,
   options: { signal?: AbortSignal; onProgress?: (done: number) => void } = {},
 ): Promise<number | null> {
-  const expected = await open(expectedPath, 'r');
-  const actual = await open(actualPath, 'r');
-  try {
-    const actualSize = (await actual.stat()).size;
-    const a = Buffer.allocUnsafe(CHUNK);
-    const b = Buffer.allocUnsafe(CHUNK);
-    for (let offset = 0; offset < size; ) {
-      if (options.signal) throwIfAborted(options.signal);
-      const length = Math.min(CHUNK, size - offset);
-      const [gotA, gotB] = await Promise.all([readFully(expected, a, length, offset), readFully(actual, b, length, offset)]);
-      if (gotA !== length || gotB !== length) return offset + Math.min(gotA, gotB);
-      if (!a.subarray(0, length).equals(b.subarray(0, length))) {
-        return offset + firstDifference(a.subarray(0, length), b.subarray(0, length));
-      }
-      offset += length;
-      options.onProgress?.(offset);
+  if (expected.size !== size || actual.size !== size) return Math.min(expected.size, actual.size, size);
+  const a = Buffer.allocUnsafe(CHUNK);
+  const b = Buffer.allocUnsafe(CHUNK);
+  for (let offset = 0; offset < size; ) {
+    if (options.signal) throwIfAborted(options.signal);
+    const length = Math.min(CHUNK, size - offset);
+    const [gotA, gotB] = await Promise.all([expected.read(a, length, offset), actual.read(b, length, offset)]);
+    if (gotA !== length || gotB !== length) return offset + Math.min(gotA, gotB);
+    if (!a.subarray(0, length).equals(b.subarray(0, length))) {
+      return offset + firstDifference(a.subarray(0, length), b.subarray(0, length));
     }
-    return actualSize === size ? null : size;
-  } finally {
-    await expected.close();
-    await actual.close();
+    offset += length;
+    options.onProgress?.(offset);
   }
+  return null;
+}
+
+/** An ImageReader over an open file of known size. */
+export function fileReader(handle: FileHandle, size: number): ImageReader {
+  return { size, read: (buffer, length, position) => readFully(handle, buffer, Math.min(length, size - position), position) };
 }
 
 export async function readFully(handle: FileHandle, buffer: Buffer, length: number, position: number): Promise<number> {

@@ -1,6 +1,8 @@
 import type { FileHandle } from 'node:fs/promises';
 import fsx from 'fs-native-extensions';
-import type { ImageWriter, WriterStats } from './store.js';
+import { readFully } from './compare.js';
+import { RangeSet } from './range-set.js';
+import type { ImageReader, ImageWriter, WriterStats } from './store.js';
 import { ZERO_BLOCK } from './zero.js';
 
 /**
@@ -15,32 +17,41 @@ const HOLE_ALIGNMENT = 4096;
 type Action = 'keep' | 'write' | 'punch';
 
 /**
- * Writes a source's content over an image that already holds the parent
- * revision's content: reads the image in the same chunk, compares block by
- * block, and writes or punches only where they differ. Adjacent blocks with
- * the same action are coalesced into one system call.
+ * What the new image held before the backup wrote to it:
+ * - `empty`: nothing (a first backup);
+ * - `self`: a full copy of the parent, read from the image itself;
+ * - a parent image it shares all blocks with (reflink clone): reading the
+ *   parent gives the same bytes, and its pages are likely cached already
+ *   while the fresh clone's are not.
+ */
+export type Baseline = { kind: 'empty' } | { kind: 'self' } | { kind: 'parent'; handle: FileHandle; size: number };
+
+/**
+ * Writes a source's content over an image that starts out as its parent:
+ * compares each chunk with the baseline block by block and writes or
+ * punches only where they differ, coalescing adjacent blocks with the same
+ * action into one system call. Remembers which ranges it changed so that
+ * verification can read the rest from the parent.
  */
 export class DeltaWriter implements ImageWriter {
   private bytesWritten = 0;
   private bytesPunched = 0;
   private bytesCompared = 0;
-  private existing: Buffer;
+  private scratch = Buffer.allocUnsafe(0);
+  private readonly changed = new RangeSet();
+  /** Below this offset the baseline holds the parent's bytes; above it, zeros. */
+  private baselineEnd: number;
 
-  /**
-   * @param knownEmptyFrom bytes at and beyond this offset are known to be
-   *   zero (a fresh image, or the part a resize grew), so they are not read.
-   */
   private constructor(
     private readonly handle: FileHandle,
+    private readonly baseline: Baseline,
     private currentSize: number,
-    private knownEmptyFrom: number,
   ) {
-    this.existing = Buffer.allocUnsafe(0);
+    this.baselineEnd = baseline.kind === 'empty' ? 0 : baseline.kind === 'parent' ? baseline.size : currentSize;
   }
 
-  static async open(handle: FileHandle, options: { knownEmpty: boolean }): Promise<DeltaWriter> {
-    const size = (await handle.stat()).size;
-    return new DeltaWriter(handle, size, options.knownEmpty ? 0 : size);
+  static async open(handle: FileHandle, baseline: Baseline): Promise<DeltaWriter> {
+    return new DeltaWriter(handle, baseline, (await handle.stat()).size);
   }
 
   get size(): number {
@@ -50,7 +61,8 @@ export class DeltaWriter implements ImageWriter {
   async resize(size: number): Promise<void> {
     if (size === this.currentSize) return;
     await this.handle.truncate(size);
-    this.knownEmptyFrom = Math.min(this.knownEmptyFrom, this.currentSize, size);
+    // What a shrink cut off comes back as zeros if the image grows again.
+    this.baselineEnd = Math.min(this.baselineEnd, size);
     this.currentSize = size;
   }
 
@@ -58,7 +70,7 @@ export class DeltaWriter implements ImageWriter {
     if (data.length === 0) return;
     const end = offset + data.length;
     if (end > this.currentSize) await this.resize(end);
-    const existing = await this.readExisting(offset, data.length);
+    const existing = await this.readBaseline(offset, data.length);
     this.bytesCompared += data.length;
 
     let runStart = offset;
@@ -68,9 +80,12 @@ export class DeltaWriter implements ImageWriter {
     let blockStart = offset;
     while (blockStart < end) {
       const blockEnd = Math.min(end, (Math.floor(blockStart / DELTA_BLOCK_SIZE) + 1) * DELTA_BLOCK_SIZE);
-      const wanted = data.subarray(blockStart - offset, blockEnd - offset);
-      const have = existing.subarray(blockStart - offset, blockEnd - offset);
-      const action = classify(wanted, have, blockStart, blockEnd);
+      const action = classify(
+        data.subarray(blockStart - offset, blockEnd - offset),
+        existing.subarray(blockStart - offset, blockEnd - offset),
+        blockStart,
+        blockEnd,
+      );
       if (action !== runAction) {
         await this.apply(runAction, runStart, blockStart, data, offset);
         runStart = blockStart;
@@ -85,6 +100,7 @@ export class DeltaWriter implements ImageWriter {
     if (length <= 0) return;
     const end = offset + length;
     if (end > this.currentSize) await this.resize(end);
+    this.changed.add(offset, end);
     // Only the aligned middle can become a hole; the ragged edges are written.
     const holeStart = Math.ceil(offset / HOLE_ALIGNMENT) * HOLE_ALIGNMENT;
     const holeEnd = Math.floor(end / HOLE_ALIGNMENT) * HOLE_ALIGNMENT;
@@ -105,19 +121,48 @@ export class DeltaWriter implements ImageWriter {
     await this.handle.datasync();
   }
 
-  async close(): Promise<void> {
-    await this.handle.close();
+  reader(): ImageReader {
+    const baseline = this.baseline;
+    const image = this.handle;
+    const changed = this.changed;
+    const parentEnd = this.baselineEnd;
+    const size = this.currentSize;
+    return {
+      size,
+      async read(buffer, length, position) {
+        const end = Math.min(size, position + length);
+        if (baseline.kind !== 'parent') return readFully(image, buffer, end - position, position);
+        let at = position;
+        const copyFrom = async (handle: FileHandle, from: number, to: number) => {
+          const got = await readFully(handle, buffer.subarray(from - position), to - from, from);
+          if (got < to - from) throw new Error(`image ended early at byte ${from + got}`);
+        };
+        for (const [start, stop] of [...changed.within(position, end), [end, end] as [number, number]]) {
+          // Unchanged bytes are the parent's, up to where the parent ended.
+          const shared = Math.min(start, Math.max(at, parentEnd));
+          if (shared > at) await copyFrom(baseline.handle, at, shared);
+          if (start > shared) await copyFrom(image, shared, start);
+          if (stop > start) await copyFrom(image, start, stop);
+          at = Math.max(at, stop);
+        }
+        return end - position;
+      },
+    };
   }
 
-  private async readExisting(offset: number, length: number): Promise<Buffer> {
-    if (this.existing.length < length) this.existing = Buffer.allocUnsafe(length);
-    const buffer = this.existing.subarray(0, length);
-    const readable = Math.max(0, Math.min(length, this.knownEmptyFrom - offset));
+  async close(): Promise<void> {
+    await this.handle.close();
+    if (this.baseline.kind === 'parent') await this.baseline.handle.close();
+  }
+
+  private async readBaseline(offset: number, length: number): Promise<Buffer> {
+    if (this.scratch.length < length) this.scratch = Buffer.allocUnsafe(length);
+    const buffer = this.scratch.subarray(0, length);
+    const readable = Math.max(0, Math.min(length, this.baselineEnd - offset));
     let done = 0;
-    while (done < readable) {
-      const { bytesRead } = await this.handle.read(buffer, done, readable - done, offset + done);
-      if (bytesRead === 0) break;
-      done += bytesRead;
+    if (readable > 0) {
+      const source = this.baseline.kind === 'parent' ? this.baseline.handle : this.handle;
+      done = await readFully(source, buffer, readable, offset);
     }
     if (done < length) buffer.fill(0, done);
     return buffer;
@@ -125,6 +170,7 @@ export class DeltaWriter implements ImageWriter {
 
   private async apply(action: Action, start: number, end: number, data: Buffer, dataOffset: number): Promise<void> {
     if (end <= start || action === 'keep') return;
+    this.changed.add(start, end);
     if (action === 'punch') {
       await this.punch(start, end - start);
       return;
@@ -155,8 +201,9 @@ export class DeltaWriter implements ImageWriter {
 
 function classify(wanted: Buffer, have: Buffer, start: number, end: number): Action {
   if (wanted.equals(have)) return 'keep';
-  const zero = ZERO_BLOCK.subarray(0, wanted.length);
   // A block can only become a hole when it covers whole filesystem blocks.
-  if (start % HOLE_ALIGNMENT === 0 && end % HOLE_ALIGNMENT === 0 && wanted.equals(zero)) return 'punch';
+  if (start % HOLE_ALIGNMENT === 0 && end % HOLE_ALIGNMENT === 0 && wanted.equals(ZERO_BLOCK.subarray(0, wanted.length))) {
+    return 'punch';
+  }
   return 'write';
 }

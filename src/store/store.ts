@@ -1,9 +1,16 @@
 import type { Logger } from '../util/logger.js';
 
+/** Random access to an image's bytes. */
+export interface ImageReader {
+  readonly size: number;
+  /** Reads up to `length` bytes at `position` into the start of `buffer`; returns the count. */
+  read(buffer: Buffer, length: number, position: number): Promise<number>;
+}
+
 /**
- * Where a new revision's bytes go. `write` compares with what the image
- * already holds (its parent's content after a shallow copy) and writes only
- * the blocks that differ; all-zero blocks become holes. Offsets are absolute.
+ * Where a new revision's bytes go. `write` compares with the parent's
+ * content (which the new image starts out as) and writes only the blocks
+ * that differ; all-zero blocks become holes. Offsets are absolute.
  */
 export interface ImageWriter {
   /** Current logical size of the image. */
@@ -18,6 +25,12 @@ export interface ImageWriter {
   stats(): WriterStats;
   /** Flushes written data to stable storage. */
   sync(): Promise<void>;
+  /**
+   * Reads the image as it now is, for verification: ranges this backup
+   * changed from the new image itself, ranges it shares with the parent
+   * from the parent's image, whose pages the comparison already cached.
+   */
+  reader(): ImageReader;
   close(): Promise<void>;
 }
 
@@ -42,8 +55,8 @@ export interface Store {
    * blocks where the filesystem can), or empty without a parent.
    */
   create(id: string, parentId: string | null, logger: Logger): Promise<CloneMethod>;
-  /** Opens the image for writing; `knownEmpty` skips reading a brand-new image. */
-  openWriter(id: string, options: { knownEmpty: boolean }): Promise<ImageWriter>;
+  /** Opens the new image for writing, given how `create` made it. */
+  openWriter(id: string, parentId: string | null, clone: CloneMethod): Promise<ImageWriter>;
   /** Marks a complete image read-only. */
   seal(id: string): Promise<void>;
   remove(id: string): Promise<void>;

@@ -1,8 +1,8 @@
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { BackyError, describeIoError } from '../../util/errors.js';
-import type { ImageWriter } from '../../store/store.js';
-import { compareFiles } from '../../store/compare.js';
+import type { ImageReader, ImageWriter } from '../../store/store.js';
+import { compareImages, fileReader } from '../../store/compare.js';
 import { throwIfAborted } from '../../util/abort.js';
 import type { BackupContext, Source, SourceBackup, VerificationResult } from '../source.js';
 
@@ -68,8 +68,13 @@ class FileBackup implements SourceBackup {
     return { bytes_read: bytesRead };
   }
 
-  async verify(imagePath: string): Promise<VerificationResult> {
-    const mismatch = await compareFiles(this.filename, imagePath, this.size, {
+  async verify(_imagePath: string, image: ImageReader): Promise<VerificationResult> {
+    // The source is read again from the start: a change during the backup shows.
+    const now = await this.handle.stat();
+    if (now.isFile() && now.size !== this.size) {
+      throw new BackyError(`verification failed: ${this.filename} changed its size during the backup (${this.size} -> ${now.size} bytes)`);
+    }
+    const mismatch = await compareImages(fileReader(this.handle, this.size), image, this.size, {
       signal: this.context.signal,
       onProgress: (done) => this.context.onProgress('verify', done, this.size),
     });

@@ -46,9 +46,12 @@ export class CowStore implements Store {
     return 'copy';
   }
 
-  async openWriter(id: string, options: { knownEmpty: boolean }): Promise<ImageWriter> {
+  async openWriter(id: string, parentId: string | null, clone: CloneMethod): Promise<ImageWriter> {
     const handle = await open(this.imagePath(id), 'r+');
-    return DeltaWriter.open(handle, options);
+    if (clone === 'empty') return DeltaWriter.open(handle, { kind: 'empty' });
+    if (clone === 'copy' || !parentId) return DeltaWriter.open(handle, { kind: 'self' });
+    const parent = await open(this.imagePath(parentId), 'r');
+    return DeltaWriter.open(handle, { kind: 'parent', handle: parent, size: (await parent.stat()).size });
   }
 
   async seal(id: string): Promise<void> {
