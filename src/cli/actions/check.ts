@@ -1,6 +1,36 @@
-import { BackyError } from '../../util/errors.js';
+import { CheckConfigError, readCheckSettings, type CheckSettings } from '../../monitoring/check-config.js';
+import { evaluateCheck, STATUS_FILE_MAX_AGE_SECONDS, unknownCheck, type CheckResult } from '../../monitoring/check.js';
+import { readStatusFile, StatusFormatError } from '../../scheduler/status-file.js';
+import type { StatusSnapshot } from '../../scheduler/status-model.js';
+import { describeIoError } from '../../util/errors.js';
 import type { ActionContext } from '../context.js';
 
-export async function check(_context: ActionContext, _configPath: string): Promise<number> {
-  throw new BackyError('UNKNOWN: check is not available in this build yet', { exitCode: 3 });
+/**
+ * Nagios plugin: one line on stdout, exit 0 (OK), 2 (CRITICAL) or 3
+ * (UNKNOWN). Every failure, even a bug, becomes an UNKNOWN line, because a
+ * monitoring system reads stdout and the exit status, not stderr.
+ */
+export async function check(context: ActionContext, configPath: string): Promise<number> {
+  const result = await evaluate(configPath);
+  context.stdout.write(`${result.line}\n`);
+  return result.code;
+}
+
+async function evaluate(configPath: string): Promise<CheckResult> {
+  let settings: CheckSettings;
+  try {
+    settings = await readCheckSettings(configPath);
+  } catch (err) {
+    return unknownCheck(err instanceof CheckConfigError ? err.message : `cannot evaluate configuration: ${String(err)}`);
+  }
+  let snapshot: StatusSnapshot;
+  try {
+    snapshot = await readStatusFile(settings.statusFile);
+  } catch (err) {
+    if (err instanceof StatusFormatError) return unknownCheck(`status file ${settings.statusFile} is malformed: ${err.message}`);
+    return unknownCheck(describeIoError(err, `cannot read status file ${settings.statusFile}`).message);
+  }
+  // A scheduler configured to write less often than every 2.5 minutes gets twice its interval.
+  const maxAge = Math.max(STATUS_FILE_MAX_AGE_SECONDS, 2 * (settings.statusIntervalSeconds ?? 0));
+  return evaluateCheck(snapshot, new Date(), maxAge);
 }

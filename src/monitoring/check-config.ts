@@ -1,0 +1,72 @@
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import YAML from 'yaml';
+import { describeIoError } from '../util/errors.js';
+
+export const DEFAULT_BASE_DIR = '/srv/backy';
+
+/** What `backy check` needs from the configuration file. */
+export interface CheckSettings {
+  statusFile: string;
+  /** `status-interval` when it is a plain number of seconds, else null. */
+  statusIntervalSeconds: number | null;
+}
+
+/** The configuration cannot tell `check` where the status file is. */
+export class CheckConfigError extends Error {}
+
+/**
+ * Reads only `base-dir`, `status-file` and `status-interval` from the global
+ * section (`config` or `global`) and ignores everything else, so that a
+ * configuration the scheduler would refuse for an unrelated mistake still
+ * lets `check` find the status file of the scheduler that is running.
+ */
+export async function readCheckSettings(configPath: string): Promise<CheckSettings> {
+  let text: string;
+  try {
+    text = await readFile(configPath, 'utf8');
+  } catch (err) {
+    throw new CheckConfigError(describeIoError(err, `cannot read configuration ${configPath}`).message);
+  }
+  return checkSettingsFromText(text, configPath);
+}
+
+export function checkSettingsFromText(text: string, configPath: string): CheckSettings {
+  const where = `configuration ${configPath}`;
+  let data: unknown;
+  try {
+    data = YAML.parse(text);
+  } catch (err) {
+    throw new CheckConfigError(`${where} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (data === null || data === undefined) data = {};
+  if (!isMapping(data)) throw new CheckConfigError(`${where}: expected a mapping of sections`);
+  if (data.config !== undefined && data.global !== undefined) {
+    throw new CheckConfigError(`${where}: both "config" and "global" sections given; use one`);
+  }
+  const sectionName = data.global !== undefined ? 'global' : 'config';
+  const section = data[sectionName] ?? {};
+  if (!isMapping(section)) throw new CheckConfigError(`${where}: "${sectionName}" must be a mapping`);
+
+  const baseDir = pathSetting(section, 'base-dir', sectionName, where) ?? DEFAULT_BASE_DIR;
+  const statusFile = pathSetting(section, 'status-file', sectionName, where) ?? join(baseDir, 'status');
+  const interval = section['status-interval'];
+  return {
+    statusFile,
+    statusIntervalSeconds: typeof interval === 'number' && interval > 0 ? interval : null,
+  };
+}
+
+function pathSetting(section: Record<string, unknown>, key: string, sectionName: string, where: string): string | undefined {
+  const value = section[key];
+  if (value === undefined || value === null) return undefined;
+  // Absolute like the scheduler requires: a relative path would depend on where each runs.
+  if (typeof value !== 'string' || !isAbsolute(value)) {
+    throw new CheckConfigError(`${where}: ${sectionName}.${key} must be an absolute path`);
+  }
+  return value;
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

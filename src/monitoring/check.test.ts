@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { JobStatus, StatusSnapshot } from '../scheduler/status-model.js';
+import { evaluateCheck, unknownCheck } from './check.js';
+
+const NOW = new Date('2026-03-10T12:00:00Z');
+const DAY = 86400;
+
+function job(name: string, lastBackupHoursAgo: number | null, firstSeenHoursAgo = 1000): JobStatus {
+  const ago = (hours: number) => new Date(NOW.getTime() - hours * 3600_000);
+  return {
+    name,
+    schedule: 'default',
+    slaIntervalSeconds: DAY,
+    firstSeen: ago(firstSeenHoursAgo),
+    state: 'waiting',
+    retryAt: null,
+    failures: 0,
+    lastBackup: lastBackupHoursAgo === null ? null : ago(lastBackupHoursAgo),
+    lastTags: ['daily'],
+    lastDuration: 12.5,
+    nextBackup: null,
+    nextTags: ['daily'],
+  };
+}
+
+function snapshot(jobs: JobStatus[], writtenSecondsAgo = 30): StatusSnapshot {
+  return {
+    written: new Date(NOW.getTime() - writtenSecondsAgo * 1000),
+    scheduler: {
+      version: '2.5.0',
+      pid: 4711,
+      started: new Date('2026-03-01T00:00:00Z'),
+      configPath: '/etc/backy.conf',
+      configLoaded: new Date('2026-03-01T00:00:00Z'),
+      workerLimit: 2,
+      running: [],
+      queued: [],
+    },
+    jobs,
+  };
+}
+
+test('every job within 1.5 x its interval is OK, with perfdata', () => {
+  const result = evaluateCheck(snapshot([job('test01', 2), job('test02', 35.9), job('test03', 10)]), NOW);
+  assert.deepEqual(result, {
+    code: 0,
+    line: 'OK: all 3 jobs within SLA | jobs=3;;;0 overdue=0;;0;0;3 oldest_backup_age=129240s;;;0',
+  });
+});
+
+test('one job and no jobs read naturally', () => {
+  assert.equal(evaluateCheck(snapshot([job('a', 1)]), NOW).line, 'OK: 1 job within SLA | jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=3600s;;;0');
+  assert.deepEqual(evaluateCheck(snapshot([]), NOW), {
+    code: 0,
+    line: 'OK: no jobs configured | jobs=0;;;0 overdue=0;;0;0;0 oldest_backup_age=0s;;;0',
+  });
+});
+
+test('overdue jobs are CRITICAL, named most overdue first', () => {
+  const jobs = [job('test02', 40), job('test01', 50), job('test04', 1), job('test03', 40), job('test05', 36)];
+  assert.deepEqual(evaluateCheck(snapshot(jobs), NOW), {
+    code: 2,
+    line:
+      'CRITICAL: 4 of 5 jobs overdue: test01, test02, test03, test05 | ' +
+      'jobs=5;;;0 overdue=4;;0;0;5 oldest_backup_age=180000s;;;0',
+  });
+});
+
+test('beyond five overdue jobs the line gives a count of the rest', () => {
+  const jobs = Array.from({ length: 10 }, (_, i) => job(`vm${String(i).padStart(2, '0')}`, 100 - i));
+  assert.equal(
+    evaluateCheck(snapshot(jobs), NOW).line.split(' | ')[0],
+    'CRITICAL: 10 of 10 jobs overdue: vm00, vm01, vm02, vm03, vm04 and 5 more',
+  );
+});
+
+test('a job never backed up is measured from when it first appeared', () => {
+  const fresh = evaluateCheck(snapshot([job('new', null, 35)]), NOW);
+  assert.equal(fresh.line, 'OK: 1 job within SLA | jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=126000s;;;0');
+  const late = evaluateCheck(snapshot([job('new', null, 37)]), NOW);
+  assert.equal(late.code, 2);
+  assert.equal(late.line.split(' | ')[0], 'CRITICAL: 1 of 1 job overdue: new');
+});
+
+test('a status file older than five minutes means the scheduler is dead or hung', () => {
+  const atLimit = evaluateCheck(snapshot([job('a', 1)], 300), NOW);
+  assert.equal(atLimit.code, 0);
+  const stale = evaluateCheck(snapshot([job('a', 1)], 301), NOW);
+  assert.deepEqual(stale, {
+    code: 2,
+    line:
+      'CRITICAL: status file not updated for 5m 1s (written 2026-03-10 11:54:59 UTC): the scheduler is dead or hung | ' +
+      'jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=3600s;;;0',
+  });
+  const both = evaluateCheck(snapshot([job('a', 1), job('b', 48)], 7200), NOW);
+  assert.equal(
+    both.line.split(' | ')[0],
+    'CRITICAL: status file not updated for 2h (written 2026-03-10 10:00:00 UTC): the scheduler is dead or hung; ' +
+      '1 of 2 jobs overdue: b',
+  );
+  assert.equal(evaluateCheck(snapshot([job('a', 1)], 900), NOW, 1200).code, 0);
+});
+
+test('UNKNOWN carries the reason and no perfdata; the text never contains a perfdata separator or newline', () => {
+  assert.deepEqual(unknownCheck('cannot read status file /x/status: no such file or directory'), {
+    code: 3,
+    line: 'UNKNOWN: cannot read status file /x/status: no such file or directory',
+  });
+  assert.equal(unknownCheck('a|b\nc').line, 'UNKNOWN: a/b c');
+  const odd = evaluateCheck(snapshot([job('x|y', 48)]), NOW);
+  assert.equal(odd.line.split('|').length, 2);
+});

@@ -1,0 +1,66 @@
+import type { SchedulerView } from '../../scheduler/status-model.js';
+import { compileJobFilter, JobFilterError } from './job-filter.js';
+import { renderJobsTable } from './jobs-table.js';
+import { renderStatusReport } from './status-report.js';
+
+export interface CommandOutcome {
+  /** Text to show (lines separated by `\n`, no final newline); empty for none. */
+  output: string;
+  /** The session ends after the output. */
+  close: boolean;
+}
+
+export const HELP = [
+  'Commands:',
+  '  jobs [REGEX]  list the jobs, or those whose name matches the extended regular expression',
+  "  status        show the scheduler's workers, queue, running backups, uptime and configuration",
+  '  run JOB       queue a backup of JOB now, with its next tags',
+  '  help          show this list',
+  '  quit          close this session (also Ctrl-D)',
+].join('\n');
+
+/** Interprets one line typed into the telnet shell. Never throws for what a user can type. */
+export function runCommand(line: string, view: SchedulerView, now: Date): CommandOutcome {
+  const text = line.trim();
+  const [command = '', ...args] = text.split(/\s+/);
+  const rest = text.slice(command.length).trim();
+  const say = (output: string): CommandOutcome => ({ output, close: false });
+  switch (command) {
+    case '':
+      return say('');
+    case 'jobs': {
+      let jobs = view.jobs();
+      if (rest.length > 0) {
+        try {
+          const filter = compileJobFilter(rest);
+          jobs = jobs.filter((job) => filter.test(job.name));
+        } catch (err) {
+          if (err instanceof JobFilterError) return say(err.message);
+          throw err;
+        }
+      }
+      return say(renderJobsTable(jobs, now));
+    }
+    case 'status':
+      if (args.length > 0) return say('usage: status');
+      return say(renderStatusReport(view.status(), view.jobs(), now));
+    case 'run':
+      if (args.length !== 1) return say('usage: run JOB');
+      return say(queueBackup(view, args[0]));
+    case 'help':
+    case '?':
+      return say(HELP);
+    case 'quit':
+    case 'exit':
+      return { output: '', close: true };
+    default:
+      return say(`unknown command "${command}"; type "help" for the list of commands`);
+  }
+}
+
+function queueBackup(view: SchedulerView, name: string): string {
+  const outcome = view.runJob(name);
+  if (!outcome.ok) return `cannot run ${name}: ${outcome.reason}`;
+  const tags = view.jobs().find((job) => job.name === name)?.nextTags ?? [];
+  return `${name}: backup queued${tags.length > 0 ? ` with tags ${tags.join(',')}` : ''}`;
+}

@@ -1,0 +1,90 @@
+/** A SchedulerView with fixed jobs and a fixed clock, for driving the telnet shell in tests. */
+import type { JobStatus, SchedulerStatus, SchedulerView } from '../../src/scheduler/status-model.js';
+
+export const FIXTURE_NOW = new Date('2015-11-06T10:00:00Z');
+
+function job(fields: Partial<JobStatus> & { name: string }): JobStatus {
+  return {
+    schedule: 'default',
+    slaIntervalSeconds: 86400,
+    firstSeen: new Date('2015-11-01T00:00:00Z'),
+    state: 'waiting',
+    retryAt: null,
+    failures: 0,
+    lastBackup: null,
+    lastTags: [],
+    lastDuration: null,
+    nextBackup: null,
+    nextTags: [],
+    ...fields,
+  };
+}
+
+export interface FixtureView extends SchedulerView {
+  /** Jobs queued through `run`, in order. */
+  readonly runs: string[];
+}
+
+/** The manual's three example jobs plus `web01`, which is overdue and failing. */
+export function fixtureView(): FixtureView {
+  const runs: string[] = [];
+  const jobs: JobStatus[] = [
+    job({
+      name: 'test01',
+      lastBackup: new Date('2015-11-05T11:56:10Z'),
+      lastTags: ['daily'],
+      lastDuration: 50.7,
+      nextBackup: new Date('2015-11-06T11:56:10Z'),
+      nextTags: ['daily', 'weekly'],
+    }),
+    job({
+      name: 'test02',
+      lastBackup: new Date('2015-11-05T10:32:03Z'),
+      lastTags: ['daily'],
+      lastDuration: 88.1,
+      nextBackup: new Date('2015-11-06T10:32:03Z'),
+      nextTags: ['daily'],
+    }),
+    job({
+      name: 'test03',
+      slaIntervalSeconds: 3600,
+      lastBackup: new Date('2015-11-06T09:49:27Z'),
+      lastTags: ['hourly'],
+      lastDuration: 17.7,
+      nextBackup: new Date('2015-11-06T10:15:09Z'),
+      nextTags: ['hourly'],
+    }),
+    job({
+      name: 'web01',
+      state: 'failed',
+      failures: 3,
+      retryAt: new Date('2015-11-06T10:32:00Z'),
+      lastBackup: new Date('2015-11-03T08:00:00Z'),
+      lastTags: ['daily'],
+      lastDuration: 301.25,
+      nextBackup: new Date('2015-11-06T10:32:00Z'),
+      nextTags: ['daily'],
+    }),
+  ];
+  const status: SchedulerStatus = {
+    version: '2.0',
+    pid: 4711,
+    started: new Date('2015-11-04T08:00:00Z'),
+    configPath: '/etc/backy.conf',
+    configLoaded: new Date('2015-11-05T09:30:00Z'),
+    workerLimit: 2,
+    running: [{ job: 'test02', tags: ['daily'], started: new Date('2015-11-06T09:58:30Z'), pid: 4802 }],
+    queued: [],
+  };
+  return {
+    runs,
+    status: () => status,
+    jobs: () => jobs,
+    runJob: (name) => {
+      if (!jobs.some((j) => j.name === name)) return { ok: false, reason: `no job named "${name}"` };
+      runs.push(name);
+      status.queued.push(name);
+      return { ok: true };
+    },
+  };
+}
