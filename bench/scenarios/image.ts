@@ -1,0 +1,142 @@
+/**
+ * The file source on btrfs, beside `cp --sparse=always SRC DST && cmp SRC DST`:
+ * a full backup (with its verification), an incremental backup after 1% of
+ * the image changed in random 64 KiB blocks, a restore, and peak memory for
+ * a 4 GiB image and a 16 GiB sparse one.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { BACKY_MAIN } from '../../test/helpers/cli.js';
+import { exclusiveBytes, mountLoopFilesystem } from '../../test/helpers/loop-fs.js';
+import { generateImage, mutateImage } from '../lib/image.js';
+import { measure, measureShell, median, type Measurement } from '../lib/measure.js';
+import { markdownTable, mib, ratio, seconds, type Row } from '../lib/report.js';
+
+const GiB = 1024 ** 3;
+
+export interface ImageBenchOptions {
+  sizeGiB?: number;
+  repetitions?: number;
+  workDir?: string;
+}
+
+function backy(job: string, ...args: string[]): Promise<Measurement> {
+  return measure(process.execPath, [BACKY_MAIN, '-b', job, ...args]);
+}
+
+function lastRevision(job: string): { uuid: string; stats: Record<string, number> } {
+  return YAML.parse(readFileSync(join(job, 'last.rev'), 'utf8')) as { uuid: string; stats: Record<string, number> };
+}
+
+function settle(): void {
+  execFileSync('sync');
+}
+
+/** Reads a file once so both tools in a comparison start with it in the page cache. */
+function warm(path: string): void {
+  execFileSync('sh', ['-c', `cat "$1" > /dev/null`, 'sh', path]);
+}
+
+export async function run(options: ImageBenchOptions = {}): Promise<string> {
+  const size = (options.sizeGiB ?? 4) * GiB;
+  const reps = options.repetitions ?? 3;
+  const work = mkdtempSync(join(options.workDir ?? '/var/tmp', 'backy-bench-'));
+  const fs = mountLoopFilesystem('btrfs', `${Math.ceil((size * 3.5) / GiB) + 2}G`, { dir: work });
+  try {
+    const source = join(work, 'source.img');
+    await generateImage(source, size);
+    const restoreDir = join(work, 'restore');
+    mkdirSync(restoreDir);
+    const t = { baseline: [] as number[], full: [] as number[], incr: [] as number[], restore: [] as number[], cpRestore: [] as number[] };
+    const written: number[] = [];
+    const changedBytes: number[] = [];
+    const exclusive: number[] = [];
+    let peakRss = 0;
+    for (let rep = 0; rep < reps; rep++) {
+      const job = join(fs.path, `job${rep}`);
+      const copy = join(fs.path, 'baseline.img');
+      execFileSync(process.execPath, [BACKY_MAIN, '-b', job, 'init', 'file', source]);
+      settle();
+      warm(source);
+      t.baseline.push((await measureShell(`cp --sparse=always ${source} ${copy} && cmp ${source} ${copy}`)).wallSeconds);
+      rmSync(copy);
+      settle();
+      warm(source);
+      const full = await backy(job, 'backup', 'full');
+      t.full.push(full.wallSeconds);
+      peakRss = Math.max(peakRss, full.maxRssBytes);
+      settle();
+      const changed = await mutateImage(source, 0.01, 64 * 1024, `mutate-${rep}`);
+      settle();
+      warm(source);
+      const incr = await backy(job, 'backup', 'incremental');
+      t.incr.push(incr.wallSeconds);
+      peakRss = Math.max(peakRss, incr.maxRssBytes);
+      const revision = lastRevision(job);
+      written.push(revision.stats.bytes_written!);
+      changedBytes.push(changed);
+      settle();
+      exclusive.push(exclusiveBytes(join(job, revision.uuid)));
+      const target = join(restoreDir, 'restored.img');
+      const cpTarget = join(restoreDir, 'cp.img');
+      warm(join(job, revision.uuid));
+      const restore = await backy(job, 'restore', '-r', '0', target);
+      t.restore.push(restore.wallSeconds);
+      peakRss = Math.max(peakRss, restore.maxRssBytes);
+      rmSync(target);
+      settle();
+      warm(join(job, revision.uuid));
+      t.cpRestore.push((await measureShell(`cp --sparse=always ${join(job, revision.uuid)} ${cpTarget}`)).wallSeconds);
+      rmSync(cpTarget);
+      rmSync(job, { recursive: true, force: true });
+      settle();
+    }
+    rmSync(source);
+
+    // Memory must not grow with the image: a 16 GiB sparse image.
+    const sparse = join(work, 'sparse.img');
+    execFileSync('truncate', ['-s', '16G', sparse]);
+    await mutateImage(sparse, 0.001, 1024 * 1024, 'sparse');
+    const sparseJob = join(fs.path, 'sparse');
+    execFileSync(process.execPath, [BACKY_MAIN, '-b', sparseJob, 'init', 'file', sparse]);
+    const sparseRun = await backy(sparseJob, 'backup', 'full');
+    rmSync(sparse);
+
+    const m = {
+      baseline: median(t.baseline),
+      full: median(t.full),
+      incr: median(t.incr),
+      restore: median(t.restore),
+      cpRestore: median(t.cpRestore),
+      written: median(written),
+      changed: median(changedBytes),
+      exclusive: median(exclusive),
+    };
+    const rows: Row[] = [
+      { figure: 'full backup incl. verification', value: seconds(m.full), baseline: `${seconds(m.baseline)} (cp+cmp)`, ratio: ratio(m.full, m.baseline), target: '<= 1.0 x cp+cmp', pass: m.full <= m.baseline },
+      { figure: 'incremental backup (1% changed)', value: seconds(m.incr), baseline: `${seconds(m.full)} (full)`, ratio: ratio(m.incr, m.full), target: '<= 0.6 x full', pass: m.incr <= 0.6 * m.full },
+      { figure: 'incremental bytes_written', value: mib(m.written), baseline: `${mib(m.changed)} changed`, ratio: ratio(m.written, m.changed), target: '<= 1.1 x changed', pass: m.written <= 1.1 * m.changed },
+      { figure: 'incremental exclusive extents (btrfs)', value: mib(m.exclusive), baseline: `${mib(m.changed)} changed`, ratio: ratio(m.exclusive, m.changed), target: '<= 2 x changed', pass: m.exclusive <= 2 * m.changed },
+      { figure: 'restore to another filesystem', value: seconds(m.restore), baseline: `${seconds(m.cpRestore)} (cp --sparse=always)`, ratio: ratio(m.restore, m.cpRestore), target: '<= 1.2 x cp', pass: m.restore <= 1.2 * m.cpRestore },
+      { figure: `peak memory, ${size / GiB} GiB image`, value: mib(peakRss), target: '< 150 MiB', pass: peakRss < 150 * 1024 * 1024 },
+      { figure: 'peak memory, 16 GiB sparse image', value: mib(sparseRun.maxRssBytes), target: '< 150 MiB', pass: sparseRun.maxRssBytes < 150 * 1024 * 1024 },
+    ];
+    return [
+      `## File source on btrfs (${size / GiB} GiB image, median of ${reps})`,
+      '',
+      'Image: 64 MiB stripes of random data, holes and compressible text. Source on ext4, job directory on a btrfs loop filesystem, restores to ext4; `sync` between steps; the file each step reads first (source or image) is read once beforehand so both tools start from a warm page cache; the parent image is as the previous backup left it.',
+      '',
+      markdownTable(rows),
+    ].join('\n');
+  } finally {
+    fs.dispose();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const size = Number(process.env.BENCH_SIZE_GIB ?? 4);
+  console.log(await run({ sizeGiB: size, repetitions: Number(process.env.BENCH_REPS ?? 3) }));
+}
