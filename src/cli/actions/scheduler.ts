@@ -1,6 +1,24 @@
-import { BackyError } from '../../util/errors.js';
+import { resolve } from 'node:path';
+import { backyCommand, processSpawner } from '../../scheduler/backup-process.js';
+import { loadConfig } from '../../scheduler/config-load.js';
+import { Scheduler } from '../../scheduler/scheduler.js';
+import { runUntilTerminated } from '../../scheduler/signals.js';
+import { systemClock } from '../../util/clock.js';
 import type { ActionContext } from '../context.js';
 
-export async function scheduler(_context: ActionContext, _configPath: string): Promise<number> {
-  throw new BackyError('the scheduler is not available in this build yet');
+/** `backy scheduler`: runs in the foreground until SIGTERM (the init system daemonizes). */
+export async function scheduler(context: ActionContext, configPath: string): Promise<number> {
+  const path = resolve(configPath);
+  const { config, warnings } = await loadConfig(path);
+  for (const warning of warnings) context.logger.warn(warning);
+  const daemon = new Scheduler({
+    configPath: path,
+    config,
+    clock: systemClock,
+    spawner: processSpawner,
+    logger: context.logger,
+    backyCommand: backyCommand(),
+  });
+  await runUntilTerminated(daemon, context.logger);
+  return 0;
 }

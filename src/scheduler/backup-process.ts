@@ -1,0 +1,81 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LOG_FILE } from '../job/job-directory.js';
+
+/**
+ * Each scheduled backup is a `backy backup` subprocess, so a crash or leak in
+ * one backup never takes the scheduler down, and the kernel releases the
+ * job's lock when it dies. The spawner is a seam: tests can start a
+ * stand-in program, and `BACKY_CMD` points the scheduler at another backy.
+ */
+export interface ProcessExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Set when the program could not be started at all. */
+  error: string | null;
+}
+
+export interface BackupProcess {
+  readonly pid: number | null;
+  kill(signal: NodeJS.Signals): void;
+  readonly exit: Promise<ProcessExit>;
+}
+
+/** Starts `argv`, appending its stdout and stderr to `outputPath`. */
+export type Spawner = (argv: readonly string[], outputPath: string) => BackupProcess;
+
+/** The backy this installation runs: `BACKY_CMD` (split on blanks) or this very program. */
+export function backyCommand(env: NodeJS.ProcessEnv = process.env): string[] {
+  const override = env.BACKY_CMD?.trim();
+  if (override) return override.split(/\s+/);
+  return [process.execPath, fileURLToPath(new URL('../cli/main.js', import.meta.url))];
+}
+
+/** `backy -b JOBDIR -l JOBDIR/backy.log backup TAGS` */
+export function backupArgv(command: readonly string[], jobPath: string, tags: readonly string[]): string[] {
+  return [...command, '-b', jobPath, '-l', join(jobPath, LOG_FILE), 'backup', tags.join(',')];
+}
+
+export function describeExit(exit: ProcessExit): string {
+  if (exit.error !== null) return `could not be started: ${exit.error}`;
+  if (exit.signal !== null) return `was killed by ${exit.signal}`;
+  return `exit status ${exit.code}`;
+}
+
+export function succeeded(exit: ProcessExit): boolean {
+  return exit.error === null && exit.signal === null && exit.code === 0;
+}
+
+export const processSpawner: Spawner = (argv, outputPath) => {
+  let output: number;
+  try {
+    output = openSync(outputPath, 'a', 0o644);
+  } catch (err) {
+    return notStarted(`cannot open ${outputPath}: ${(err as Error).message}`);
+  }
+  try {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', output, output] });
+    const exit = new Promise<ProcessExit>((resolve) => {
+      child.once('error', (err) => resolve({ code: null, signal: null, error: err.message }));
+      child.once('exit', (code, signal) => resolve({ code, signal, error: null }));
+    });
+    return {
+      pid: child.pid ?? null,
+      kill: (signal) => {
+        child.kill(signal);
+      },
+      exit,
+    };
+  } catch (err) {
+    return notStarted((err as Error).message);
+  } finally {
+    // The child has its own copy of the descriptor.
+    closeSync(output);
+  }
+};
+
+function notStarted(error: string): BackupProcess {
+  return { pid: null, kill: () => undefined, exit: Promise.resolve({ code: null, signal: null, error }) };
+}

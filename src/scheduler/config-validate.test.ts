@@ -1,0 +1,228 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import YAML from 'yaml';
+import { validateConfig } from './config-validate.js';
+
+const FILE = '/etc/backy.conf';
+
+/** The manual's example configuration, with its three mistakes. */
+const MANUAL_EXAMPLE = `
+global:
+    base-dir: /my/backydir
+    worker-limit: 3
+schedules:
+    default:
+        daily:
+            interval: 1d
+            keep: 7
+        weekly:
+            interval: 1w
+            keep: 4
+        monthly:
+            interval: 30d
+            keep: 3
+    frequent:
+        hourly:
+            interval: 1h
+            keep: 24
+        daily:
+            interval: 1d
+            keep: 7
+        weekly:
+            interval: 1w
+            keep: 12
+jobs:
+    test01:
+        schedule: default
+        source:
+            type: file
+            filename: /path/to/vm/image
+    test02:
+        schedule: default
+        source:
+            type: ceph-rbd
+            pool: rbd
+            image: test02
+    test03:
+        schedule: hourly
+        source:
+            type: flyingcircus,
+            consul_acl_token: a211c244-846b-11e5-999b-081196cf15b4
+            vm: test03,
+            pool: test
+            image: test03.root
+`;
+
+const corrected = MANUAL_EXAMPLE.replace('schedule: hourly', 'schedule: frequent')
+  .replace('type: flyingcircus,', 'type: flyingcircus')
+  .replace('vm: test03,', 'vm: test03');
+
+function validate(text: string) {
+  return validateConfig(YAML.parse(text), FILE);
+}
+
+test("the manual's example mistakes are each reported precisely", () => {
+  const result = validate(MANUAL_EXAMPLE);
+  assert.equal(result.config, undefined);
+  assert.deepEqual(result.errors, [
+    `${FILE}: job "test03": schedule: "hourly" is not a defined schedule (defined schedules: default, frequent; "hourly" is a tag of schedule "frequent")`,
+    `${FILE}: job "test03": source.type: unknown source type "flyingcircus," (did you mean "flyingcircus"? remove the trailing ","); known types: file, ceph-rbd, flyingcircus`,
+    `${FILE}: job "test03": source.vm: has a trailing comma or blank; remove it`,
+  ]);
+});
+
+test("the manual's example, corrected, is valid", () => {
+  const { config, errors, warnings } = validate(corrected);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(warnings, []);
+  assert.ok(config);
+  assert.equal(config.baseDir, '/my/backydir');
+  assert.equal(config.workerLimit, 3);
+  assert.equal(config.statusFile, '/my/backydir/status');
+  assert.deepEqual([...config.jobs.keys()], ['test01', 'test02', 'test03']);
+  const test03 = config.jobs.get('test03')!;
+  assert.equal(test03.scheduleName, 'frequent');
+  assert.deepEqual(test03.schedule, [
+    { tag: 'hourly', intervalSeconds: 3600, keep: 24 },
+    { tag: 'daily', intervalSeconds: 86400, keep: 7 },
+    { tag: 'weekly', intervalSeconds: 604800, keep: 12 },
+  ]);
+  assert.deepEqual(test03.source, {
+    type: 'flyingcircus',
+    pool: 'test',
+    image: 'test03.root',
+    vm: 'test03',
+    consul_acl_token: 'a211c244-846b-11e5-999b-081196cf15b4',
+  });
+  assert.deepEqual(config.jobs.get('test01')!.source, { type: 'file', filename: '/path/to/vm/image' });
+});
+
+test('the manual\'s defaults apply; the global section may be called "config"', () => {
+  const text = corrected.replace(/global:\n.*\n.*\n/, 'config: {}\n');
+  const { config, errors } = validate(text);
+  assert.deepEqual(errors, []);
+  assert.equal(config!.baseDir, '/srv/backy');
+  assert.equal(config!.workerLimit, 1);
+  assert.equal(config!.statusFile, '/srv/backy/status');
+  assert.equal(config!.statusIntervalSeconds, 30);
+  assert.deepEqual(config!.telnetAddresses, ['127.0.0.1', '::1']);
+  assert.equal(config!.telnetPort, 6023);
+  const withoutSection = validate(corrected.replace(/global:\n.*\n.*\n/, ''));
+  assert.equal(withoutSection.config!.baseDir, '/srv/backy');
+});
+
+test('global options are checked and both section names at once are refused', () => {
+  const text = `
+config: {base-dir: /a}
+global:
+  base-dir: relative/dir
+  worker_limit: 2
+  status-interval: 0
+  telnet-addrs: "127.0.0.1 ::1"
+  telnet-port: 70000
+  status-file: /var/lib/backy/status
+schedules: {}
+jobs: {}
+`;
+  assert.deepEqual(validate(text).errors, [
+    `${FILE}: both "global" and "config" hold the global options; use one of them`,
+    `${FILE}: global: base-dir: expected the directory holding the job directories as an absolute path (e.g. /srv/backy)`,
+    `${FILE}: global: status-interval: expected a positive number of seconds`,
+    `${FILE}: global: telnet-addrs: listen addresses are separated by commas, not blanks`,
+    `${FILE}: global: telnet-port: expected a port number from 1 to 65535`,
+    `${FILE}: global: unknown key "worker_limit" (did you mean "worker-limit"?); expected base-dir, worker-limit, status-file, status-interval, telnet-addrs, telnet-port`,
+  ]);
+});
+
+test('schedules: durations need a unit, keep a positive integer, tags a valid name', () => {
+  const text = `
+schedules:
+  s:
+    hourly: {interval: 3600, keep: 24}
+    daily: {interval: 1y, keep: 0}
+    "bad tag": {interval: 1d, keep: 1}
+    weekly: {interval: 1w, keep: 2, keeep: 3}
+  empty: {}
+jobs:
+  j: {schedule: s, source: {type: file, filename: /x}}
+`;
+  assert.deepEqual(validate(text).errors, [
+    `${FILE}: schedule "s": hourly: interval: 3600 has no unit (e.g. 3600s): expected an integer with one of the suffixes s, m, h, d, w (e.g. 1d)`,
+    `${FILE}: schedule "s": daily: interval: "1y" is not a duration: expected an integer with one of the suffixes s, m, h, d, w (e.g. 1d)`,
+    `${FILE}: schedule "s": daily: keep: expected a positive integer`,
+    `${FILE}: schedule "s": bad tag: not a valid tag name: invalid tag "bad tag": only letters, digits, "_", "." and "-" are allowed`,
+    `${FILE}: schedule "s": weekly: unknown key "keeep" (did you mean "keep"?); expected interval, keep`,
+    `${FILE}: schedule "empty": defines no tags; expected e.g. daily: {interval: 1d, keep: 7}`,
+  ]);
+});
+
+test('job names must be safe directory names and must not be the status file', () => {
+  const job = '{schedule: s, source: {type: file, filename: /x}}';
+  const text = `
+global: {base-dir: /b}
+schedules: {s: {daily: {interval: 1d, keep: 1}}}
+jobs:
+  "..": ${job}
+  "a/b": ${job}
+  ".hidden": ${job}
+  "with blank": ${job}
+  status: ${job}
+  ok-name_1.example: ${job}
+`;
+  const unsafe = 'not a safe directory name; use letters, digits, "_", "-", ".", "+", "@", not starting with "."';
+  assert.deepEqual(validate(text).errors, [
+    `${FILE}: job "..": ${unsafe}`,
+    `${FILE}: job "a/b": ${unsafe}`,
+    `${FILE}: job ".hidden": ${unsafe}`,
+    `${FILE}: job "with blank": ${unsafe}`,
+    `${FILE}: job "status": its job directory would be the status file /b/status; rename the job or set status-file`,
+  ]);
+});
+
+test('jobs: missing or unknown keys, sources checked by their type, schedule names suggested', () => {
+  const text = `
+schedules: {default: {daily: {interval: 1d, keep: 1}}}
+jobs:
+  a: {schedule: defualt, source: {type: file, filename: /x}}
+  b: {schedule: default}
+  c: {schedule: default, source: {type: file}, retention: 3}
+  d: {source: {type: floppy}}
+  e: {schedule: default, source: /dev/vdb}
+job: {}
+`;
+  assert.deepEqual(validate(text).errors, [
+    `${FILE}: unknown section "job" (did you mean "jobs"?); expected global (or config), schedules, jobs`,
+    `${FILE}: job "a": schedule: "defualt" is not a defined schedule (defined schedules: default; did you mean "default"?)`,
+    `${FILE}: job "b": source: missing: expected the source's "type" and its parameters`,
+    `${FILE}: job "c": unknown key "retention"; expected schedule, source`,
+    `${FILE}: job "d": schedule: expected the name of a schedule defined under "schedules"`,
+    `${FILE}: job "e": source: expected a mapping with "type" and the source's parameters`,
+  ]);
+});
+
+test('source problems are listed under the job once its own keys are valid', () => {
+  const text = `
+schedules: {default: {daily: {interval: 1d, keep: 1}}}
+jobs:
+  c: {schedule: default, source: {type: file}}
+  d: {schedule: default, source: {type: floppy}}
+`;
+  assert.deepEqual(validate(text).errors, [
+    `${FILE}: job "c": source.filename: expected the path of the source file`,
+    `${FILE}: job "d": source.type: unknown source type "floppy"; known types: file, ceph-rbd, flyingcircus`,
+  ]);
+});
+
+test('warnings: unused schedules, no jobs; an empty file is an error', () => {
+  const { errors, warnings, config } = validate('schedules: {s: {daily: {interval: 1d, keep: 1}}}\njobs:\n');
+  assert.deepEqual(errors, []);
+  assert.ok(config);
+  assert.deepEqual(warnings, [
+    `${FILE}: schedule "s" is not used by any job`,
+    `${FILE}: no jobs are defined; the scheduler has nothing to do`,
+  ]);
+  assert.deepEqual(validateConfig(null, FILE).errors, [
+    `${FILE}: the file is empty; expected the sections "global", "schedules" and "jobs"`,
+  ]);
+  assert.deepEqual(validateConfig(['a'], FILE).errors, [`${FILE}: expected a mapping with the sections "global", "schedules" and "jobs"`]);
+});

@@ -1,0 +1,28 @@
+import type { Schedule } from '../schedule/schedule.js';
+
+/** The scheduler's configuration, validated, with the manual's defaults applied. */
+export interface SchedulerConfig {
+  baseDir: string;
+  workerLimit: number;
+  statusFile: string;
+  statusIntervalSeconds: number;
+  telnetAddresses: string[];
+  telnetPort: number;
+  /** Schedules by name, in the file's order. */
+  schedules: ReadonlyMap<string, Schedule>;
+  /** Jobs by name, in the file's order. */
+  jobs: ReadonlyMap<string, JobConfig>;
+}
+
+export interface JobConfig {
+  name: string;
+  scheduleName: string;
+  schedule: Schedule;
+  /** The source in the job directory's flat form: `{type, ...parameters}`. */
+  source: { type: string } & Record<string, unknown>;
+}
+
+/** Equal jobs need no new job config and no new plan. */
+export function sameJob(a: JobConfig, b: JobConfig): boolean {
+  return JSON.stringify([a.scheduleName, a.schedule, a.source]) === JSON.stringify([b.scheduleName, b.schedule, b.source]);
+}

@@ -1,0 +1,224 @@
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LOG_FILE } from '../job/job-directory.js';
+import type { Clock } from '../util/clock.js';
+import { formatTimestamp, type Logger } from '../util/logger.js';
+import { backupArgv, describeExit, succeeded, type BackupProcess, type Spawner } from './backup-process.js';
+import type { Schedule } from '../schedule/schedule.js';
+import { readJobHistory, type JobHistory } from './job-setup.js';
+import { expireRevisions } from './retention-apply.js';
+import { RunQueue, type QueuedRun } from './run-queue.js';
+import type { ScheduledJob } from './scheduled-job.js';
+import type { RunningBackup } from './status-model.js';
+
+export interface DispatcherOptions {
+  clock: Clock;
+  spawner: Spawner;
+  logger: Logger;
+  /** The backy command line (without arguments) for backups. */
+  backyCommand: readonly string[];
+  /** Arm timers for due jobs; without, the owner calls `tick()` (tests with a fixed clock). */
+  timers: boolean;
+}
+
+/** Longest sleep between looks at the clock, in case it jumps. */
+const MAX_SLEEP_MS = 60_000;
+
+/**
+ * Starts backups when they are due: a queue, the most overdue first, served
+ * by at most `workerLimit` backup processes; after each backup the job's
+ * retention, its history re-read from disk, and its next plan.
+ */
+export class Dispatcher {
+  readonly jobs = new Map<string, ScheduledJob>();
+  workerLimit = 1;
+  private readonly queue = new RunQueue();
+  private readonly inFlight = new Map<string, { process: BackupProcess; done: Promise<void> }>();
+  private stopping = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: DispatcherOptions) {}
+
+  /** Queues what is due and starts what the worker limit allows. */
+  tick(): void {
+    if (this.stopping) return;
+    const now = this.options.clock.now();
+    for (const job of this.jobs.values()) {
+      const run = job.dueRun(now);
+      if (run) this.enqueue(job, run, now);
+    }
+    this.startWorkers();
+    this.armTimer();
+  }
+
+  /** `runJob` of the telnet shell: queue the job now with its next tags. */
+  runNow(name: string): { ok: true } | { ok: false; reason: string } {
+    const job = this.jobs.get(name);
+    if (!job || job.removed) return { ok: false, reason: `no job named "${name}"` };
+    if (this.stopping) return { ok: false, reason: 'the scheduler is shutting down' };
+    if (job.state === 'running') return { ok: false, reason: `job "${name}" is running already` };
+    if (job.state !== 'queued') {
+      const now = this.options.clock.now();
+      const run = job.runNow(now);
+      this.options.logger.info(`job ${name}: backup (${run.tags.join(',')}) requested now`);
+      this.enqueue(job, run, now);
+      this.startWorkers();
+    }
+    return { ok: true };
+  }
+
+  /** The job left the configuration: drop it, or once its running backup ends. */
+  remove(name: string): void {
+    const job = this.jobs.get(name);
+    if (!job) return;
+    this.queue.remove(name);
+    if (job.state === 'running') job.removed = true;
+    else this.jobs.delete(name);
+  }
+
+  running(): RunningBackup[] {
+    const list: RunningBackup[] = [];
+    for (const job of this.jobs.values()) {
+      const run = job.runningBackup;
+      if (run) list.push({ job: job.name, tags: run.tags, started: run.started, pid: run.pid });
+    }
+    return list;
+  }
+
+  queued(): string[] {
+    return this.queue.jobs();
+  }
+
+  /** Resolves when no backup is running (nor finishing: retention, history). */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight.values()].map((f) => f.done));
+  }
+
+  /**
+   * Starts nothing more, empties the queue, sends SIGTERM to running backups
+   * (they abort and remove their incomplete revision) and waits for them;
+   * those still alive after `graceMs` get SIGKILL.
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (let run = this.queue.take(); run; run = this.queue.take()) this.jobs.get(run.job)?.unqueued();
+    for (const [name, flight] of this.inFlight) {
+      this.options.logger.info(`job ${name}: stopping its backup (SIGTERM to pid ${flight.process.pid})`);
+      flight.process.kill('SIGTERM');
+    }
+    let timeout: NodeJS.Timeout | undefined;
+    const expired = new Promise<boolean>((resolve) => (timeout = setTimeout(() => resolve(true), graceMs)));
+    const late = await Promise.race([this.settled().then(() => false), expired]);
+    clearTimeout(timeout);
+    if (late) {
+      for (const [name, flight] of this.inFlight) {
+        this.options.logger.warn(`job ${name}: backup did not stop within ${graceMs / 1000} s; killing it`);
+        flight.process.kill('SIGKILL');
+      }
+      await this.settled();
+    }
+  }
+
+  private enqueue(job: ScheduledJob, run: QueuedRun, now: Date): void {
+    this.queue.add(run);
+    job.queued(run, now);
+  }
+
+  private startWorkers(): void {
+    while (!this.stopping && this.inFlight.size < this.workerLimit) {
+      const run = this.queue.take();
+      if (!run) return;
+      const job = this.jobs.get(run.job);
+      if (job) this.start(job, run);
+    }
+  }
+
+  private start(job: ScheduledJob, run: QueuedRun): void {
+    const { clock, spawner, logger, backyCommand } = this.options;
+    const argv = backupArgv(backyCommand, job.directory.path, run.tags);
+    const started = clock.now();
+    const process = spawner(argv, join(job.directory.path, LOG_FILE));
+    job.started(run.tags, started, process.pid);
+    logger.info(`job ${job.name}: backup (${run.tags.join(',')}) started, pid ${process.pid}`);
+    const done = this.finish(job, run, process, started).finally(() => {
+      this.inFlight.delete(job.name);
+      this.startWorkers();
+      this.armTimer();
+    });
+    this.inFlight.set(job.name, { process, done });
+  }
+
+  private async finish(job: ScheduledJob, run: QueuedRun, process: BackupProcess, started: Date): Promise<void> {
+    const { clock, logger } = this.options;
+    const exit = await process.exit;
+    const seconds = ((clock.now().getTime() - started.getTime()) / 1000).toFixed(1);
+    const what = `job ${job.name}: backup (${run.tags.join(',')})`;
+    if (succeeded(exit)) {
+      logger.info(`${what} finished after ${seconds} s`);
+      if (!job.removed) await this.expire(job, job.config.schedule);
+      job.succeeded(await this.history(job), clock.now());
+    } else if (this.stopping) {
+      logger.info(`${what} stopped for shutdown (${describeExit(exit)})`);
+      job.interrupted(await this.history(job), clock.now());
+    } else {
+      const reason = await lastLogLine(join(job.directory.path, LOG_FILE));
+      const retryAt = job.failed(await this.history(job), clock.now(), run.dueSince);
+      logger.error(
+        `${what} failed after ${seconds} s with ${describeExit(exit)}${reason ? ` (${reason})` : ''}; ` +
+          `failure ${job.failures}, next attempt at ${formatTimestamp(retryAt)}`,
+      );
+    }
+    if (job.removed && this.jobs.get(job.name) === job) this.jobs.delete(job.name);
+    if (!this.stopping) this.tick();
+  }
+
+  private async expire(job: ScheduledJob, schedule: Schedule): Promise<void> {
+    try {
+      await expireRevisions(job.directory, schedule, this.options.clock, this.options.logger);
+    } catch (err) {
+      this.options.logger.error(`job ${job.name}: retention failed: ${(err as Error).message}`);
+    }
+  }
+
+  private async history(job: ScheduledJob): Promise<JobHistory> {
+    try {
+      return await readJobHistory(job.directory, this.options.logger);
+    } catch (err) {
+      // Planning from an empty history would start a backup at once, again and again.
+      this.options.logger.error(`job ${job.name}: cannot read its revisions (planning from what was known): ${(err as Error).message}`);
+      return job.knownHistory;
+    }
+  }
+
+  private armTimer(): void {
+    if (!this.options.timers || this.stopping) return;
+    if (this.timer) clearTimeout(this.timer);
+    let earliest = Infinity;
+    for (const job of this.jobs.values()) {
+      const at = job.wakeAt();
+      if (at && at.getTime() < earliest) earliest = at.getTime();
+    }
+    const delay = Math.min(Math.max(0, earliest - this.options.clock.now().getTime()), MAX_SLEEP_MS);
+    this.timer = setTimeout(() => this.tick(), delay);
+  }
+}
+
+/** The last line of a job's log, usually the failed backup's one-line error. */
+async function lastLogLine(path: string): Promise<string | null> {
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const { size } = await handle.stat();
+      const length = Math.min(size, 4096);
+      const buffer = Buffer.alloc(length);
+      await handle.read(buffer, 0, length, size - length);
+      const lines = buffer.toString('utf8').split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+      return lines.at(-1) ?? null;
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return null;
+  }
+}

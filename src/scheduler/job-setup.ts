@@ -1,0 +1,101 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { JobDirectory } from '../job/job-directory.js';
+import { isComplete, revisionDuration } from '../job/revision.js';
+import type { HistoryEntry } from '../schedule/schedule.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import type { Clock } from '../util/clock.js';
+import { describeIoError, errorCode } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import type { JobConfig } from './config.js';
+
+/**
+ * The scheduler's side of a job directory: create it, keep its `config` in
+ * step with the main file (so `backy -b DIR backup` works stand-alone), and
+ * read the history the schedule is planned from.
+ */
+
+/**
+ * When the scheduler first saw the job, for the SLA of a job that never
+ * completed a backup. Kept in the job directory so that a restart, or a
+ * second scheduler host reading the same directory, keeps it.
+ */
+export const FIRST_SEEN_FILE = '.first-seen';
+
+export interface PreparedJob {
+  directory: JobDirectory;
+  firstSeen: Date;
+  /** The job's `config` was created or rewritten. */
+  configWritten: boolean;
+}
+
+export async function prepareJobDirectory(baseDir: string, job: JobConfig, clock: Clock): Promise<PreparedJob> {
+  const directory = new JobDirectory(join(baseDir, job.name));
+  try {
+    await mkdir(directory.path);
+  } catch (err) {
+    if (errorCode(err) !== 'EEXIST') throw describeIoError(err, `cannot create job directory ${directory.path}`);
+  }
+  await directory.ensureExists();
+  const configWritten = await writeConfigIfChanged(directory, job);
+  const firstSeen = await readOrRecordFirstSeen(directory, clock);
+  return { directory, firstSeen, configWritten };
+}
+
+async function writeConfigIfChanged(directory: JobDirectory, job: JobConfig): Promise<boolean> {
+  const wanted = YAML.stringify(job.source);
+  let current: string | null = null;
+  try {
+    current = await readFile(directory.configPath, 'utf8');
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') throw describeIoError(err, `cannot read ${directory.configPath}`);
+  }
+  if (current === wanted) return false;
+  try {
+    await directory.writeConfig(job.source);
+  } catch (err) {
+    throw describeIoError(err, `cannot write ${directory.configPath}`);
+  }
+  return true;
+}
+
+async function readOrRecordFirstSeen(directory: JobDirectory, clock: Clock): Promise<Date> {
+  const path = join(directory.path, FIRST_SEEN_FILE);
+  try {
+    const recorded = new Date((await readFile(path, 'utf8')).trim());
+    if (!Number.isNaN(recorded.getTime())) return recorded;
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') throw describeIoError(err, `cannot read ${path}`);
+  }
+  const now = clock.now();
+  try {
+    await writeFileAtomic(path, `${now.toISOString()}\n`);
+  } catch (err) {
+    throw describeIoError(err, `cannot write ${path}`);
+  }
+  return now;
+}
+
+export interface LastBackup {
+  timestamp: Date;
+  tags: string[];
+  /** Seconds. */
+  duration: number;
+}
+
+export interface JobHistory {
+  /** Complete revisions, oldest first: what the schedule is planned from. */
+  complete: HistoryEntry[];
+  last: LastBackup | null;
+}
+
+/** Reads the job directory's revisions; manual backups count like scheduled ones. */
+export async function readJobHistory(directory: JobDirectory, logger: Logger): Promise<JobHistory> {
+  const complete = (await directory.revisions(logger)).filter(isComplete);
+  const newest = complete.at(-1);
+  return {
+    complete: complete.map((r) => ({ timestamp: r.timestamp, tags: r.tags })),
+    last: newest ? { timestamp: newest.timestamp, tags: newest.tags, duration: revisionDuration(newest) } : null,
+  };
+}
