@@ -56,3 +56,29 @@ export function exclusiveBytes(path: string): number {
   const fields = line.trim().split(/\s+/);
   return Number(fields[1]);
 }
+
+export interface LoopDevice {
+  /** `/dev/loopN`. */
+  device: string;
+  /** Detaches the device (the backing file stays). */
+  detach(): void;
+}
+
+/** Attaches a file as a block device, as an operator's disk would be. */
+export function attachLoopDevice(file: string): LoopDevice {
+  const device = execFileSync('losetup', ['--find', '--show', file], { encoding: 'utf8' }).trim();
+  let detached = false;
+  return {
+    device,
+    detach() {
+      if (detached) return;
+      detached = true;
+      execFileSync('losetup', ['-d', device]);
+    },
+  };
+}
+
+/** A block device's size in bytes, as the kernel reports it. */
+export function blockDeviceSize(device: string): number {
+  return Number(execFileSync('blockdev', ['--getsize64', device], { encoding: 'utf8' }).trim());
+}
