@@ -22,7 +22,13 @@ export function buildProgram(onExit: (code: number) => void): Command {
     .option('-b, --backupdir <DIRECTORY>', 'the job directory (default: the current directory)')
     .option('-c, --config <CONFIG>', `scheduler configuration file (default: ${DEFAULT_CONFIG})`)
     .helpOption('-h, --help', 'print a usage summary (also after an action)')
-    .showHelpAfterError('(run "backy --help" for usage)')
+    // Usage mistakes get one line like every other error, with where to look.
+    .configureOutput({
+      outputError: (message, write) => {
+        const text = message.trim().replace(/^error: /, '').split('\n').join(' ');
+        write(`backy: ${text}${text.includes('Did you mean') ? '' : ' (see "backy --help")'}\n`);
+      },
+    })
     .exitOverride();
 
   const run = (stdoutCarriesData: boolean, action: (context: ReturnType<typeof createContext>) => Promise<number>) => {
