@@ -64,6 +64,14 @@ export function parseStatus(text: string): StatusSnapshot {
   } catch (err) {
     throw new StatusFormatError(`invalid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
+  return statusFromData(data);
+}
+
+/**
+ * Validates already-parsed status file data, for readers with their own YAML
+ * parser (`backy check` uses a faster one for large files).
+ */
+export function statusFromData(data: unknown): StatusSnapshot {
   const root = record(data, 'status file');
   if (root.format !== STATUS_FORMAT) throw new StatusFormatError(`unsupported format ${JSON.stringify(root.format)}`);
   const s = record(root.scheduler, 'scheduler');

@@ -1,6 +1,7 @@
 import { CheckConfigError, readCheckSettings, type CheckSettings } from '../../monitoring/check-config.js';
 import { evaluateCheck, STATUS_FILE_MAX_AGE_SECONDS, unknownCheck, type CheckResult } from '../../monitoring/check.js';
-import { readStatusFile, StatusFormatError } from '../../scheduler/status-file.js';
+import { readStatusForCheck } from '../../monitoring/status-reader.js';
+import { StatusFormatError } from '../../scheduler/status-file.js';
 import type { StatusSnapshot } from '../../scheduler/status-model.js';
 import { describeIoError } from '../../util/errors.js';
 import type { ActionContext } from '../context.js';
@@ -25,7 +26,7 @@ async function evaluate(configPath: string): Promise<CheckResult> {
   }
   let snapshot: StatusSnapshot;
   try {
-    snapshot = await readStatusFile(settings.statusFile);
+    snapshot = await readStatusForCheck(settings.statusFile);
   } catch (err) {
     if (err instanceof StatusFormatError) return unknownCheck(`status file ${settings.statusFile} is malformed: ${err.message}`);
     return unknownCheck(describeIoError(err, `cannot read status file ${settings.statusFile}`).message);

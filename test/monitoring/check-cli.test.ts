@@ -1,0 +1,191 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serializeStatus } from '../../src/scheduler/status-file.js';
+import { BACKY_MAIN } from '../helpers/cli.js';
+import { parsePluginOutput, snapshotAt, type JobSpec } from './status-fixtures.js';
+
+// `backy check` runs under faketime with a frozen clock, so ages (and the whole line) are exact.
+const NOW = new Date('2026-01-10T10:00:00Z');
+
+let dir: string;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'backy-check-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Setup {
+  name: string;
+  config?: string;
+  status?: string;
+}
+
+/** Writes `{dir}/{name}/backy.conf` (base-dir = that directory) and its status file. */
+function setup({ name, config, status }: Setup): { conf: string; base: string } {
+  const base = join(dir, name);
+  mkdirSync(base);
+  const conf = join(base, 'backy.conf');
+  writeFileSync(conf, config ?? `global:\n  base-dir: ${base}\n`);
+  if (status !== undefined) writeFileSync(join(base, 'status'), status);
+  return { conf, base };
+}
+
+function check(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync('faketime', ['-f', '2026-01-10 10:00:00', process.execPath, BACKY_MAIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, TZ: 'UTC' },
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const jobs = (...hoursAgo: Array<number | null>): JobSpec[] =>
+  hoursAgo.map((h, i) => ({ name: `test${String(i + 1).padStart(2, '0')}`, lastBackupHoursAgo: h }));
+
+test('every job within SLA: OK, exit 0, one line with Nagios performance data, nothing on stderr', () => {
+  const { conf } = setup({ name: 'fresh', status: serializeStatus(snapshotAt(NOW, jobs(1, 20, 35.5))) });
+  const result = check(['-c', conf, 'check']);
+  assert.equal(result.stdout, 'OK: all 3 jobs within SLA | jobs=3;;;0 overdue=0;;0;0;3 oldest_backup_age=127800s;;;0\n');
+  assert.equal(result.stderr, '');
+  assert.equal(result.status, 0);
+  assert.deepEqual(parsePluginOutput(result.stdout), {
+    text: 'OK: all 3 jobs within SLA',
+    perfdata: [
+      { label: 'jobs', value: 3, uom: '', warn: '', crit: '', min: '0', max: '' },
+      { label: 'overdue', value: 0, uom: '', warn: '', crit: '0', min: '0', max: '3' },
+      { label: 'oldest_backup_age', value: 127800, uom: 's', warn: '', crit: '', min: '0', max: '' },
+    ],
+  });
+});
+
+test('-c works after the action too', () => {
+  const { conf } = setup({ name: 'after', status: serializeStatus(snapshotAt(NOW, jobs(1))) });
+  const result = check(['check', '-c', conf]);
+  assert.equal(result.status, 0);
+  assert.equal(result.stdout, 'OK: 1 job within SLA | jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=3600s;;;0\n');
+});
+
+test('overdue jobs: CRITICAL, exit 2, the first few named (most overdue first) with a count', () => {
+  const spec = [...jobs(80, 60, 40, 1, 2, 3, 4, 5, 6, 7), { name: 'never', lastBackupHoursAgo: null, firstSeenHoursAgo: 2 }];
+  const { conf } = setup({ name: 'overdue', status: serializeStatus(snapshotAt(NOW, spec)) });
+  const result = check(['-c', conf, 'check']);
+  assert.equal(result.status, 2);
+  assert.equal(
+    result.stdout,
+    'CRITICAL: 3 of 11 jobs overdue: test01, test02, test03 | jobs=11;;;0 overdue=3;;0;0;11 oldest_backup_age=288000s;;;0\n',
+  );
+  const { perfdata } = parsePluginOutput(result.stdout);
+  assert.deepEqual(
+    perfdata.map((d) => [d.label, d.value]),
+    [['jobs', 11], ['overdue', 3], ['oldest_backup_age', 288000]],
+  );
+});
+
+test('many overdue jobs: five named, the rest counted; a job never backed up is overdue 1.5 intervals after it appeared', () => {
+  const spec: JobSpec[] = Array.from({ length: 1000 }, (_, i) => ({
+    name: `vm${String(i).padStart(4, '0')}`,
+    lastBackupHoursAgo: i < 7 ? 100 - i : 1,
+  }));
+  spec.push({ name: 'vm-new', lastBackupHoursAgo: null, firstSeenHoursAgo: 37 });
+  const { conf } = setup({ name: 'many', status: serializeStatus(snapshotAt(NOW, spec)) });
+  const result = check(['-c', conf, 'check']);
+  assert.equal(result.status, 2);
+  assert.equal(
+    parsePluginOutput(result.stdout).text,
+    'CRITICAL: 8 of 1001 jobs overdue: vm0000, vm0001, vm0002, vm0003, vm0004 and 3 more',
+  );
+});
+
+test('a status file older than five minutes: CRITICAL, the scheduler is dead or hung', () => {
+  const { conf } = setup({ name: 'stale', status: serializeStatus(snapshotAt(NOW, jobs(1, 2), 301)) });
+  const result = check(['-c', conf, 'check']);
+  assert.equal(result.status, 2);
+  assert.equal(
+    result.stdout,
+    'CRITICAL: status file not updated for 5m 1s (written 2026-01-10 09:54:59 UTC): the scheduler is dead or hung | ' +
+      'jobs=2;;;0 overdue=0;;0;0;2 oldest_backup_age=7200s;;;0\n',
+  );
+  const fresh = setup({ name: 'five-minutes', status: serializeStatus(snapshotAt(NOW, jobs(1, 2), 300)) });
+  assert.equal(check(['-c', fresh.conf, 'check']).status, 0);
+});
+
+test('a long status-interval stretches the dead-scheduler limit to two intervals', () => {
+  const status = serializeStatus(snapshotAt(NOW, jobs(1), 900));
+  const slow = setup({ name: 'slow', config: `config:\n  base-dir: ${join(dir, 'slow')}\n  status-interval: 600\n`, status });
+  assert.equal(check(['-c', slow.conf, 'check']).status, 0);
+});
+
+test('status-file in the configuration is where check looks', () => {
+  const base = join(dir, 'elsewhere');
+  mkdirSync(base);
+  writeFileSync(join(base, 'scheduler.yaml'), serializeStatus(snapshotAt(NOW, jobs(1))));
+  const { conf } = setup({ name: 'status-file', config: `config:\n  status-file: ${join(base, 'scheduler.yaml')}\n` });
+  assert.equal(check(['-c', conf, 'check']).status, 0);
+});
+
+test('missing status file: UNKNOWN, exit 3', () => {
+  const { conf, base } = setup({ name: 'no-status' });
+  const result = check(['-c', conf, 'check']);
+  assert.equal(result.stdout, `UNKNOWN: cannot read status file ${base}/status: no such file or directory\n`);
+  assert.equal(result.stderr, '');
+  assert.equal(result.status, 3);
+});
+
+test('corrupt status files: UNKNOWN naming what is wrong', () => {
+  const truncated = serializeStatus(snapshotAt(NOW, jobs(1, 2))).slice(0, 300);
+  const cases: Array<[string, string, string]> = [
+    ['garbage', '{{{ not yaml', 'status file {base}/status is malformed: invalid YAML: '],
+    ['empty', '', 'status file {base}/status is malformed: the file is empty'],
+    ['truncated', truncated, 'status file {base}/status is malformed: '],
+    ['wrong-format', 'format: 2\n', 'status file {base}/status is malformed: unsupported format 2'],
+  ];
+  for (const [name, content, expected] of cases) {
+    const { conf, base } = setup({ name: `corrupt-${name}`, status: content });
+    const result = check(['-c', conf, 'check']);
+    assert.equal(result.status, 3, name);
+    assert.ok(result.stdout.startsWith(`UNKNOWN: ${expected.replace('{base}', base)}`), `${name}: ${result.stdout}`);
+    assert.equal(result.stdout.split('\n').length, 2, name);
+  }
+});
+
+test('a status file that is a directory or unreadable: UNKNOWN', () => {
+  const { conf, base } = setup({ name: 'status-dir' });
+  mkdirSync(join(base, 'status'));
+  const result = check(['-c', conf, 'check']);
+  assert.equal(result.stdout, `UNKNOWN: cannot read status file ${base}/status: is a directory\n`);
+  assert.equal(result.status, 3);
+});
+
+test('missing or broken configuration: UNKNOWN, exit 3', () => {
+  const missing = join(dir, 'nonexistent.conf');
+  let result = check(['-c', missing, 'check']);
+  assert.equal(result.stdout, `UNKNOWN: cannot read configuration ${missing}: no such file or directory\n`);
+  assert.equal(result.status, 3);
+
+  const broken = setup({ name: 'broken-conf', config: 'global:\n  base-dir: [unclosed\n' });
+  result = check(['-c', broken.conf, 'check']);
+  assert.match(result.stdout, new RegExp(`^UNKNOWN: configuration ${broken.conf} is not valid YAML: .+\n$`));
+  assert.equal(result.status, 3);
+
+  const both = setup({ name: 'both-sections', config: 'global: {}\nconfig: {}\n' });
+  result = check(['-c', both.conf, 'check']);
+  assert.equal(result.stdout, `UNKNOWN: configuration ${both.conf}: both "config" and "global" sections given; use one\n`);
+  assert.equal(result.status, 3);
+});
+
+test('check needs no write access: it answers from a read-only mount', (t) => {
+  const { base } = setup({ name: 'read-only', status: serializeStatus(snapshotAt(NOW, jobs(1))) });
+  const mountpoint = join(dir, 'ro-mount');
+  mkdirSync(mountpoint);
+  execFileSync('mount', ['--bind', base, mountpoint]);
+  t.after(() => execFileSync('umount', [mountpoint]));
+  execFileSync('mount', ['-o', 'remount,ro,bind', mountpoint]);
+  writeFileSync(join(base, 'backy.conf'), `global:\n  base-dir: ${mountpoint}\n`);
+  chmodSync(join(base, 'status'), 0o444);
+  assert.throws(() => writeFileSync(join(mountpoint, 'probe'), 'x'), { code: 'EROFS' });
+  const result = check(['-c', join(mountpoint, 'backy.conf'), 'check']);
+  assert.equal(result.stdout, 'OK: 1 job within SLA | jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=3600s;;;0\n');
+  assert.equal(result.status, 0);
+});
