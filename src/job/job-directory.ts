@@ -57,6 +57,16 @@ export class JobDirectory {
     }
   }
 
+  /**
+   * Fails unless this is a job directory: it exists and has a config. A
+   * mistyped `-b` (or none, in the wrong working directory) must not look
+   * like a job without revisions.
+   */
+  async ensureJob(): Promise<void> {
+    await this.ensureExists();
+    if (!(await this.hasConfig())) throw this.noConfigError();
+  }
+
   /** The raw source configuration (validated by the source registry). */
   async readConfig(): Promise<Record<string, unknown>> {
     await this.ensureExists();
@@ -64,9 +74,7 @@ export class JobDirectory {
     try {
       text = await readFile(this.configPath, 'utf8');
     } catch (err) {
-      if (errorCode(err) === 'ENOENT') {
-        throw new BackyError(`no job configuration at ${this.configPath} (create it with 'backy init' or the scheduler)`);
-      }
+      if (errorCode(err) === 'ENOENT') throw this.noConfigError();
       throw describeIoError(err, `cannot read ${this.configPath}`);
     }
     let data: unknown;
@@ -83,6 +91,10 @@ export class JobDirectory {
     const source = record.source;
     if (source && typeof source === 'object' && !Array.isArray(source)) return source as Record<string, unknown>;
     return record;
+  }
+
+  private noConfigError(): BackyError {
+    return new BackyError(`no job configuration at ${this.configPath} (create it with 'backy init' or the scheduler)`);
   }
 
   async writeConfig(config: Record<string, unknown>): Promise<void> {

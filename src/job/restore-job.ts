@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Writable } from 'node:stream';
 import { BackyError, describeIoError, errorCode } from '../util/errors.js';
+import { blockDeviceSize } from '../util/block-device.js';
 import type { Logger } from '../util/logger.js';
 import type { ProgressListener } from '../sources/source.js';
 import { copyToDevice, copyToSparseFile, copyToStream } from '../store/image-copy.js';
@@ -27,6 +28,7 @@ export interface RestoreOptions {
 /** Finds the revision a spec names and the path of its image. */
 export async function findRevision(path: string, spec: string | undefined, logger?: Logger): Promise<{ revision: Revision; image: string }> {
   const job = new JobDirectory(path);
+  await job.ensureJob();
   const revision = resolveRevisionSpec(spec, await job.revisions(logger));
   return { revision, image: job.imagePath(revision.uuid) };
 }
@@ -59,10 +61,19 @@ export async function restoreJob(path: string, options: RestoreOptions): Promise
     });
     options.logger.info(`restoring revision ${revision.uuid} to ${target}`);
     if (existing?.isBlockDevice()) {
+      // Checked first: a device that is too small would be half overwritten.
+      const deviceSize = await blockDeviceSize(existing);
+      if (deviceSize < size) {
+        throw new BackyError(
+          `cannot restore to ${target}: the device has ${deviceSize} bytes, revision ${revision.uuid} needs ${size}`,
+        );
+      }
       const output = await openTarget(target, 'r+');
       try {
         await copyToDevice(input, size, output, { signal: options.signal, onProgress: progress });
         await output.sync();
+      } catch (err) {
+        throw describeIoError(err, `restore to ${target} failed`);
       } finally {
         await output.close();
       }

@@ -7,6 +7,7 @@ import { renderTable } from '../../util/table.js';
 
 export async function status(context: ActionContext): Promise<number> {
   const job = new JobDirectory(context.jobPath);
+  await job.ensureJob();
   const revisions = await job.revisions(context.logger);
   context.stdout.write(`${renderRevisionTable(revisions)}\n`);
   return 0;

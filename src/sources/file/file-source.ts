@@ -1,9 +1,10 @@
-import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { BackyError, describeIoError } from '../../util/errors.js';
 import type { ImageReader, ImageWriter } from '../../store/store.js';
 import { compareImages, fileReader } from '../../store/compare.js';
 import { throwIfAborted } from '../../util/abort.js';
+import { blockDeviceSize } from '../../util/block-device.js';
 import type { BackupContext, Source, SourceBackup, VerificationResult } from '../source.js';
 
 const CHUNK = 4 * 1024 * 1024;
@@ -101,12 +102,4 @@ class FileBackup implements SourceBackup {
     }
     return buffer.subarray(0, done);
   }
-}
-
-/** A block device's size from sysfs (stat reports 0 for devices). */
-async function blockDeviceSize(info: Stats): Promise<number> {
-  const major = Math.floor(info.rdev / 256) & 0xfff;
-  const minor = (info.rdev & 0xff) | ((info.rdev >> 12) & 0xfff00);
-  const sectors = Number((await readFile(`/sys/dev/block/${major}:${minor}/size`, 'utf8')).trim());
-  return sectors * 512;
 }
