@@ -73,3 +73,11 @@ export async function waitUntil(condition: () => boolean, what: string, limitMs 
     await sleep(2);
   }
 }
+
+/** Whether two files hold the same bytes (`cmp`, so big images need no memory). */
+export function sameBytes(a: string, b: string): boolean {
+  const result = spawnSync('cmp', ['-s', a, b]);
+  if (result.status === 0) return true;
+  if (result.status === 1) return false;
+  throw new Error(`cmp ${a} ${b} failed: ${String(result.stderr)}`);
+}
