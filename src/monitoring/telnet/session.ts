@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net';
 import type { SchedulerView } from '../../scheduler/status-model.js';
 import type { Logger } from '../../util/logger.js';
-import { runCommand } from './commands.js';
-import { TelnetLineDecoder } from './line-decoder.js';
+import { runCommand, type CommandOutcome } from './commands.js';
+import { TelnetLineDecoder, type TelnetEvent } from './line-decoder.js';
 
 export interface SessionOptions {
   prompt: string;
@@ -13,57 +13,79 @@ export interface SessionOptions {
 /**
  * One telnet client: prompt, read a line, answer, prompt again, until
  * `quit`, Ctrl-D or the client goes away. Nothing a client sends ends
- * anything but its own session.
+ * anything but its own session, and no client holds up the scheduler: one
+ * command runs per turn of the event loop, and reading stops while commands
+ * are waiting or the client is not reading our answers.
  */
 export function serveSession(socket: Socket, view: SchedulerView, options: SessionOptions): void {
   const decoder = new TelnetLineDecoder();
   const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+  let queue: TelnetEvent[] = [];
+  let next = 0;
   let closing = false;
+  let waitingForDrain = false;
+  let scheduled = false;
 
-  // NVT text: lines end in CRLF. A client that does not read pauses our reading, not the scheduler.
+  // NVT text: lines end in CRLF.
   const send = (data: string | Buffer): void => {
     if (closing || !socket.writable) return;
     const bytes = typeof data === 'string' ? data.replace(/\r?\n/g, '\r\n') : data;
-    if (!socket.write(bytes)) socket.pause();
+    if (!socket.write(bytes)) waitingForDrain = true;
   };
   const finish = (): void => {
     closing = true;
     socket.end();
   };
+  const schedule = (): void => {
+    if (scheduled || closing) return;
+    scheduled = true;
+    setImmediate(pump);
+  };
 
-  socket.setNoDelay(true);
-  socket.on('drain', () => socket.resume());
-  socket.on('error', (err) => options.logger.debug(`telnet: session ${peer}: ${err.message}`));
-  socket.on('close', () => options.logger.debug(`telnet: session ${peer} closed`));
-  socket.on('data', (chunk: Buffer) => {
-    for (const event of decoder.push(chunk)) {
-      if (closing) return;
-      switch (event.type) {
-        case 'reply':
-          send(event.bytes);
-          break;
-        case 'line': {
-          const outcome = answer(event.text);
-          if (outcome.output.length > 0) send(`${outcome.output}\n`);
-          if (outcome.close) finish();
-          else send(options.prompt);
-          break;
-        }
-        case 'interrupt':
-          send(`\n${options.prompt}`);
-          break;
-        case 'too-long':
-          send(`line too long (more than ${event.limit} bytes), ignored\n${options.prompt}`);
-          break;
-        case 'end':
-          send('\n');
-          finish();
-          break;
+  /** Handles queued events; returns after each command so that others get their turn. */
+  const pump = (): void => {
+    scheduled = false;
+    while (next < queue.length && !closing && !waitingForDrain) {
+      const event = queue[next++];
+      if (handle(event)) {
+        schedule();
+        return;
       }
     }
-  });
+    if (next >= queue.length) {
+      queue = [];
+      next = 0;
+      if (!closing && !waitingForDrain) socket.resume();
+    }
+  };
 
-  const answer = (line: string): { output: string; close: boolean } => {
+  /** True when the event ran a command. */
+  const handle = (event: TelnetEvent): boolean => {
+    switch (event.type) {
+      case 'reply':
+        send(event.bytes);
+        return false;
+      case 'line': {
+        const outcome = answer(event.text);
+        if (outcome.output.length > 0) send(`${outcome.output}\n`);
+        if (outcome.close) finish();
+        else send(options.prompt);
+        return true;
+      }
+      case 'interrupt':
+        send(`\n${options.prompt}`);
+        return false;
+      case 'too-long':
+        send(`line too long (more than ${event.limit} bytes), ignored\n${options.prompt}`);
+        return false;
+      case 'end':
+        send('\n');
+        finish();
+        return false;
+    }
+  };
+
+  const answer = (line: string): CommandOutcome => {
     try {
       return runCommand(line, view, options.now());
     } catch (err) {
@@ -73,6 +95,23 @@ export function serveSession(socket: Socket, view: SchedulerView, options: Sessi
       return { output: `internal error: ${message}`, close: false };
     }
   };
+
+  socket.setNoDelay(true);
+  socket.on('data', (chunk: Buffer) => {
+    for (const event of decoder.push(chunk)) queue.push(event);
+    socket.pause();
+    schedule();
+  });
+  socket.on('drain', () => {
+    waitingForDrain = false;
+    schedule();
+  });
+  socket.on('error', (err) => options.logger.debug(`telnet: session ${peer}: ${err.message}`));
+  socket.on('close', () => {
+    closing = true;
+    queue = [];
+    options.logger.debug(`telnet: session ${peer} closed`);
+  });
 
   options.logger.debug(`telnet: session from ${peer}`);
   send(options.prompt);
