@@ -21,6 +21,7 @@ export interface ActionContext {
 
 let activeSink: LogSink | undefined;
 let activeLogger: Logger | undefined;
+let activeLogIsFile = false;
 
 /**
  * Sets up logging for an action: `-l FILE` appends to the file, otherwise
@@ -39,6 +40,7 @@ export function createContext(options: GlobalOptions, stdoutCarriesData: boolean
     sink = fdSink(stdoutCarriesData ? 2 : 1);
   }
   activeSink = sink;
+  activeLogIsFile = Boolean(options.logfile);
   activeLogger = createLogger(sink, { verbose: options.verbose });
   return {
     options,
@@ -52,6 +54,11 @@ export function createContext(options: GlobalOptions, stdoutCarriesData: boolean
 /** The logger of the running action, if one was set up (for the final error line). */
 export function currentLogger(): Logger | undefined {
   return activeLogger;
+}
+
+/** Whether the running action logs into a file (`-l`), rather than to stdout/stderr. */
+export function logsToFile(): boolean {
+  return activeLogIsFile;
 }
 
 export function closeLog(): void {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
 import { BackyError } from '../util/errors.js';
-import { closeLog, currentLogger } from './context.js';
+import { closeLog, currentLogger, logsToFile } from './context.js';
 import { buildProgram } from './program.js';
 
 /**
@@ -25,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
     const message = err instanceof Error ? err.message : String(err);
     const isUserError = err instanceof BackyError;
     // With -l the failure is also recorded in the log; otherwise stderr is the log.
-    if (argv.includes('-l') || argv.some((a) => a.startsWith('--logfile'))) currentLogger()?.error(message);
+    if (logsToFile()) currentLogger()?.error(message);
     process.stderr.write(`backy: ${isUserError ? '' : 'error: '}${message}\n`);
     if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     return isUserError ? err.exitCode : 1;

@@ -51,7 +51,8 @@ test('-l FILE appends formatted lines; stdout and stderr stay quiet; a failure i
     assert.equal(result.stdout, '');
     assert.equal(result.stderr, '');
   }
-  const failed = backy(['-l', log, '-b', job, 'find', '-r', 'monthly']);
+  // Also in getopt's attached form, -lFILE.
+  const failed = backy([`-l${log}`, '-b', job, 'find', '-r', 'monthly']);
   assertOneLineError(failed, /^backy: no revision matches "monthly"/, 'find with a log file');
 
   const text = readFileSync(log, 'utf8');
