@@ -1,0 +1,123 @@
+import { BackyError } from '../../util/errors.js';
+import type { ImageReader, ImageWriter } from '../../store/store.js';
+import type { BackupContext, Source, SourceBackup, VerificationResult } from '../source.js';
+import { RbdClient } from './rbd-client.js';
+import { transferDifferential, transferFull, type TransferResult } from './rbd-transfer.js';
+import { verifyAgainstSnapshot, type VerifySettings } from './rbd-verify.js';
+import { cleanUpSnapshots, snapshotName } from './snapshot-cleanup.js';
+
+/**
+ * Takes the snapshot `name` of the image and returns what the revision's
+ * stats should record about how (the flyingcircus source freezes the VM
+ * first). The snapshot must exist when it returns.
+ */
+export type SnapshotTaker = (rbd: RbdClient, name: string, context: BackupContext) => Promise<Record<string, unknown>>;
+
+export const takeSnapshotDirectly: SnapshotTaker = async (rbd, name, context) => {
+  if ((await rbd.createSnapshot(name)) === 'exists') context.logger.warn(`snapshot ${rbd.spec(name)} already existed; using it`);
+  return {};
+};
+
+export interface CephRbdSourceOptions {
+  pool: string;
+  image: string;
+  verify: VerifySettings;
+  /** For `describe()`: `ceph-rbd rbd/vm1`. */
+  label: string;
+  takeSnapshot: SnapshotTaker;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * An RBD image, backed up from a snapshot per revision. When the parent
+ * revision's snapshot still exists, only the difference between the two
+ * snapshots travels; otherwise the whole snapshot is read and the delta
+ * writer keeps what did not change shared with the parent image.
+ */
+export class CephRbdSource implements Source {
+  constructor(private readonly options: CephRbdSourceOptions) {}
+
+  describe(): string {
+    return this.options.label;
+  }
+
+  async begin(context: BackupContext): Promise<SourceBackup> {
+    const { pool, image, env } = this.options;
+    const { logger, parent } = context;
+    const rbd = new RbdClient(pool, image, env);
+    // Also where a missing pool or image, or an unreachable cluster, shows.
+    const before = await rbd.snapshots();
+    const snapshot = snapshotName(context.revision.uuid);
+    const parentSnapshot = parent ? snapshotName(parent.uuid) : null;
+    const base = parentSnapshot && before.some((s) => s.name === parentSnapshot) ? parentSnapshot : null;
+    try {
+      const snapshotStats = await this.options.takeSnapshot(rbd, snapshot, context);
+      const taken = (await rbd.snapshots()).find((s) => s.name === snapshot);
+      if (!taken) throw new BackyError(`snapshot ${rbd.spec(snapshot)} is missing right after it was taken`);
+      if (base) logger.info(`differential backup of ${rbd.spec()} from ${base} to ${snapshot}`);
+      else if (parentSnapshot) logger.info(`snapshot ${rbd.spec(parentSnapshot)} of the parent revision is gone: reading the whole image`);
+      else logger.info(`first backup of ${rbd.spec()}: reading the whole image`);
+      return new RbdBackup(rbd, context, { snapshot, base, parentSnapshot, size: taken.size, snapshotStats, options: this.options });
+    } catch (err) {
+      await cleanUpSnapshots(rbd, parentSnapshot, logger);
+      throw err;
+    }
+  }
+}
+
+interface RbdBackupState {
+  snapshot: string;
+  /** The parent's snapshot when it still exists: the base of a differential backup. */
+  base: string | null;
+  parentSnapshot: string | null;
+  size: number;
+  snapshotStats: Record<string, unknown>;
+  options: CephRbdSourceOptions;
+}
+
+class RbdBackup implements SourceBackup {
+  readonly size: number;
+  private transferred: TransferResult | null = null;
+
+  constructor(
+    private readonly rbd: RbdClient,
+    private readonly context: BackupContext,
+    private readonly state: RbdBackupState,
+  ) {
+    this.size = state.size;
+  }
+
+  async transfer(writer: ImageWriter): Promise<Record<string, unknown>> {
+    const { snapshot, base, snapshotStats } = this.state;
+    const transferContext = { rbd: this.rbd, snapshot, size: this.size, writer, signal: this.context.signal, onProgress: this.context.onProgress };
+    this.transferred = base ? await transferDifferential(transferContext, base) : await transferFull(transferContext);
+    return {
+      snapshot,
+      transfer: base ? 'differential' : 'full',
+      ...(base ? { diff_from: base } : {}),
+      bytes_read: this.transferred.bytesRead,
+      ...snapshotStats,
+    };
+  }
+
+  async verify(_imagePath: string, image: ImageReader): Promise<VerificationResult> {
+    const written = this.transferred ? [...this.transferred.written.within(0, this.size)] : [];
+    return verifyAgainstSnapshot({
+      rbd: this.rbd,
+      snapshot: this.state.snapshot,
+      size: this.size,
+      image,
+      written,
+      settings: this.state.options.verify,
+      env: this.state.options.env ?? process.env,
+      logger: this.context.logger,
+      signal: this.context.signal,
+      onProgress: this.context.onProgress,
+    });
+  }
+
+  /** Keeps only the newest complete revision's snapshot: the base of the next differential backup. */
+  async finish(outcome: { success: boolean }): Promise<void> {
+    await cleanUpSnapshots(this.rbd, outcome.success ? this.state.snapshot : this.state.parentSnapshot, this.context.logger);
+  }
+}
