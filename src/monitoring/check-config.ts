@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import YAML from 'yaml';
+import { DEFAULTS } from '../scheduler/config-schema.js';
 import { describeIoError } from '../util/errors.js';
-
-export const DEFAULT_BASE_DIR = '/srv/backy';
 
 /** What `backy check` needs from the configuration file. */
 export interface CheckSettings {
@@ -48,8 +47,9 @@ export function checkSettingsFromText(text: string, configPath: string): CheckSe
   const section = data[sectionName] ?? {};
   if (!isMapping(section)) throw new CheckConfigError(`${where}: "${sectionName}" must be a mapping`);
 
-  const baseDir = pathSetting(section, 'base-dir', sectionName, where) ?? DEFAULT_BASE_DIR;
-  const statusFile = pathSetting(section, 'status-file', sectionName, where) ?? join(baseDir, 'status');
+  // The scheduler's defaults, so that both agree on where the file is.
+  const baseDir = pathSetting(section, 'base-dir', sectionName, where) ?? DEFAULTS.baseDir;
+  const statusFile = pathSetting(section, 'status-file', sectionName, where) ?? join(baseDir, DEFAULTS.statusFileName);
   const interval = section['status-interval'];
   return {
     statusFile,

@@ -1,23 +1,57 @@
-import Table from 'cli-table3';
-
 export type Alignment = 'left' | 'right';
 
 /**
  * The ASCII tables of the manual: `+---+` rules above and below the header
- * and at the bottom, one space of padding, right-aligned numeric columns.
+ * and at the bottom, one space of padding, right-aligned numeric columns
+ * (the header follows its column's alignment).
+ *
+ * Written out rather than with a table library: the telnet shell renders
+ * 1,000-job tables inside the scheduler's event loop, where cli-table3 took
+ * about a second per table and this takes milliseconds.
  */
 export function renderTable(head: string[], rows: string[][], align: Alignment[]): string {
-  const table = new Table({
-    head,
-    colAligns: align,
-    style: { head: [], border: [], 'padding-left': 1, 'padding-right': 1, compact: true },
-    chars: {
-      top: '-', 'top-mid': '+', 'top-left': '+', 'top-right': '+',
-      bottom: '-', 'bottom-mid': '+', 'bottom-left': '+', 'bottom-right': '+',
-      left: '|', 'left-mid': '+', mid: '-', 'mid-mid': '+',
-      right: '|', 'right-mid': '+', middle: '|',
-    },
-  });
-  table.push(...rows);
-  return table.toString();
+  const lines = [head, ...rows].map((row) => head.map((_, i) => oneLine(row[i] ?? '')));
+  const widths = head.map((_, i) => Math.max(...lines.map((cells) => displayWidth(cells[i]))));
+  const rule = `+${widths.map((w) => '-'.repeat(w + 2)).join('+')}+`;
+  const render = (cells: string[]) =>
+    `|${cells
+      .map((cell, i) => {
+        const fill = ' '.repeat(widths[i] - displayWidth(cell));
+        return ` ${align[i] === 'right' ? fill + cell : cell + fill} `;
+      })
+      .join('|')}|`;
+  const [header, ...body] = lines;
+  // Without rows the header's closing rule is the bottom rule.
+  const bottom = body.length > 0 ? [...body.map(render), rule] : [];
+  return [rule, render(header), rule, ...bottom].join('\n');
+}
+
+function oneLine(cell: string): string {
+  return cell.replace(/[\r\n\t]/g, ' ');
+}
+
+/** Terminal columns a string takes: East Asian wide characters count two, combining marks none. */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const char of text) {
+    const code = char.codePointAt(0) ?? 0;
+    if ((code >= 0x300 && code <= 0x36f) || code === 0x200b) continue;
+    width += isWide(code) ? 2 : 1;
+  }
+  return width;
+}
+
+function isWide(code: number): boolean {
+  return (
+    (code >= 0x1100 && code <= 0x115f) ||
+    (code >= 0x2e80 && code <= 0xa4cf) ||
+    (code >= 0xac00 && code <= 0xd7a3) ||
+    (code >= 0xf900 && code <= 0xfaff) ||
+    (code >= 0xfe30 && code <= 0xfe4f) ||
+    (code >= 0xff00 && code <= 0xff60) ||
+    (code >= 0xffe0 && code <= 0xffe6) ||
+    (code >= 0x1f300 && code <= 0x1f64f) ||
+    (code >= 0x1f900 && code <= 0x1f9ff) ||
+    (code >= 0x20000 && code <= 0x3fffd)
+  );
 }
