@@ -1,57 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { validateConfig } from './config-validate.js';
 
 const FILE = '/etc/backy.conf';
 
-/** The manual's example configuration, with its three mistakes. */
-const MANUAL_EXAMPLE = `
-global:
-    base-dir: /my/backydir
-    worker-limit: 3
-schedules:
-    default:
-        daily:
-            interval: 1d
-            keep: 7
-        weekly:
-            interval: 1w
-            keep: 4
-        monthly:
-            interval: 30d
-            keep: 3
-    frequent:
-        hourly:
-            interval: 1h
-            keep: 24
-        daily:
-            interval: 1d
-            keep: 7
-        weekly:
-            interval: 1w
-            keep: 12
-jobs:
-    test01:
-        schedule: default
-        source:
-            type: file
-            filename: /path/to/vm/image
-    test02:
-        schedule: default
-        source:
-            type: ceph-rbd
-            pool: rbd
-            image: test02
-    test03:
-        schedule: hourly
-        source:
-            type: flyingcircus,
-            consul_acl_token: a211c244-846b-11e5-999b-081196cf15b4
-            vm: test03,
-            pool: test
-            image: test03.root
-`;
+/** The manual's example configuration, as printed, with its three mistakes. */
+const MANUAL_EXAMPLE = readFileSync(new URL('../../../test/scheduler/manual-example.conf', import.meta.url), 'utf8');
 
 const corrected = MANUAL_EXAMPLE.replace('schedule: hourly', 'schedule: frequent')
   .replace('type: flyingcircus,', 'type: flyingcircus')

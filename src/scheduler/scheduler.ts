@@ -85,13 +85,13 @@ export class Scheduler implements SchedulerView {
         throw new BackyError(`cannot start the telnet shell on port ${port}: ${(err as Error).message}`);
       }
       logger.info(
-        `scheduler ${VERSION} started: ${this.config.jobs.size} jobs, worker limit ${this.config.workerLimit}, ` +
+        `scheduler ${VERSION} started: ${plural(this.config.jobs.size, 'job')}, worker limit ${this.config.workerLimit}, ` +
           `status file ${this.config.statusFile}` +
           (this.telnet.listening.length > 0 ? `, telnet shell on ${this.telnet.listening.join(' ')}` : ''),
       );
+      this.dispatcher.tick();
       await this.statusWriter.write();
       if (this.options.timers ?? true) this.statusWriter.every(this.config.statusIntervalSeconds);
-      this.dispatcher.tick();
     } catch (err) {
       await this.dispatcher.shutdown(0);
       await this.telnet?.close();
@@ -170,7 +170,7 @@ export class Scheduler implements SchedulerView {
     if (statusIntervalChanged && (this.options.timers ?? true)) this.statusWriter.every(next.statusIntervalSeconds);
     this.configLoaded = now;
     const names = (list: { name: string }[]) => (list.length > 0 ? `: ${list.map((j) => j.name).join(', ')}` : '');
-    logger.info(`configuration reloaded from ${configPath}: ${next.jobs.size} jobs, added ${added.length}${names(added)}, changed ${changed.length}${names(changed)}`);
+    logger.info(`configuration reloaded from ${configPath}: ${plural(next.jobs.size, 'job')}, added ${added.length}${names(added)}, changed ${changed.length}${names(changed)}`);
     this.dispatcher.tick();
     await this.statusWriter.write();
     return true;
@@ -254,4 +254,8 @@ async function mapLimited<T, R>(items: T[], action: (item: T) => Promise<R>): Pr
   };
   await Promise.all(Array.from({ length: Math.min(JOB_SETUP_CONCURRENCY, items.length) }, worker));
   return results;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
