@@ -59,8 +59,9 @@ export function runCommand(line: string, view: SchedulerView, now: Date): Comman
 }
 
 function queueBackup(view: SchedulerView, name: string): string {
+  // The tags the backup runs with are the job's next tags before it is queued.
+  const tags = view.jobs().find((job) => job.name === name)?.nextTags ?? [];
   const outcome = view.runJob(name);
   if (!outcome.ok) return `cannot run ${name}: ${outcome.reason}`;
-  const tags = view.jobs().find((job) => job.name === name)?.nextTags ?? [];
   return `${name}: backup queued${tags.length > 0 ? ` with tags ${tags.join(',')}` : ''}`;
 }
