@@ -49,7 +49,9 @@ export async function backupJob(path: string, options: BackupOptions): Promise<R
     logger.info(`backup of ${source.describe()} started: revision ${revision.uuid}, tags ${revision.tags.join(',')}`);
     // The metadata comes first: if we die from here on, the next backup
     // finds an incomplete revision and removes it with its image.
-    await job.writeRevision(revision);
+    await job.writeRevision(revision).catch((err: unknown) => {
+      throw describeIoError(err, `cannot create revision ${revision.uuid} in ${job.path}`);
+    });
     try {
       const stats = await writeRevision(job, store, source, revision, parent, { logger, signal, onProgress });
       revision.stats = { ...stats, duration: (clock.now().getTime() - started.getTime()) / 1000 };
@@ -60,7 +62,7 @@ export async function backupJob(path: string, options: BackupOptions): Promise<R
       await job.removeRevision(revision.uuid).catch((cleanupError: unknown) => {
         logger.error(`could not remove failed revision ${revision.uuid}: ${String(cleanupError)}`);
       });
-      throw err;
+      throw describeIoError(err, `cannot complete revision ${revision.uuid} in ${job.path}`);
     }
     logger.info(
       `backup of revision ${revision.uuid} complete: ${formatBytes(Number(revision.stats.bytes_written))} written ` +

@@ -40,8 +40,13 @@ export class FileLock {
   }
 
   private static async held(path: string, handle: FileHandle): Promise<FileLock> {
-    await handle.truncate(0);
-    await handle.write(`${process.pid}\n`, 0);
+    try {
+      await handle.truncate(0);
+      await handle.write(`${process.pid}\n`, 0);
+    } catch {
+      // The pid only improves the "in progress" message; a full disk must
+      // not turn a lock we hold into a failure.
+    }
     return new FileLock(path, handle);
   }
 

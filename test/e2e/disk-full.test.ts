@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, fsyncSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backy } from '../helpers/cli.js';
@@ -20,6 +20,26 @@ const MiB = 1024 * 1024;
 function freeBytes(path: string): number {
   const info = statfsSync(path);
   return info.bavail * info.bsize;
+}
+
+/** Writes `path` until the filesystem refuses another byte. */
+function fillUp(path: string): void {
+  const fd = openSync(path, 'w');
+  try {
+    for (const size of [MiB, 4096, 512]) {
+      const chunk = Buffer.alloc(size, 0xa5);
+      try {
+        for (;;) writeSync(fd, chunk);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+      }
+    }
+    fsyncSync(fd);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 async function diskFull(type: FsType): Promise<void> {
@@ -59,7 +79,20 @@ async function diskFull(type: FsType): Promise<void> {
     const status = backy(['-b', job, 'status']);
     assert.match(status.stdout, /\n1 revision(s)? containing 16\.00 MiB data \(estimated\)\n$/);
 
+    // Completely full: even the new revision's metadata may not fit.
+    const rest = join(fs.path, 'rest');
+    fillUp(rest);
+    const noRoom = backy(['-b', job, 'backup', 'daily']);
+    assertOneLineError(noRoom, /^backy: .*: no space left on device$/, `backup on a completely full ${type}`);
+    assert.deepEqual(fingerprintJob(job), before, 'the earlier revision is intact');
+    assert.deepEqual(
+      readdirSync(job).filter((name) => name.endsWith('.tmp')),
+      [],
+      'no temporary files left',
+    );
+
     // Space again: the next backup goes through.
+    rmSync(rest);
     rmSync(filler);
     execFileSync('sync', ['-f', fs.path]);
     const next = backy(['-b', job, 'backup', 'daily']);
