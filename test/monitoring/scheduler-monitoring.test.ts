@@ -85,3 +85,32 @@ test('check and the telnet shell against a running scheduler', async () => {
   }
 });
 
+
+test('a scheduler whose telnet addresses cannot be bound exits 1 with the reason; one bindable address is enough', async () => {
+  const fixture = new SchedulerFixture();
+  try {
+    const port = await freePort();
+    const schedules = { default: { daily: { interval: '1d', keep: 3 } } };
+    const jobs = { alpha: { schedule: 'default', filename: fixture.source('alpha.img', 4096) } };
+    const withAddresses = (addresses: string) =>
+      configText({ base: fixture.base, port, schedules, jobs }).replace("telnet-addrs: 127.0.0.1", `telnet-addrs: "${addresses}"`);
+
+    fixture.writeConfig(withAddresses('203.0.113.77'));
+    const refused = fixture.start();
+    assert.deepEqual(await refused.exited, { code: 1, signal: null });
+    assert.match(
+      refused.output(),
+      new RegExp(`backy: telnet shell cannot listen on any address: 203\\.0\\.113\\.77:${port}: address not available on this host\n`),
+    );
+
+    fixture.writeConfig(withAddresses('203.0.113.77, 127.0.0.1'));
+    const scheduler = fixture.start();
+    await fixture.waitForStatus('the scheduler running', (s) => s.jobs.length === 1);
+    assert.match(fixture.schedulerLog(), new RegExp(`WARN telnet shell cannot listen on 203\\.0\\.113\\.77:${port}: address not available on this host; skipped`));
+    const talk = await converse('telnet', ['127.0.0.1', String(port)], ['quit\n']);
+    assert.equal(session(talk.stdout), P);
+    assert.deepEqual(await scheduler.stop(), { code: 0, signal: null });
+  } finally {
+    fixture.cleanup();
+  }
+});
