@@ -76,11 +76,12 @@ export class Dispatcher {
     else this.jobs.delete(name);
   }
 
+  /** Running backups in the order they started. */
   running(): RunningBackup[] {
     const list: RunningBackup[] = [];
-    for (const job of this.jobs.values()) {
-      const run = job.runningBackup;
-      if (run) list.push({ job: job.name, tags: run.tags, started: run.started, pid: run.pid });
+    for (const name of this.inFlight.keys()) {
+      const run = this.jobs.get(name)?.runningBackup;
+      if (run) list.push({ job: name, tags: run.tags, started: run.started, pid: run.pid });
     }
     return list;
   }
