@@ -1,44 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { JobStatus, StatusSnapshot } from '../scheduler/status-model.js';
+import { snapshotAt, type JobSpec } from '../../test/monitoring/status-fixtures.js';
 import { evaluateCheck, unknownCheck } from './check.js';
 
 const NOW = new Date('2026-03-10T12:00:00Z');
-const DAY = 86400;
-
-function job(name: string, lastBackupHoursAgo: number | null, firstSeenHoursAgo = 1000): JobStatus {
-  const ago = (hours: number) => new Date(NOW.getTime() - hours * 3600_000);
-  return {
-    name,
-    schedule: 'default',
-    slaIntervalSeconds: DAY,
-    firstSeen: ago(firstSeenHoursAgo),
-    state: 'waiting',
-    retryAt: null,
-    failures: 0,
-    lastBackup: lastBackupHoursAgo === null ? null : ago(lastBackupHoursAgo),
-    lastTags: ['daily'],
-    lastDuration: 12.5,
-    nextBackup: null,
-    nextTags: ['daily'],
-  };
+/** A job whose last backup was `lastBackupHoursAgo` hours before NOW (null: never), on a daily schedule. */
+function job(name: string, lastBackupHoursAgo: number | null, firstSeenHoursAgo = 1000): JobSpec {
+  return { name, lastBackupHoursAgo, firstSeenHoursAgo };
 }
 
-function snapshot(jobs: JobStatus[], writtenSecondsAgo = 30): StatusSnapshot {
-  return {
-    written: new Date(NOW.getTime() - writtenSecondsAgo * 1000),
-    scheduler: {
-      version: '2.5.0',
-      pid: 4711,
-      started: new Date('2026-03-01T00:00:00Z'),
-      configPath: '/etc/backy.conf',
-      configLoaded: new Date('2026-03-01T00:00:00Z'),
-      workerLimit: 2,
-      running: [],
-      queued: [],
-    },
-    jobs,
-  };
+function snapshot(jobs: JobSpec[], writtenSecondsAgo = 30) {
+  return snapshotAt(NOW, jobs, writtenSecondsAgo);
 }
 
 test('every job within 1.5 x its interval is OK, with perfdata', () => {

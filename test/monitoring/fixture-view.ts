@@ -1,24 +1,19 @@
 /** A SchedulerView with fixed jobs and a fixed clock, for driving the telnet shell in tests. */
 import type { JobStatus, SchedulerStatus, SchedulerView } from '../../src/scheduler/status-model.js';
+import { jobStatus as job } from '../helpers/job-status.js';
 
 export const FIXTURE_NOW = new Date('2015-11-06T10:00:00Z');
 
-function job(fields: Partial<JobStatus> & { name: string }): JobStatus {
-  return {
-    schedule: 'default',
-    slaIntervalSeconds: 86400,
-    firstSeen: new Date('2015-11-01T00:00:00Z'),
-    state: 'waiting',
-    retryAt: null,
-    failures: 0,
-    lastBackup: null,
-    lastTags: [],
-    lastDuration: null,
-    nextBackup: null,
-    nextTags: [],
-    ...fields,
-  };
-}
+/** The `jobs` table of the manual's Example section, character for character: the fixture's test01-03 at FIXTURE_NOW. */
+export const MANUAL_JOBS_TABLE = [
+  '+--------+-----+---------+---------------------+-----------+----------+---------------------+--------------+',
+  '| Job    | SLA | Status  | Last Backup (UTC)   | Last Tags | Last Dur | Next Backup (UTC)   | Next Tags    |',
+  '+--------+-----+---------+---------------------+-----------+----------+---------------------+--------------+',
+  '| test01 | OK  | waiting | 2015-11-05 11:56:10 | daily     |   50.7 s | 2015-11-06 11:56:10 | daily,weekly |',
+  '| test02 | OK  | waiting | 2015-11-05 10:32:03 | daily     |   88.1 s | 2015-11-06 10:32:03 | daily        |',
+  '| test03 | OK  | waiting | 2015-11-06 09:49:27 | hourly    |   17.7 s | 2015-11-06 10:15:09 | hourly       |',
+  '+--------+-----+---------+---------------------+-----------+----------+---------------------+--------------+',
+].join('\n');
 
 export interface FixtureView extends SchedulerView {
   /** Jobs queued through `run`, in order. */
@@ -41,7 +36,7 @@ export function fixtureView(): FixtureView {
       name: 'test02',
       lastBackup: new Date('2015-11-05T10:32:03Z'),
       lastTags: ['daily'],
-      lastDuration: 88.1,
+      lastDuration: 88.08,
       nextBackup: new Date('2015-11-06T10:32:03Z'),
       nextTags: ['daily'],
     }),

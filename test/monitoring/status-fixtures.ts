@@ -1,5 +1,6 @@
 /** Hand-made status files for `backy check`, around a fixed "now". */
-import type { JobStatus, StatusSnapshot } from '../../src/scheduler/status-model.js';
+import type { StatusSnapshot } from '../../src/scheduler/status-model.js';
+import { jobStatus } from '../helpers/job-status.js';
 
 const HOUR = 3600_000;
 
@@ -27,15 +28,11 @@ export function snapshotAt(now: Date, jobs: JobSpec[], writtenSecondsAgo = 20): 
       running: [],
       queued: [],
     },
-    jobs: jobs.map(
-      (spec): JobStatus => ({
+    jobs: jobs.map((spec) =>
+      jobStatus({
         name: spec.name,
-        schedule: 'default',
         slaIntervalSeconds: (spec.intervalHours ?? 24) * 3600,
         firstSeen: ago(spec.firstSeenHoursAgo ?? 1000),
-        state: 'waiting',
-        retryAt: null,
-        failures: 0,
         lastBackup: spec.lastBackupHoursAgo === null ? null : ago(spec.lastBackupHoursAgo),
         lastTags: ['daily'],
         lastDuration: 42.5,

@@ -6,19 +6,9 @@ import { HELP } from '../../src/monitoring/telnet/commands.js';
 import { BackyError } from '../../src/util/errors.js';
 import { createLogger, type LogSink } from '../../src/util/logger.js';
 import { converse, finished, freePort, session } from './telnet-clients.js';
-import { FIXTURE_NOW, fixtureView, type FixtureView } from './fixture-view.js';
+import { FIXTURE_NOW, fixtureView, MANUAL_JOBS_TABLE, type FixtureView } from './fixture-view.js';
 
 const P = TELNET_PROMPT;
-
-const MANUAL_TABLE = [
-  '+--------+-----+---------+---------------------+-----------+----------+---------------------+--------------+',
-  '| Job    | SLA | Status  | Last Backup (UTC)   | Last Tags | Last Dur | Next Backup (UTC)   | Next Tags    |',
-  '+--------+-----+---------+---------------------+-----------+----------+---------------------+--------------+',
-  '| test01 | OK  | waiting | 2015-11-05 11:56:10 | daily     |   50.7 s | 2015-11-06 11:56:10 | daily,weekly |',
-  '| test02 | OK  | waiting | 2015-11-05 10:32:03 | daily     |   88.1 s | 2015-11-06 10:32:03 | daily        |',
-  '| test03 | OK  | waiting | 2015-11-06 09:49:27 | hourly    |   17.7 s | 2015-11-06 10:15:09 | hourly       |',
-  '+--------+-----+---------+---------------------+-----------+----------+---------------------+--------------+',
-].join('\n');
 
 const FULL_TABLE = [
   '+--------+---------+----------------------+---------------------+-----------+----------+---------------------+--------------+',
@@ -69,7 +59,7 @@ test('through telnet: every command, a bad regex and an unknown command, exactly
   assert.equal(
     session(result.stdout),
     [
-      `${P}${MANUAL_TABLE}`,
+      `${P}${MANUAL_JOBS_TABLE}`,
       `${P}${FULL_TABLE}`,
       `${P}invalid regular expression "web(": unterminated group`,
       `${P}${STATUS}`,
@@ -88,7 +78,7 @@ test('through telnet over IPv6, with CRLF line endings', async (t) => {
   const { port } = await start(t, ['::1']);
   const result = await converse('telnet', ['::1', String(port)], ['jobs test0[12]$\r\n', '\r\n', 'quit\r\n']);
   // telnet sends the typed CR as CR NUL and the newline as CR LF: the extra empty lines just get prompts.
-  const expected = MANUAL_TABLE.split('\n').filter((row) => !row.includes('test03')).join('\n');
+  const expected = MANUAL_JOBS_TABLE.split('\n').filter((row) => !row.includes('test03')).join('\n');
   assert.equal(session(result.stdout), `${P}${expected}\n${P}${P}${P}${P}`);
 });
 
@@ -145,7 +135,7 @@ test('clients killed mid-command or mid-output leave the shell serving others', 
   await Promise.all([finished(partial, () => undefined), finished(flood, () => undefined)]);
   await waitFor(() => established(port) === 0);
   const result = await converse('telnet', ['127.0.0.1', String(port)], ['jobs ^test\n', 'quit\n']);
-  assert.equal(session(result.stdout), `${P}${MANUAL_TABLE}\n${P}`);
+  assert.equal(session(result.stdout), `${P}${MANUAL_JOBS_TABLE}\n${P}`);
 });
 
 test('listens only on the configured addresses', async (t) => {

@@ -1,27 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { JobStatus, SchedulerStatus, SchedulerView } from '../../scheduler/status-model.js';
+import { jobStatus } from '../../../test/helpers/job-status.js';
+import type { SchedulerStatus, SchedulerView } from '../../scheduler/status-model.js';
 import { HELP, runCommand } from './commands.js';
 import { compileJobFilter } from './job-filter.js';
 
 const NOW = new Date('2026-01-10T10:00:00Z');
-
-function job(name: string): JobStatus {
-  return {
-    name,
-    schedule: 'default',
-    slaIntervalSeconds: 86400,
-    firstSeen: new Date('2026-01-10T00:00:00Z'),
-    state: 'waiting',
-    retryAt: null,
-    failures: 0,
-    lastBackup: null,
-    lastTags: [],
-    lastDuration: null,
-    nextBackup: null,
-    nextTags: ['daily', 'weekly'],
-  };
-}
 
 function fixture(): SchedulerView & { queued: string[] } {
   const queued: string[] = [];
@@ -35,7 +19,7 @@ function fixture(): SchedulerView & { queued: string[] } {
     running: [],
     queued,
   };
-  const jobs = ['web1', 'db1', 'web2', 'mail'].map(job);
+  const jobs = ['web1', 'db1', 'web2', 'mail'].map((name) => jobStatus({ name, nextTags: ['daily', 'weekly'] }));
   return {
     queued,
     status: () => status,

@@ -1,66 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { JobStatus } from '../../scheduler/status-model.js';
+import { jobStatus as job } from '../../../test/helpers/job-status.js';
+import { FIXTURE_NOW, fixtureView, MANUAL_JOBS_TABLE } from '../../../test/monitoring/fixture-view.js';
 import { renderJobsTable } from './jobs-table.js';
 
-function job(fields: Partial<JobStatus> & { name: string }): JobStatus {
-  return {
-    schedule: 'default',
-    slaIntervalSeconds: 86400,
-    firstSeen: new Date('2015-11-01T00:00:00Z'),
-    state: 'waiting',
-    retryAt: null,
-    failures: 0,
-    lastBackup: null,
-    lastTags: [],
-    lastDuration: null,
-    nextBackup: null,
-    nextTags: [],
-    ...fields,
-  };
-}
-
 test("the manual's example table, exactly (rows given unsorted)", () => {
-  const now = new Date('2015-11-06T10:00:00Z');
-  const jobs = [
-    job({
-      name: 'test03',
-      slaIntervalSeconds: 3600,
-      lastBackup: new Date('2015-11-06T09:49:27Z'),
-      lastTags: ['hourly'],
-      lastDuration: 17.7,
-      nextBackup: new Date('2015-11-06T10:15:09Z'),
-      nextTags: ['hourly'],
-    }),
-    job({
-      name: 'test01',
-      lastBackup: new Date('2015-11-05T11:56:10Z'),
-      lastTags: ['daily'],
-      lastDuration: 50.7,
-      nextBackup: new Date('2015-11-06T11:56:10Z'),
-      nextTags: ['daily', 'weekly'],
-    }),
-    job({
-      name: 'test02',
-      lastBackup: new Date('2015-11-05T10:32:03Z'),
-      lastTags: ['daily'],
-      lastDuration: 88.08,
-      nextBackup: new Date('2015-11-06T10:32:03Z'),
-      nextTags: ['daily'],
-    }),
-  ];
-  assert.equal(
-    renderJobsTable(jobs, now),
-    [
-      '+--------+-----+---------+---------------------+-----------+----------+---------------------+--------------+',
-      '| Job    | SLA | Status  | Last Backup (UTC)   | Last Tags | Last Dur | Next Backup (UTC)   | Next Tags    |',
-      '+--------+-----+---------+---------------------+-----------+----------+---------------------+--------------+',
-      '| test01 | OK  | waiting | 2015-11-05 11:56:10 | daily     |   50.7 s | 2015-11-06 11:56:10 | daily,weekly |',
-      '| test02 | OK  | waiting | 2015-11-05 10:32:03 | daily     |   88.1 s | 2015-11-06 10:32:03 | daily        |',
-      '| test03 | OK  | waiting | 2015-11-06 09:49:27 | hourly    |   17.7 s | 2015-11-06 10:15:09 | hourly       |',
-      '+--------+-----+---------+---------------------+-----------+----------+---------------------+--------------+',
-    ].join('\n'),
-  );
+  const manualJobs = fixtureView()
+    .jobs()
+    .filter((j) => j.name.startsWith('test'))
+    .reverse();
+  assert.equal(renderJobsTable(manualJobs, FIXTURE_NOW), MANUAL_JOBS_TABLE);
 });
 
 test('overdue, never backed up, queued, running and failed jobs', () => {

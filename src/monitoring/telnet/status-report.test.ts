@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { jobStatus } from '../../../test/helpers/job-status.js';
 import type { JobStatus, SchedulerStatus } from '../../scheduler/status-model.js';
 import { renderStatusReport } from './status-report.js';
 
@@ -20,20 +21,7 @@ const scheduler: SchedulerStatus = {
 };
 
 function job(name: string, state: JobStatus['state'], lastBackup: string | null): JobStatus {
-  return {
-    name,
-    schedule: 'default',
-    slaIntervalSeconds: 86400,
-    firstSeen: new Date('2026-01-01T00:00:00Z'),
-    state,
-    retryAt: null,
-    failures: 0,
-    lastBackup: lastBackup === null ? null : new Date(lastBackup),
-    lastTags: [],
-    lastDuration: null,
-    nextBackup: null,
-    nextTags: [],
-  };
+  return jobStatus({ name, state, firstSeen: new Date('2026-01-01T00:00:00Z'), lastBackup: lastBackup === null ? null : new Date(lastBackup) });
 }
 
 test('status shows workers, queue, running backups with elapsed time, uptime and configuration', () => {
