@@ -34,6 +34,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that went away (EPIPE) is reported to the write that hit it; the
+// stream's 'error' event that follows must not crash the process.
+process.stdout.on('error', () => undefined);
 const code = await main(process.argv);
 // Let stdout drain (restore -) before ending the process.
 await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { chmod, copyFile, open, realpath, stat } from 'node:fs/promises';
+import { chmod, copyFile, open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -7,7 +7,7 @@ import { BackyError, describeIoError, errorCode } from '../util/errors.js';
 import { blockDeviceSize } from '../util/block-device.js';
 import type { Logger } from '../util/logger.js';
 import type { ProgressListener } from '../sources/source.js';
-import { copyToDevice, copyToSparseFile, copyToStream } from '../store/image-copy.js';
+import { copyToDevice, copyToSparseFile, copyToStream, type CopyOptions } from '../store/image-copy.js';
 import { CONFIG_FILE, JobDirectory, LOCK_FILE } from './job-directory.js';
 import { resolveRevisionSpec } from './revision-spec.js';
 import type { Revision } from './revision.js';
@@ -50,7 +50,7 @@ export async function restoreJob(path: string, options: RestoreOptions): Promise
     const size = (await input.stat()).size;
     if (options.target === '-') {
       options.logger.info(`restoring revision ${revision.uuid} to standard output`);
-      await copyToStream(input, size, options.stdout, { signal: options.signal, onProgress: progress });
+      await restoreToStream(input, size, options.stdout, { signal: options.signal, onProgress: progress });
       return revision;
     }
     const target = resolve(options.target);
@@ -97,6 +97,16 @@ export async function restoreJob(path: string, options: RestoreOptions): Promise
     return revision;
   } finally {
     await input.close();
+  }
+}
+
+/** A reader that goes away (`backy restore - | head`) ends the restore with one line. */
+async function restoreToStream(input: FileHandle, size: number, output: Writable, options: CopyOptions): Promise<void> {
+  try {
+    await copyToStream(input, size, output, options);
+  } catch (err) {
+    if (errorCode(err) === 'EPIPE') throw new BackyError('restore to standard output stopped: the reading end of the pipe was closed');
+    throw describeIoError(err, 'restore to standard output failed');
   }
 }
 

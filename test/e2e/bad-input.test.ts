@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { backy } from '../helpers/cli.js';
+import { backy, backyAsync } from '../helpers/cli.js';
 import { assertOneLineError, fingerprintJob, revisionIds } from '../helpers/job-files.js';
 import { attachLoopDevice } from '../helpers/loop-fs.js';
 
@@ -154,6 +154,18 @@ test('restore onto a block device smaller than the image is refused before writi
   } finally {
     device.detach();
   }
+});
+
+test('restore - to a reader that goes away: one line, exit 1', async () => {
+  const child = backyAsync(['-b', job, 'restore', '-']);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdout!.once('data', () => child.stdout!.destroy());
+  const code = await new Promise<number | null>((resolve) => child.on('close', (status) => resolve(status)));
+  const lines = stderr.split('\n').filter((line) => line.length > 0 && !/ INFO /.test(line));
+  assert.equal(code, 1, stderr);
+  assert.deepEqual(lines, ['backy: restore to standard output stopped: the reading end of the pipe was closed']);
+  assert.deepEqual(fingerprintJob(job), fingerprint);
 });
 
 test('bad tags', () => {
