@@ -1,4 +1,4 @@
-import { BackyError, describeIoError } from '../util/errors.js';
+import { BackyError, describeIoError, errorCode } from '../util/errors.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { formatBytes } from '../util/units.js';
@@ -62,7 +62,8 @@ export async function backupJob(path: string, options: BackupOptions): Promise<R
       await job.removeRevision(revision.uuid).catch((cleanupError: unknown) => {
         logger.error(`could not remove failed revision ${revision.uuid}: ${String(cleanupError)}`);
       });
-      throw describeIoError(err, `cannot complete revision ${revision.uuid} in ${job.path}`);
+      // Failing system calls (a full disk) get a sentence; a source's own errors pass as they are.
+      throw errorCode(err) ? describeIoError(err, `cannot complete revision ${revision.uuid} in ${job.path}`) : err;
     }
     logger.info(
       `backup of revision ${revision.uuid} complete: ${formatBytes(Number(revision.stats.bytes_written))} written ` +
