@@ -24,6 +24,9 @@ export interface RbdStream {
   stop(): void;
 }
 
+/** How long rbd may take to exit after closing its output before it is stopped. */
+const EXIT_GRACE_MS = 10_000;
+
 /** Exit status of rbd when its reader went away (EPIPE). */
 const BROKEN_PIPE = 32;
 
@@ -181,8 +184,16 @@ export class RbdClient {
       },
       stop: () => {
         stopped = true;
-        child.stdout.destroy();
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        if (!child.stdout.readableEnded) {
+          child.stdout.destroy();
+          child.kill('SIGTERM');
+          return;
+        }
+        // rbd closed its output: it is exiting on its own and may still be
+        // saying why (librados takes a moment to shut down).
+        const timer = setTimeout(() => child.kill('SIGTERM'), EXIT_GRACE_MS);
+        child.on('exit', () => clearTimeout(timer));
       },
     };
   }

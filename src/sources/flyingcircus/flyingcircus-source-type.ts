@@ -1,7 +1,12 @@
 import { z } from 'zod';
 import { BackyError } from '../../util/errors.js';
 import type { SourceType } from '../registry.js';
+import { CephRbdSource } from '../ceph-rbd/ceph-rbd-source.js';
+import { verificationConfig, verifySettings } from '../ceph-rbd/ceph-rbd-source-type.js';
 import { cephName, parsePoolImage } from '../ceph-rbd/rbd-names.js';
+import { freezeAndSnapshot } from './freeze-snapshot.js';
+
+const DEFAULT_SNAPSHOT_TIMEOUT = 30;
 
 export const flyingCircusSourceConfig = z
   .object({
@@ -14,6 +19,9 @@ export const flyingCircusSourceConfig = z
       .refine((value) => !/[,;\s]$/.test(value), { message: 'has a trailing comma or blank; remove it' })
       .refine((value) => /^[A-Za-z0-9_.-]+$/.test(value), { message: 'is not a valid VM name' }),
     consul_acl_token: z.string({ error: 'expected a Consul ACL token string' }).min(1).optional(),
+    /** Seconds to wait for the VM's host to take the snapshot (default 30). */
+    snapshot_timeout: z.number({ error: 'expected a number of seconds' }).positive('must be positive').optional(),
+    ...verificationConfig,
   })
   .strict();
 
@@ -43,7 +51,17 @@ export const flyingCircusSourceType: SourceType<FlyingCircusSourceConfig> = {
     }
     return config;
   },
-  create() {
-    throw new BackyError('the flyingcircus source is not available in this build yet');
-  },
+  create: (config) =>
+    new CephRbdSource({
+      pool: config.pool,
+      image: config.image,
+      verify: verifySettings(config),
+      label: `flyingcircus ${config.pool}/${config.image} (VM ${config.vm})`,
+      takeSnapshot: freezeAndSnapshot({
+        vm: config.vm,
+        // Consul's own tools read the token from CONSUL_HTTP_TOKEN too.
+        consulToken: config.consul_acl_token ?? (process.env.CONSUL_HTTP_TOKEN || undefined),
+        timeoutSeconds: config.snapshot_timeout ?? DEFAULT_SNAPSHOT_TIMEOUT,
+      }),
+    }),
 };
