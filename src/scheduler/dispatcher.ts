@@ -23,6 +23,8 @@ export interface DispatcherOptions {
 
 /** Longest sleep between looks at the clock, in case it jumps. */
 const MAX_SLEEP_MS = 60_000;
+/** After SIGKILL, how long shutdown still waits for runs to finish (their history, logs). */
+const KILL_WAIT_MS = 5_000;
 
 /**
  * Starts backups when they are due: a queue, the most overdue first, served
@@ -108,16 +110,23 @@ export class Dispatcher {
       this.options.logger.info(`job ${name}: stopping its backup (SIGTERM to pid ${flight.process.pid})`);
       flight.process.kill('SIGTERM');
     }
-    let timeout: NodeJS.Timeout | undefined;
-    const expired = new Promise<boolean>((resolve) => (timeout = setTimeout(() => resolve(true), graceMs)));
-    const late = await Promise.race([this.settled().then(() => false), expired]);
-    clearTimeout(timeout);
-    if (late) {
-      for (const [name, flight] of this.inFlight) {
-        this.options.logger.warn(`job ${name}: backup did not stop within ${graceMs / 1000} s; killing it`);
-        flight.process.kill('SIGKILL');
-      }
-      await this.settled();
+    if (await this.settledWithin(graceMs)) return;
+    for (const [name, flight] of this.inFlight) {
+      this.options.logger.warn(`job ${name}: backup did not stop within ${graceMs / 1000} s; killing it`);
+      flight.process.kill('SIGKILL');
+    }
+    if (!(await this.settledWithin(KILL_WAIT_MS))) {
+      this.options.logger.warn(`still finishing ${[...this.inFlight.keys()].join(', ')}; not waiting any longer`);
+    }
+  }
+
+  private async settledWithin(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+    try {
+      return await Promise.race([this.settled().then(() => true as const), expired]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -157,7 +166,8 @@ export class Dispatcher {
     const what = `job ${job.name}: backup (${run.tags.join(',')})`;
     if (succeeded(exit)) {
       logger.info(`${what} finished after ${seconds} s`);
-      if (!job.removed) await this.expire(job, job.config.schedule);
+      // At shutdown, retention waits for the next backup: it could wait for a manual backup's lock.
+      if (!job.removed && !this.stopping) await this.expire(job, job.config.schedule);
       job.succeeded(await this.history(job), clock.now());
     } else if (this.stopping) {
       logger.info(`${what} stopped for shutdown (${describeExit(exit)})`);

@@ -1,10 +1,9 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { JobDirectory } from '../job/job-directory.js';
 import { isComplete, revisionDuration } from '../job/revision.js';
 import type { HistoryEntry } from '../schedule/schedule.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Clock } from '../util/clock.js';
 import { describeIoError, errorCode } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -70,7 +69,8 @@ async function readOrRecordFirstSeen(directory: JobDirectory, clock: Clock): Pro
   }
   const now = clock.now();
   try {
-    await writeFileAtomic(path, `${now.toISOString()}\n`);
+    // No fsync: after a crash an empty or missing file is simply recorded again (1,000 jobs start faster).
+    await writeFile(path, `${now.toISOString()}\n`);
   } catch (err) {
     throw describeIoError(err, `cannot write ${path}`);
   }

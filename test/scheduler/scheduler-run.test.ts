@@ -7,7 +7,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { readStatusFile } from '../../src/scheduler/status-file.js';
 import type { StatusSnapshot } from '../../src/scheduler/status-model.js';
 import { planRetention } from '../../src/schedule/retention.js';
@@ -79,15 +78,23 @@ test('backups run at the cadence of their schedule, at most worker-limit at once
     );
     const scheduler = fixture.start({ env: { BACKY_CMD: wrapper.command } });
 
-    // Watch the status file while the scheduler works for about 11 seconds.
+    // Watch the status file while the scheduler works, until every job had six backups and
+    // retention removed some of each job's revisions (about 11 s on an idle machine).
     const statusFile = join(fixture.base, 'status');
     const snapshots: StatusSnapshot[] = [];
     await fixture.waitFor('the first status file', () => existsSync(statusFile));
-    const until = Date.now() + 11_000;
-    while (Date.now() < until) {
-      snapshots.push(await readStatusFile(statusFile));
-      await sleep(100);
-    }
+    await fixture.waitFor(
+      'six backups of each job and some retention',
+      async () => {
+        snapshots.push(await readStatusFile(statusFile));
+        const runs = wrapper.runs();
+        return JOBS.every((job) => {
+          const done = runs.filter((run) => run.job === job && run.end !== null).length;
+          return done >= 6 && revisions(fixture.job(job)).length < done;
+        });
+      },
+      90_000,
+    );
     const exit = await scheduler.stop();
     assert.deepEqual(exit, { code: 0, signal: null }, scheduler.output());
     const runs = wrapper.runs();
@@ -101,14 +108,22 @@ test('backups run at the cadence of their schedule, at most worker-limit at once
 
     for (const job of JOBS) {
       const mine = runs.filter((run) => run.job === job);
-      // The first backup of a new job carries all its tags; then a every 2 s, b every 5 s.
+      // The first backup of a new job carries all its tags. Every later one starts after a slot of
+      // one of its tags that came after the job's previous backup ended: a every 2 s, b every 5 s.
       assert.deepEqual(mine[0]?.tags, ['a', 'b'], `${job}: first backup`);
+      const spread = jobSpreadSeconds(job, 5);
+      const slotBetween = (interval: number, after: number, upTo: number) =>
+        Math.floor((upTo - spread) / interval) * interval + spread > after;
+      for (let i = 1; i < mine.length; i++) {
+        const [previous, run] = [mine[i - 1]!, mine[i]!];
+        assert.ok(run.tags.length > 0 && run.tags.every((t) => t === 'a' || t === 'b'), run.tags.join());
+        const due = schedule.filter((rule) => run.tags.includes(rule.tag) && slotBetween(rule.intervalSeconds, previous.end!, run.start));
+        assert.ok(due.length > 0, `${job}: backup ${i} (${run.tags.join()}) at ${run.start} had no slot since ${previous.end}`);
+      }
       const withA = mine.filter((run) => run.tags.includes('a')).length;
       const withB = mine.filter((run) => run.tags.includes('b')).length;
-      assert.ok(withA >= 4 && withA <= 7, `${job}: ${withA} backups tagged a in 11 s`);
-      assert.ok(withB >= 2 && withB <= 4, `${job}: ${withB} backups tagged b in 11 s`);
-      for (const run of mine) assert.ok(run.tags.length > 0 && run.tags.every((t) => t === 'a' || t === 'b'), run.tags.join());
-      assert.ok(mine.every((run) => run.end !== null));
+      assert.ok(withB >= 2 && withA >= withB, `${job}: ${withA} backups tagged a, ${withB} tagged b`);
+      assert.ok(mine.slice(0, -1).every((run) => run.end !== null));
 
       // Retention ran after each backup: what is left is what the rules keep.
       const left = revisions(fixture.job(job));
@@ -117,12 +132,11 @@ test('backups run at the cadence of their schedule, at most worker-limit at once
       const plan = planRetention(left, schedule, newest.timestamp);
       assert.deepEqual(plan, { retag: [], remove: [] }, `${job}: retention left work undone`);
       assert.ok(left.filter((r) => r.tags.includes('a')).length <= 3 + 1, `${job}: too many revisions tagged a`);
-      assert.ok(left.length < mine.length, `${job}: retention removed nothing`);
     }
 
     // The status file: valid all along, rewritten every second, and its plans are slots of the schedule.
     const written = snapshots.map((s) => s.written.getTime());
-    assert.ok(new Set(written).size >= 8, 'the status file was rewritten about every second');
+    assert.ok(new Set(written).size >= 5, 'the status file was rewritten about every second');
     const final = await readStatusFile(statusFile);
     assert.deepEqual(final.jobs.map((j) => j.name), JOBS);
     assert.ok(final.written.getTime() >= Math.max(...written));
