@@ -155,7 +155,10 @@ export class Scheduler implements SchedulerView {
     }
     const now = clock.now();
     for (const job of added) this.dispatcher.jobs.set(job.name, job);
-    for (const config of changed) this.dispatcher.jobs.get(config.name)?.reconfigure(config, now);
+    for (const config of changed) {
+      this.dispatcher.jobs.get(config.name)?.reconfigure(config, now);
+      logger.info(`job ${config.name}: configuration changed`);
+    }
     for (const name of [...this.dispatcher.jobs.keys()]) {
       if (!next.jobs.has(name)) {
         logger.info(`job ${name}: removed from the configuration (its job directory is kept)`);
@@ -179,6 +182,8 @@ export class Scheduler implements SchedulerView {
 
   /** SIGTERM: stop within 30 s; safe to call more than once. */
   stop(): Promise<void> {
+    // Never started, or start() failed (and cleaned up): nothing to stop, no status to write.
+    if (!this.lock && !this.stopping) return Promise.resolve();
     this.stopping ??= (async () => {
       const { logger } = this.options;
       this.statusWriter.stop();
