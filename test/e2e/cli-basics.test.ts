@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,6 +106,9 @@ test('without -b the job directory is the working directory', () => {
 });
 
 test('npx backy works in the checkout', () => {
+  // What npm ci (its prepare script) and npm run build leave behind.
+  const mode = statSync(join(REPO_ROOT, 'dist/src/cli/main.js')).mode;
+  assert.ok(mode & 0o100, 'dist/src/cli/main.js is executable (built with npm run build, not only tsc?)');
   const result = spawnSync('npx', ['--no-install', 'backy', '--version'], { cwd: REPO_ROOT, encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);
   assert.equal(result.stdout, `${VERSION}\n`);
