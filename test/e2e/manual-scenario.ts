@@ -234,9 +234,11 @@ export async function manualScenario(type: FsType): Promise<void> {
   }
 }
 
+/** The shortest prefix only `id` starts with; all digits would be read as a relative number. */
 function shortestUniquePrefix(id: string, all: string[]): string {
   for (let length = 1; length <= id.length; length++) {
     const prefix = id.slice(0, length);
+    if (/^\d+$/.test(prefix)) continue;
     if (all.filter((other) => other.startsWith(prefix)).length === 1) return prefix;
   }
   return id;
