@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readlinkSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backy, backyAsync } from '../helpers/cli.js';
@@ -129,6 +129,7 @@ test('a backup killed with SIGKILL mid-way shows as incomplete; the next backup 
 
   assertStatusShowsIncomplete(id, 'killed');
   assertFirstRevisionIntact();
+  assert.equal(readlinkSync(join(job, 'last')), firstId, 'last still names the newest complete revision');
   assertOneLineError(backy(['-b', job, 'find', '-r', id]), /is incomplete/, 'find the incomplete revision');
 
   const next = backy(['-b', job, 'backup', 'daily']);
@@ -140,6 +141,8 @@ test('a backup killed with SIGKILL mid-way shows as incomplete; the next backup 
   assert.equal(ids.length, 2);
   const newest = ids.find((r) => r !== firstId)!;
   assert.equal(readRevisionYaml(job, newest).parent, firstId);
+  assert.equal(readlinkSync(join(job, 'last')), newest);
+  assert.equal(readlinkSync(join(job, 'last.rev')), `${newest}.rev`);
   assertFirstRevisionIntact();
 
   const restoredNewest = join(dir, 'restored-newest.img');
