@@ -70,6 +70,11 @@ test('-l FILE appends formatted lines; stdout and stderr stay quiet; a failure i
   assert.ok(Math.abs(Date.now() - logged) < 10 * 60 * 1000, `logged time ${entries[0]!.time} is UTC now`);
 });
 
+test('a log file that cannot be opened is one line, exit 1', () => {
+  const path = join(dir, 'no-such-dir', 'backy.log');
+  assertOneLineError(backy(['-l', path, '-b', job, 'status']), new RegExp(`^backy: cannot open log file ${path}: no such file or directory$`), 'bad -l');
+});
+
 test('-v adds DEBUG lines', () => {
   const log = join(dir, 'verbose.log');
   assert.equal(backy(['-v', '-l', log, '-b', job, 'backup', 'hourly']).status, 0);
