@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { sourceTypeNames } from '../sources/registry.js';
+import { SOURCE_TYPE_NAMES } from '../sources/source-type-names.js';
 import { VERSION } from '../util/version.js';
 import { createContext, type GlobalOptions } from './context.js';
 
@@ -41,7 +41,7 @@ export function buildProgram(onExit: (code: number) => void): Command {
   program
     .command('init')
     .description('create a job directory and write its source configuration')
-    .argument('<TYPE>', `source type: ${sourceTypeNames().join(', ')}`)
+    .argument('<TYPE>', `source type: ${SOURCE_TYPE_NAMES.join(', ')}`)
     .argument('<SOURCE>', 'file: FILENAME; ceph-rbd: POOL/IMAGE; flyingcircus: POOL/IMAGE,VM[,CONSUL_ACL_TOKEN]')
     .action((type: string, source: string) =>
       run(false, async (c) => (await import('./actions/init.js')).init(c, type, source))(),
