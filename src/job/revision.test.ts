@@ -51,7 +51,7 @@ test('serialize and parse round trip, with an ISO UTC timestamp and an empty par
   };
   const text = serializeRevision(revision);
   assert.match(text, /^timestamp: 2026-05-06T07:08:09\.123Z$/m);
-  assert.match(text, /^parent: ""$/m);
+  assert.match(text, /^parent: ''$/m);
   assert.deepEqual(parseRevision(text, 'x.rev'), revision);
   const child = { ...revision, uuid: 'ENpdQfhQVgzoiWwT4KuQqP', parent: revision.uuid };
   assert.deepEqual(parseRevision(serializeRevision(child), 'y.rev'), child);
