@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { mountLoopFilesystem, type LoopFilesystem } from '../../test/helpers/loop-fs.js';
 import { generateImage, mutateImage } from '../lib/image.js';
 import { explainLoss } from '../lib/peers/explain.js';
+import { cachedFraction, warm } from '../lib/peers/page-cache.js';
 import { peersReport } from '../lib/peers/report.js';
 import { directoryBytes, settle, settledUsedBytes } from '../lib/peers/space.js';
 import { emptySamples, type Sample, type Samples } from '../lib/peers/summary.js';
@@ -26,11 +27,6 @@ export interface PeersBenchOptions {
   sizeGiB?: number;
   repetitions?: number;
   workDir?: string;
-}
-
-/** Reads files once so that every tool starts a step from a warm page cache. */
-function warm(...paths: string[]): void {
-  for (const path of paths) execFileSync('sh', ['-c', 'find -L "$1" -type f -exec cat {} + > /dev/null', 'sh', path]);
 }
 
 /** Points the source path at `image` (a hard link: every tool sees a regular file). */
@@ -63,36 +59,37 @@ async function runTool(tool: PeerTool, bench: Bench): Promise<void> {
   const { source, samples } = bench;
   useImage(source, bench.full);
   tool.init();
-  const sample = async (run: () => Promise<{ wallSeconds: number; cpuSeconds: number; maxRssBytes: number }>): Promise<Sample> => {
+  // `inputs` are what the step reads first: warmed, then measured, right before it starts.
+  const sample = async (inputs: string[], run: () => Promise<{ wallSeconds: number; cpuSeconds: number; maxRssBytes: number }>): Promise<Sample> => {
+    warm(inputs);
+    const cached = cachedFraction(inputs);
     const load = loadavg()[0]!;
     const m = await run();
-    return { wallSeconds: m.wallSeconds, cpuSeconds: m.cpuSeconds, maxRssBytes: m.maxRssBytes, load };
+    return { wallSeconds: m.wallSeconds, cpuSeconds: m.cpuSeconds, maxRssBytes: m.maxRssBytes, load, cached };
   };
   let used = settledUsedBytes(tool.fs);
   let directory = directoryBytes(tool.fs, tool.repository);
   for (const step of ['full', 'incremental'] as const) {
     if (step === 'incremental') useImage(source, bench.changed);
     settle();
-    warm(source);
-    const s = await sample(() => tool.backup(step));
+    const s = await sample([source], () => tool.backup(step));
     const usedAfter = settledUsedBytes(tool.fs);
     const directoryAfter = directoryBytes(tool.fs, tool.repository);
     samples[tool.name][step].push({ ...s, growthBytes: usedAfter - used, directoryGrowthBytes: directoryAfter - directory });
-    bench.log(`${tool.name} ${step}: ${s.wallSeconds.toFixed(2)} s, +${((usedAfter - used) / 2 ** 20).toFixed(1)} MiB`);
+    bench.log(`${tool.name} ${step}: ${s.wallSeconds.toFixed(2)} s, +${((usedAfter - used) / 2 ** 20).toFixed(1)} MiB, input ${(s.cached * 100).toFixed(0)}% cached`);
     used = usedAfter;
     directory = directoryAfter;
   }
   const target = mkdtempSync(join(bench.restoreFs.path, `${tool.name}-`));
   try {
-    warm(...tool.restoreInputs());
     let file = '';
-    const s = await sample(async () => {
+    const s = await sample(tool.restoreInputs(), async () => {
       const restored = await tool.restore(target);
       file = restored.file;
       return restored.measurement;
     });
     samples[tool.name].restore.push(s);
-    bench.log(`${tool.name} restore: ${s.wallSeconds.toFixed(2)} s`);
+    bench.log(`${tool.name} restore: ${s.wallSeconds.toFixed(2)} s, input ${(s.cached * 100).toFixed(0)}% cached`);
     // Outside the timing: the restore must be the changed image, byte for byte.
     execFileSync('cmp', [bench.changed, file]);
   } finally {
@@ -121,7 +118,7 @@ const SETUP = [
   'backy-btrfs keeps its job directory on a btrfs loop filesystem, backy-ext4 on an ext4 one; restic and borg keep their repositories on that same ext4 filesystem (one tool at a time; neither can share blocks with reflinks, so btrfs would not help them), with their caches beside the repository on it (restic `--cache-dir` via RESTIC_CACHE_DIR, borg BORG_BASE_DIR) and not counted as growth.',
   'Commands: `backy init file SRC`, `backy backup TAG`, `backy restore -r 0 TARGET`; `restic init`, `restic backup`, `restic restore latest --target DIR` (restic 0.14 cannot restore sparse files); `borg init --encryption=none`, `borg create` (default lz4), `borg extract --sparse`.',
   'Every restore goes to a third loop filesystem (ext4) and is compared with `cmp` against the changed image, outside the timing.',
-  'Before each step `sync` runs and the files the step reads first (the source; for a restore the newest revision or the whole repository) are read once, so every tool starts from a warm page cache.',
+  'Before each step `sync` runs and the files the step reads first (the source; for a restore the newest revision or the whole repository) are read twice, so every tool starts from a warm page cache; how much of them was cached when the step started is measured with `fincore` (lowest of the repetitions in the table).',
   'Wall time is measured around the command, CPU time (user + system) and peak RSS by GNU time; peak RSS is the highest of the repetitions.',
   'Growth is the filesystem\'s used bytes after the step minus before it, after `sync` (btrfs: `btrfs filesystem sync`, then "Used" from `btrfs filesystem usage`, i.e. data plus metadata as stored, DUP metadata twice, shared extents once; ext4: statfs, as `df`), with only that tool\'s repository on the filesystem. The cross-check is the repository directory\'s allocated bytes (btrfs: exclusive + set shared from `btrfs filesystem du -s`, data only; ext4: `du -s`).',
 ].join(' ');

@@ -40,15 +40,15 @@ function formatMetric(metric: Metric, value: number): string {
 
 function measurementsTable(all: Record<ToolName, Record<Step, Figures>>): string {
   const lines = [
-    '| tool | step | wall (median) | wall, each run | CPU (median) | peak RSS | used bytes growth (df) | repository `du` growth |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '| tool | step | wall (median) | wall, each run | CPU (median) | peak RSS | used bytes growth (df) | repository `du` growth | input cached |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const tool of TOOLS) {
     for (const step of STEPS) {
       const f = all[tool][step];
       lines.push(
         `| ${tool} | ${STEP_TITLE[step]} | ${seconds(f.wall)} | ${f.walls.map((w) => w.toFixed(2)).join(', ')} | ` +
-          `${seconds(f.cpu)} | ${bytes(f.rss)} | ${bytes(f.growth)} | ${bytes(f.directoryGrowth)} |`,
+          `${seconds(f.cpu)} | ${bytes(f.rss)} | ${bytes(f.growth)} | ${bytes(f.directoryGrowth)} | ${(f.cached * 100).toFixed(0)}% |`,
       );
     }
   }

@@ -22,6 +22,8 @@ export interface Sample {
   directoryGrowthBytes?: number;
   /** The 1-minute load average when the step started. */
   load: number;
+  /** The fraction of the step's first input in the page cache when it started. */
+  cached: number;
 }
 
 export type Samples = Record<ToolName, Record<Step, Sample[]>>;
@@ -41,6 +43,8 @@ export interface Figures {
   rss: number;
   growth: number | undefined;
   directoryGrowth: number | undefined;
+  /** The lowest of the repetitions. */
+  cached: number;
 }
 
 export function figures(samples: Sample[]): Figures {
@@ -55,6 +59,7 @@ export function figures(samples: Sample[]): Figures {
     rss: Math.max(...samples.map((s) => s.maxRssBytes)),
     growth: growth.length ? median(growth) : undefined,
     directoryGrowth: directoryGrowth.length ? median(directoryGrowth) : undefined,
+    cached: Math.min(...samples.map((s) => s.cached)),
   };
 }
 
