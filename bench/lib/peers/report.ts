@@ -3,6 +3,8 @@
  * factors against restic and borg, the issue's targets with pass/fail, and
  * a sentence on each figure where backy is behind.
  */
+import { cpus } from 'node:os';
+import { median } from '../measure.js';
 import { seconds } from '../report.js';
 import { BACKY, compare, figures, STEPS, TOOLS, type Comparison, type Figures, type Metric, type Samples, type Step } from './summary.js';
 import type { ToolName } from './tools.js';
@@ -133,14 +135,17 @@ export function peersReport(samples: Samples, info: RunInfo, explain: Explain, s
   const comparisons: Record<string, Comparison[]> = {};
   for (const variant of BACKY) comparisons[variant] = compare(all, variant);
   const targets = targetsTable(comparisons);
+  const loads = TOOLS.flatMap((tool) => STEPS.flatMap((step) => samples[tool][step].map((s) => s.load))).sort((a, b) => a - b);
   const gib = info.sizeBytes / 1024 ** 3;
   return [
     `## backy against restic and borg (${gib} GiB image, ${bytes(info.changedBytes)} changed, median of ${info.repetitions})`,
     '',
     setup,
     '',
-    `Versions: ${info.versions}. Run took ${Math.round(info.totalSeconds / 60)} min. ` +
-      `Load at start: \`${info.uptimeBefore}\`; at the end: \`${info.uptimeAfter}\` (2 cores; other work was running, so figures are noisy).`,
+    `Versions: ${info.versions}. Run took ${(info.totalSeconds / 60).toFixed(1)} min. ` +
+      `Load at start: \`${info.uptimeBefore}\`; at the end: \`${info.uptimeAfter}\`; ` +
+      `1-minute load average when a step started: ${loads[0]?.toFixed(2)} to ${loads.at(-1)?.toFixed(2)}, median ${median(loads).toFixed(2)} ` +
+      `(${cpus().length} cores; other work was running, so figures are noisy).`,
     '',
     '### Measurements',
     '',
