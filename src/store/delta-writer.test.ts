@@ -144,3 +144,22 @@ test('with a parent baseline, blocks are compared against the parent and verific
   assert.ok(readFileSync(path).equals(wanted));
   assert.ok(readFileSync(parentPath).equals(parentContent), 'the parent is only read');
 });
+
+test('overwrite writes without reading the baseline; zero blocks still become holes', async () => {
+  const parentContent = randomBytes(8 * BLOCK);
+  const parentPath = join(dir, `parent-${counter++}`);
+  writeFileSync(parentPath, parentContent);
+  const parent = await open(parentPath, 'r');
+  const { path, writer } = await imageWith(parentContent, { kind: 'parent', handle: parent, size: parentContent.length });
+  const data = Buffer.concat([parentContent.subarray(2 * BLOCK, 3 * BLOCK), Buffer.alloc(BLOCK), randomBytes(BLOCK)]);
+  await writer.overwrite(2 * BLOCK, data);
+  // The unchanged first block is written anyway: nothing was compared.
+  assert.deepEqual(writer.stats(), { bytesWritten: 2 * BLOCK, bytesPunched: BLOCK, bytesCompared: 0 });
+  const wanted = Buffer.from(parentContent);
+  data.copy(wanted, 2 * BLOCK);
+  const readBack = Buffer.alloc(wanted.length);
+  assert.equal(await writer.reader().read(readBack, wanted.length, 0), wanted.length);
+  assert.ok(readBack.equals(wanted));
+  await writer.close();
+  assert.ok(readFileSync(path).equals(wanted));
+});

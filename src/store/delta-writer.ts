@@ -72,7 +72,19 @@ export class DeltaWriter implements ImageWriter {
     if (end > this.currentSize) await this.resize(end);
     const existing = await this.readBaseline(offset, data.length);
     this.bytesCompared += data.length;
+    await this.writeBlocks(offset, data, existing);
+  }
 
+  async overwrite(offset: number, data: Buffer): Promise<void> {
+    if (data.length === 0) return;
+    const end = offset + data.length;
+    if (end > this.currentSize) await this.resize(end);
+    await this.writeBlocks(offset, data, null);
+  }
+
+  /** Writes `data` block by block: unchanged blocks (if `existing` is known) are kept, zero blocks punched. */
+  private async writeBlocks(offset: number, data: Buffer, existing: Buffer | null): Promise<void> {
+    const end = offset + data.length;
     let runStart = offset;
     let runAction: Action = 'keep';
     // Blocks are aligned to absolute offsets so that repeated backups compare
@@ -82,7 +94,7 @@ export class DeltaWriter implements ImageWriter {
       const blockEnd = Math.min(end, (Math.floor(blockStart / DELTA_BLOCK_SIZE) + 1) * DELTA_BLOCK_SIZE);
       const action = classify(
         data.subarray(blockStart - offset, blockEnd - offset),
-        existing.subarray(blockStart - offset, blockEnd - offset),
+        existing ? existing.subarray(blockStart - offset, blockEnd - offset) : null,
         blockStart,
         blockEnd,
       );
@@ -199,8 +211,9 @@ export class DeltaWriter implements ImageWriter {
   }
 }
 
-function classify(wanted: Buffer, have: Buffer, start: number, end: number): Action {
-  if (wanted.equals(have)) return 'keep';
+/** `have` null: what the image holds there is unknown (not compared), so the block is written. */
+function classify(wanted: Buffer, have: Buffer | null, start: number, end: number): Action {
+  if (have && wanted.equals(have)) return 'keep';
   // A block can only become a hole when it covers whole filesystem blocks.
   if (start % HOLE_ALIGNMENT === 0 && end % HOLE_ALIGNMENT === 0 && wanted.equals(ZERO_BLOCK.subarray(0, wanted.length))) {
     return 'punch';

@@ -19,6 +19,12 @@ export interface ImageWriter {
   resize(size: number): Promise<void>;
   /** Makes [offset, offset + data.length) hold `data`, touching only differing blocks. */
   write(offset: number, data: Buffer): Promise<void>;
+  /**
+   * Like `write`, without comparing: for data the source knows has changed
+   * (an RBD diff), where reading the parent's blocks at random to compare
+   * would cost more than it saves. All-zero blocks still become holes.
+   */
+  overwrite(offset: number, data: Buffer): Promise<void>;
   /** Makes [offset, offset + length) read as zeros, as a hole where possible. */
   zero(offset: number, length: number): Promise<void>;
   /** Bytes actually written and punched so far. */
