@@ -136,7 +136,7 @@ export function peersReport(samples: Samples, info: RunInfo, explain: Explain, s
   for (const variant of BACKY) comparisons[variant] = compare(all, variant);
   const targets = targetsTable(comparisons);
   const loads = TOOLS.flatMap((tool) => STEPS.flatMap((step) => samples[tool][step].map((s) => s.load))).sort((a, b) => a - b);
-  const gib = info.sizeBytes / 1024 ** 3;
+  const gib = Number((info.sizeBytes / 1024 ** 3).toFixed(2));
   return [
     `## backy against restic and borg (${gib} GiB image, ${bytes(info.changedBytes)} changed, median of ${info.repetitions})`,
     '',
