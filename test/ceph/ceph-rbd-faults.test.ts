@@ -64,12 +64,12 @@ describe('ceph-rbd source faults', { timeout: 300_000 }, () => {
 
   it('names an image that does not exist', async () => {
     const job = await initJob('missing-image', 'rbd/nothere');
-    await failingBackup(job, cluster.env, /^backy: Ceph image "nothere" does not exist in pool "rbd" \(rbd snap ls rbd\/nothere: /, 'missing image');
+    await failingBackup(job, cluster.env, /^backy: Ceph image "nothere" does not exist in pool "rbd" \(rbd snap create rbd\/nothere@backy-\S+: /, 'missing image');
   });
 
   it('names a pool that does not exist', async () => {
     const job = await initJob('missing-pool', 'nopool/vm');
-    await failingBackup(job, cluster.env, /^backy: Ceph pool "nopool" does not exist \(rbd snap ls nopool\/vm: /, 'missing pool');
+    await failingBackup(job, cluster.env, /^backy: Ceph pool "nopool" does not exist \(rbd snap create nopool\/vm@backy-\S+: /, 'missing pool');
   });
 
   it('fails within a bounded time, saying why, when no monitor answers', async () => {
@@ -81,7 +81,7 @@ describe('ceph-rbd source faults', { timeout: 300_000 }, () => {
     await failingBackup(
       job,
       { ...cluster.env, CEPH_CONF: conf },
-      /^backy: cannot reach the Ceph cluster \(.*timed out.*\): check CEPH_CONF\/CEPH_ARGS and that the monitors are up \(rbd snap ls rbd\/vm: /,
+      /^backy: cannot reach the Ceph cluster \(.*timed out.*\): check CEPH_CONF\/CEPH_ARGS and that the monitors are up \(rbd snap create rbd\/vm@backy-\S+: /,
       'unreachable cluster',
     );
   });
@@ -91,7 +91,7 @@ describe('ceph-rbd source faults', { timeout: 300_000 }, () => {
     await failingBackup(
       job,
       { ...cluster.env, CEPH_ARGS: '--id nosuchuser' },
-      /^backy: the Ceph cluster refused access: check the client name, its keyring and capabilities \(rbd snap ls rbd\/vm: /,
+      /^backy: the Ceph cluster refused access: check the client name, its keyring and capabilities \(rbd snap create rbd\/vm@backy-\S+: /,
       'unknown client in CEPH_ARGS',
     );
   });

@@ -107,6 +107,9 @@ run dir = ${dir}/run
 
 [mon]
 mon data = ${dir}/mon
+# Snapshot create/remove wait for the monitor's next map proposal, 1 s apart
+# by default; a one-node toy cluster can propose at once.
+paxos propose interval = 0.05
 log file = ${dir}/log/$name.log
 admin socket = ${dir}/run/$name.asok
 

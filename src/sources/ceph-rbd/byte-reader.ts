@@ -1,16 +1,26 @@
+const DEFAULT_READ_AHEAD = 8 * 1024 * 1024;
+
 /**
  * Reads exact byte counts from a stream of chunks (a child's stdout), with
- * the position in the stream for error messages. Holds at most one pending
- * chunk, so memory stays bounded by what the caller asks for at once.
+ * the position in the stream for error messages. It keeps reading ahead,
+ * up to a bound, while the caller works on what it got — so the producer
+ * (rbd) is not stalled by a full pipe meanwhile — and memory stays bounded.
  */
 export class ByteReader {
   private pending: Buffer = Buffer.alloc(0);
+  private readonly queue: Buffer[] = [];
+  private queued = 0;
   private consumed = 0;
   private ended = false;
-  private readonly chunks: AsyncIterator<Buffer | string>;
+  private failure: { error: unknown } | null = null;
+  private wakeReader: (() => void) | null = null;
+  private wakePump: (() => void) | null = null;
 
-  constructor(source: AsyncIterable<Buffer | string>) {
-    this.chunks = source[Symbol.asyncIterator]();
+  constructor(
+    source: AsyncIterable<Buffer | string>,
+    private readonly readAhead = DEFAULT_READ_AHEAD,
+  ) {
+    void this.pump(source);
   }
 
   /** Bytes handed out so far: the offset of the next byte in the stream. */
@@ -32,13 +42,21 @@ export class ByteReader {
     if (!(await this.fill())) return Buffer.alloc(0);
     if (this.pending.length >= length) return this.take(length);
     const out = Buffer.allocUnsafe(length);
+    return out.subarray(0, await this.readInto(out, length));
+  }
+
+  /**
+   * Fills `target` with up to `length` bytes (fewer only at the end of the
+   * stream) and returns the count: for callers that reuse their buffers.
+   */
+  async readInto(target: Buffer, length: number): Promise<number> {
     let done = 0;
     while (done < length && (await this.fill())) {
       const piece = this.take(Math.min(length - done, this.pending.length));
-      piece.copy(out, done);
+      piece.copy(target, done);
       done += piece.length;
     }
-    return out.subarray(0, done);
+    return done;
   }
 
   /**
@@ -59,14 +77,40 @@ export class ByteReader {
 
   private async fill(): Promise<boolean> {
     while (this.pending.length === 0) {
-      if (this.ended) return false;
-      const next = await this.chunks.next();
-      if (next.done) {
-        this.ended = true;
-        return false;
+      const next = this.queue.shift();
+      if (next) {
+        this.pending = next;
+        this.queued -= next.length;
+        this.wakePump?.();
+        continue;
       }
-      this.pending = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+      if (this.failure) throw this.failure.error;
+      if (this.ended) return false;
+      await new Promise<void>((resolve) => (this.wakeReader = resolve));
     }
     return true;
+  }
+
+  private async pump(source: AsyncIterable<Buffer | string>): Promise<void> {
+    try {
+      for await (const chunk of source) {
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        this.queue.push(bytes);
+        this.queued += bytes.length;
+        this.wake();
+        while (this.queued >= this.readAhead) await new Promise<void>((resolve) => (this.wakePump = resolve));
+      }
+    } catch (error) {
+      this.failure = { error };
+    } finally {
+      this.ended = true;
+      this.wake();
+    }
+  }
+
+  private wake(): void {
+    const wake = this.wakeReader;
+    this.wakeReader = null;
+    wake?.();
   }
 }

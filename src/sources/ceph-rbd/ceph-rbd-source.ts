@@ -1,10 +1,11 @@
 import { BackyError } from '../../util/errors.js';
 import type { ImageReader, ImageWriter } from '../../store/store.js';
 import type { BackupContext, Source, SourceBackup, VerificationResult } from '../source.js';
-import { RbdClient } from './rbd-client.js';
+import { RbdClient, type RbdSnapshot } from './rbd-client.js';
 import { transferDifferential, transferFull, type TransferResult } from './rbd-transfer.js';
 import { verifyAgainstSnapshot, type VerifySettings } from './rbd-verify.js';
 import { cleanUpSnapshots, snapshotName } from './snapshot-cleanup.js';
+import { SnapshotSampler } from './snapshot-sampler.js';
 
 /**
  * Takes the snapshot `name` of the image and returns what the revision's
@@ -45,19 +46,19 @@ export class CephRbdSource implements Source {
     const { pool, image, env } = this.options;
     const { logger, parent } = context;
     const rbd = new RbdClient(pool, image, env);
-    // Also where a missing pool or image, or an unreachable cluster, shows.
-    const before = await rbd.snapshots();
     const snapshot = snapshotName(context.revision.uuid);
     const parentSnapshot = parent ? snapshotName(parent.uuid) : null;
-    const base = parentSnapshot && before.some((s) => s.name === parentSnapshot) ? parentSnapshot : null;
+    // Also where a missing pool or image, or an unreachable cluster, shows.
+    const snapshotStats = await this.options.takeSnapshot(rbd, snapshot, context);
     try {
-      const snapshotStats = await this.options.takeSnapshot(rbd, snapshot, context);
-      const taken = (await rbd.snapshots()).find((s) => s.name === snapshot);
+      const snapshots = await rbd.snapshots();
+      const taken = snapshots.find((s) => s.name === snapshot);
       if (!taken) throw new BackyError(`snapshot ${rbd.spec(snapshot)} is missing right after it was taken`);
+      const base = parentSnapshot && snapshots.some((s) => s.name === parentSnapshot) ? parentSnapshot : null;
       if (base) logger.info(`differential backup of ${rbd.spec()} from ${base} to ${snapshot}`);
       else if (parentSnapshot) logger.info(`snapshot ${rbd.spec(parentSnapshot)} of the parent revision is gone: reading the whole image`);
       else logger.info(`first backup of ${rbd.spec()}: reading the whole image`);
-      return new RbdBackup(rbd, context, { snapshot, base, parentSnapshot, size: taken.size, snapshotStats, options: this.options });
+      return new RbdBackup(rbd, context, { snapshot, base, parentSnapshot, size: taken.size, snapshots, snapshotStats, options: this.options });
     } catch (err) {
       await cleanUpSnapshots(rbd, parentSnapshot, logger);
       throw err;
@@ -71,6 +72,8 @@ interface RbdBackupState {
   base: string | null;
   parentSnapshot: string | null;
   size: number;
+  /** The image's snapshots right after this backup's was taken. */
+  snapshots: RbdSnapshot[];
   snapshotStats: Record<string, unknown>;
   options: CephRbdSourceOptions;
 }
@@ -78,6 +81,7 @@ interface RbdBackupState {
 class RbdBackup implements SourceBackup {
   readonly size: number;
   private transferred: TransferResult | null = null;
+  private readonly sampler: SnapshotSampler;
 
   constructor(
     private readonly rbd: RbdClient,
@@ -85,10 +89,13 @@ class RbdBackup implements SourceBackup {
     private readonly state: RbdBackupState,
   ) {
     this.size = state.size;
+    this.sampler = new SnapshotSampler({ pool: rbd.pool, image: rbd.image, snapshot: state.snapshot }, state.options.env);
   }
 
   async transfer(writer: ImageWriter): Promise<Record<string, unknown>> {
     const { snapshot, base, snapshotStats } = this.state;
+    // Connecting to the cluster takes a moment: done while the data flows.
+    if (this.state.options.verify.mode === 'sample') this.sampler.start();
     const transferContext = { rbd: this.rbd, snapshot, size: this.size, writer, signal: this.context.signal, onProgress: this.context.onProgress };
     this.transferred = base ? await transferDifferential(transferContext, base) : await transferFull(transferContext);
     return {
@@ -109,7 +116,7 @@ class RbdBackup implements SourceBackup {
       image,
       written,
       settings: this.state.options.verify,
-      env: this.state.options.env ?? process.env,
+      sampler: this.sampler,
       logger: this.context.logger,
       signal: this.context.signal,
       onProgress: this.context.onProgress,
@@ -118,6 +125,8 @@ class RbdBackup implements SourceBackup {
 
   /** Keeps only the newest complete revision's snapshot: the base of the next differential backup. */
   async finish(outcome: { success: boolean }): Promise<void> {
-    await cleanUpSnapshots(this.rbd, outcome.success ? this.state.snapshot : this.state.parentSnapshot, this.context.logger);
+    await this.sampler.close();
+    const keep = outcome.success ? this.state.snapshot : this.state.parentSnapshot;
+    await cleanUpSnapshots(this.rbd, keep, this.context.logger, this.state.snapshots);
   }
 }

@@ -7,7 +7,7 @@ import type { ProgressListener, VerificationResult } from '../source.js';
 import { ByteReader } from './byte-reader.js';
 import { consumeRbdStream, type RbdClient } from './rbd-client.js';
 import { planSample } from './sample-plan.js';
-import { readSnapshotExtents } from './snapshot-sampler.js';
+import type { SnapshotSampler } from './snapshot-sampler.js';
 
 export interface VerifySettings {
   mode: 'sample' | 'full';
@@ -28,7 +28,8 @@ export interface VerifyContext {
   /** Ranges this backup wrote, ascending. */
   written: ReadonlyArray<readonly [number, number]>;
   settings: VerifySettings;
-  env: NodeJS.ProcessEnv;
+  /** Reads the sample (started early, so it has connected by now). */
+  sampler: SnapshotSampler;
   logger: Logger;
   signal: AbortSignal;
   onProgress: ProgressListener;
@@ -57,10 +58,7 @@ async function verifySample(context: VerifyContext): Promise<VerificationResult 
   const deadline = Date.now() + settings.timeBudgetSeconds * 1000;
   const buffer = Buffer.allocUnsafe(plan.reduce((max, [, length]) => Math.max(max, length), 0));
   let verified = 0;
-  const outcome = await readSnapshotExtents(
-    { pool: rbd.pool, image: rbd.image, snapshot },
-    plan,
-    async (offset, expected) => {
+  const outcome = await context.sampler.read(plan, async (offset, expected) => {
       throwIfAborted(signal);
       const got = await image.read(buffer, expected.length, offset);
       const actual = buffer.subarray(0, got);
@@ -68,9 +66,7 @@ async function verifySample(context: VerifyContext): Promise<VerificationResult 
       verified += expected.length;
       context.onProgress('verify', verified, planned);
       return Date.now() < deadline;
-    },
-    context.env,
-  );
+  });
   if (outcome.status === 'unavailable') {
     logger.warn(`cannot read samples of ${rbd.spec(snapshot)} directly (${outcome.reason}); verifying the whole image instead`);
     return null;
@@ -85,15 +81,17 @@ async function verifySample(context: VerifyContext): Promise<VerificationResult 
 async function verifyFull(context: VerifyContext): Promise<VerificationResult> {
   const { rbd, snapshot, size, image, signal } = context;
   const buffer = Buffer.allocUnsafe(CHUNK);
+  const received = Buffer.allocUnsafe(CHUNK);
   await consumeRbdStream(rbd.export(snapshot, signal), signal, async (stdout) => {
     const reader = new ByteReader(stdout);
     for (let offset = 0; offset < size; ) {
       throwIfAborted(signal);
       const length = Math.min(CHUNK, size - offset);
-      const [expected, got] = await Promise.all([reader.read(length), image.read(buffer, length, offset)]);
+      const [count, got] = await Promise.all([reader.readInto(received, length), image.read(buffer, length, offset)]);
+      const expected = received.subarray(0, count);
       const actual = buffer.subarray(0, got);
-      if (expected.length < length) {
-        throw new BackyError(`verification failed: rbd export of ${rbd.spec(snapshot)} ended at byte ${offset + expected.length} of ${size}`);
+      if (count < length) {
+        throw new BackyError(`verification failed: rbd export of ${rbd.spec(snapshot)} ended at byte ${offset + count} of ${size}`);
       }
       if (!expected.equals(actual)) throw mismatch(rbd.spec(snapshot), offset + firstDifference(expected, actual));
       offset += length;

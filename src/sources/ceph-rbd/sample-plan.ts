@@ -5,13 +5,14 @@
  * already different (the parent image, or a snapshot an admin recreated
  * under backy's name: so the sample also draws uniformly from the whole
  * image). The last block is always included: it shows a wrong size.
+ * Half the sample comes from the written ranges, half from anywhere.
  */
 
 export const SAMPLE_BLOCK = 64 * 1024;
 
 export interface SamplePlanInput {
   size: number;
-  /** Percent of the image to draw uniformly, and again from `written`. */
+  /** Percent of the image to read: half drawn from `written` (if any), the rest uniformly. */
   percent: number;
   /** Ranges this backup wrote, half-open, ascending; empty for none. */
   written: ReadonlyArray<readonly [number, number]>;
@@ -31,8 +32,9 @@ export function planSample(input: SamplePlanInput): Array<[number, number]> {
   if (wanted >= blocks) {
     for (let i = 0; i < blocks; i++) chosen.add(i);
   } else {
-    drawUniform(chosen, blocks, wanted, input.random);
-    drawFromRanges(chosen, input.written, block, wanted, input.random);
+    const fromWritten = input.written.some(([start, end]) => end > start) ? Math.floor(wanted / 2) : 0;
+    drawFromRanges(chosen, input.written, block, fromWritten, input.random);
+    drawUniform(chosen, blocks, wanted - fromWritten, input.random);
   }
   return mergeBlocks([...chosen].sort((a, b) => a - b), block, size);
 }

@@ -28,13 +28,14 @@ export function planSnapshotCleanup(snapshots: readonly RbdSnapshot[], keep: str
 }
 
 /**
- * Applies the plan. Never throws: a snapshot left behind costs space in
- * the cluster, not correctness, and the next backup tries again.
+ * Applies the plan to `known` snapshots (listed moments ago), or to a
+ * fresh list. Never throws: a snapshot left behind costs space in the
+ * cluster, not correctness, and the next backup tries again.
  */
-export async function cleanUpSnapshots(rbd: RbdClient, keep: string | null, logger: Logger): Promise<void> {
-  let snapshots: RbdSnapshot[];
+export async function cleanUpSnapshots(rbd: RbdClient, keep: string | null, logger: Logger, known?: readonly RbdSnapshot[]): Promise<void> {
+  let snapshots: readonly RbdSnapshot[];
   try {
-    snapshots = await rbd.snapshots();
+    snapshots = known ?? (await rbd.snapshots());
   } catch (err) {
     logger.warn(`could not list the snapshots of ${rbd.spec()} to remove old ones: ${(err as Error).message}`);
     return;

@@ -26,6 +26,8 @@ export interface FreezeSettings {
 export function freezeAndSnapshot(settings: FreezeSettings): SnapshotTaker {
   return async (rbd, name, context) => {
     const { logger, signal } = context;
+    // A missing image or an unreachable cluster shows here, before the VM is bothered.
+    await rbd.snapshots();
     const consul = new ConsulClient(settings.consulToken, settings.env);
     const key = `snapshot/${randomUUID()}`;
     await consul.put(key, JSON.stringify({ vm: settings.vm, snapshot: name }));
