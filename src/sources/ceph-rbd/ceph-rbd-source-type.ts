@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { SourceType } from '../registry.js';
 import { CephRbdSource, takeSnapshotDirectly } from './ceph-rbd-source.js';
-import { cephName, parsePoolImage } from './rbd-names.js';
+import { cephName, checkInitConfig, parsePoolImage } from './rbd-names.js';
 import { DEFAULT_VERIFY_SETTINGS, type VerifySettings } from './rbd-verify.js';
 
 /** Optional verification keys, shared with the flyingcircus source. */
@@ -48,9 +48,7 @@ export const cephRbdSourceType: SourceType<CephRbdSourceConfig> = {
   initSyntax: syntax,
   schema: cephRbdSourceConfig,
   fromInitArgument(argument) {
-    const config = { type: 'ceph-rbd' as const, ...parsePoolImage(argument, syntax) };
-    cephRbdSourceConfig.parse(config);
-    return config;
+    return checkInitConfig(cephRbdSourceConfig, { type: 'ceph-rbd' as const, ...parsePoolImage(argument, syntax) }, argument);
   },
   create: (config) =>
     new CephRbdSource({

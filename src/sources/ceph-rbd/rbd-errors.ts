@@ -45,14 +45,14 @@ export function describeRbdFailure(failure: RbdFailure): BackyError {
     message = `Ceph image "${image}" does not exist in pool "${pool}" ${detail}`;
   } else if (failure.exitCode === 13 || /handle_auth_bad_method|unable to find a keyring|\((1|13)\) (Operation not permitted|Permission denied)/.test(stderr)) {
     message = `the Ceph cluster refused access: check the client name, its keyring and capabilities ${detail}`;
+  } else if (/cannot identify monitors|unable to get monitor info/.test(stderr)) {
+    message = `no Ceph monitors configured: set CEPH_CONF or create /etc/ceph/ceph.conf ${detail}`;
   } else if (/couldn't connect to the cluster|authenticate timed out|\(110\) Connection timed out|timed out/i.test(stderr) || failure.exitCode === 110) {
     const reason = meaningfulLines(stderr)
       .find((line) => /timed out/.test(line))
       ?.replace(/^monclient(\(\w+\))?: /, '');
     message =
       `cannot reach the Ceph cluster${reason ? ` (${reason})` : ''}: check CEPH_CONF/CEPH_ARGS and that the monitors are up ${detail}`;
-  } else if (/cannot identify monitors|unable to get monitor info/.test(stderr)) {
-    message = `no Ceph monitors configured: set CEPH_CONF or create /etc/ceph/ceph.conf ${detail}`;
   } else {
     message = `${failure.command} failed with ${status}: ${said || 'no message'}`;
   }

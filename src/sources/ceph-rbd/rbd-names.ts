@@ -18,3 +18,13 @@ export function parsePoolImage(argument: string, syntax: string): { pool: string
   if (!match) throw new BackyError(`invalid SOURCE ${JSON.stringify(argument)}: expected POOL/IMAGE (${syntax})`);
   return { pool: match[1]!, image: match[2]! };
 }
+
+/** Validates what `backy init` made of SOURCE; the first problem as one line. */
+export function checkInitConfig<T>(schema: z.ZodType<T>, config: T, argument: string): T {
+  const checked = schema.safeParse(config);
+  if (!checked.success) {
+    const issue = checked.error.issues[0]!;
+    throw new BackyError(`invalid SOURCE ${JSON.stringify(argument)}: ${issue.path.join('.')} ${issue.message}`);
+  }
+  return config;
+}

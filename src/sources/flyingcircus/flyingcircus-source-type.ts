@@ -3,7 +3,7 @@ import { BackyError } from '../../util/errors.js';
 import type { SourceType } from '../registry.js';
 import { CephRbdSource } from '../ceph-rbd/ceph-rbd-source.js';
 import { verificationConfig, verifySettings } from '../ceph-rbd/ceph-rbd-source-type.js';
-import { cephName, parsePoolImage } from '../ceph-rbd/rbd-names.js';
+import { cephName, checkInitConfig, parsePoolImage } from '../ceph-rbd/rbd-names.js';
 import { freezeAndSnapshot } from './freeze-snapshot.js';
 
 const DEFAULT_SNAPSHOT_TIMEOUT = 30;
@@ -44,12 +44,7 @@ export const flyingCircusSourceType: SourceType<FlyingCircusSourceConfig> = {
       vm: parts[1]!,
       ...(parts[2] ? { consul_acl_token: parts[2] } : {}),
     };
-    const checked = flyingCircusSourceConfig.safeParse(config);
-    if (!checked.success) {
-      const issue = checked.error.issues[0]!;
-      throw new BackyError(`invalid SOURCE ${JSON.stringify(argument)}: ${issue.path.join('.')} ${issue.message}`);
-    }
-    return config;
+    return checkInitConfig(flyingCircusSourceConfig, config, argument);
   },
   create: (config) =>
     new CephRbdSource({
