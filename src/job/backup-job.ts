@@ -97,11 +97,18 @@ async function writeRevision(
     try {
       try {
         sourceStats = await sourceBackup.transfer(writer);
-        await writer.sync();
       } catch (err) {
         throw describeIoError(err, `${action} failed`);
       }
-      verification = await sourceBackup.verify(store.imagePath(revision.uuid), writer.reader());
+      // Verification reads what the page cache holds while the flush goes to
+      // disk; the revision is complete only when both have succeeded.
+      const [flushed, verified] = await Promise.allSettled([
+        writer.sync(),
+        sourceBackup.verify(store.imagePath(revision.uuid), writer.reader()),
+      ]);
+      if (flushed.status === 'rejected') throw describeIoError(flushed.reason, `${action} failed`);
+      if (verified.status === 'rejected') throw verified.reason;
+      verification = verified.value;
     } finally {
       await writer.close();
     }

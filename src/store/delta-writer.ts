@@ -143,17 +143,19 @@ export class DeltaWriter implements ImageWriter {
       size,
       async read(buffer, length, position) {
         const end = Math.min(size, position + length);
-        if (baseline.kind !== 'parent') return readFully(image, buffer, end - position, position);
+        if (baseline.kind === 'self') return readFully(image, buffer, end - position, position);
         let at = position;
         const copyFrom = async (handle: FileHandle, from: number, to: number) => {
           const got = await readFully(handle, buffer.subarray(from - position), to - from, from);
           if (got < to - from) throw new Error(`image ended early at byte ${from + got}`);
         };
         for (const [start, stop] of [...changed.within(position, end), [end, end] as [number, number]]) {
-          // Unchanged bytes are the parent's, up to where the parent ended.
+          // Unchanged bytes are the parent's up to where the parent ended, and
+          // holes beyond it: reading those from the image would only make the
+          // kernel fill fresh pages with zeros.
           const shared = Math.min(start, Math.max(at, parentEnd));
-          if (shared > at) await copyFrom(baseline.handle, at, shared);
-          if (start > shared) await copyFrom(image, shared, start);
+          if (shared > at && baseline.kind === 'parent') await copyFrom(baseline.handle, at, shared);
+          if (start > shared) buffer.fill(0, shared - position, start - position);
           if (stop > start) await copyFrom(image, start, stop);
           at = Math.max(at, stop);
         }

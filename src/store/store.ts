@@ -46,6 +46,11 @@ export interface WriterStats {
   bytesCompared: number;
 }
 
+/**
+ * How a new image began: `reflink`, sharing every block with its parent;
+ * `copy`, empty because the filesystem cannot share (the source is written
+ * whole: a full sparse copy); `empty`, a first backup.
+ */
 export type CloneMethod = 'reflink' | 'copy' | 'empty';
 
 /**

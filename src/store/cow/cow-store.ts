@@ -5,7 +5,6 @@ import { errorCode } from '../../util/errors.js';
 import type { Logger } from '../../util/logger.js';
 import { DeltaWriter } from '../delta-writer.js';
 import type { CloneMethod, ImageWriter, Store } from '../store.js';
-import { copySparse } from './sparse-copy.js';
 
 const REFLINK_UNSUPPORTED = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL', 'ENOSYS', 'ENOTTY']);
 
@@ -13,7 +12,8 @@ const REFLINK_UNSUPPORTED = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL',
  * One plain image file per revision in the job directory, created as a
  * reflink clone of the parent's image so that unchanged blocks are shared
  * by the filesystem (btrfs, XFS). Without reflink support every revision is
- * a full sparse copy; that works, but costs the space of the whole image.
+ * a full sparse copy of the source; that works, but costs the space of the
+ * whole image.
  */
 export class CowStore implements Store {
   constructor(private readonly directory: string) {}
@@ -40,16 +40,18 @@ export class CowStore implements Store {
     }
     logger.warn(
       `${this.directory} cannot share blocks between revisions (no reflink support): ` +
-        'making a full sparse copy of the parent image; use btrfs or XFS to save space',
+        'writing a full sparse copy of the source; use btrfs or XFS to save space',
     );
-    await copySparse(parent, target);
+    // Copying the parent only to overwrite most of it would read and write
+    // the image twice: the source is written whole into an empty file instead.
+    const handle = await open(target, 'wx', 0o640);
+    await handle.close();
     return 'copy';
   }
 
   async openWriter(id: string, parentId: string | null, clone: CloneMethod): Promise<ImageWriter> {
     const handle = await open(this.imagePath(id), 'r+');
-    if (clone === 'empty') return DeltaWriter.open(handle, { kind: 'empty' });
-    if (clone === 'copy' || !parentId) return DeltaWriter.open(handle, { kind: 'self' });
+    if (clone !== 'reflink' || !parentId) return DeltaWriter.open(handle, { kind: 'empty' });
     const parent = await open(this.imagePath(parentId), 'r');
     return DeltaWriter.open(handle, { kind: 'parent', handle: parent, size: (await parent.stat()).size });
   }
