@@ -32,28 +32,44 @@ export async function run(options: CephBenchOptions = {}): Promise<string> {
   const work = mkdtempSync(join(options.workDir ?? '/var/tmp', 'backy-bench-ceph-'));
   // memstore keeps the image and, per snapshot, a full copy of each object changed since (in RAM).
   const cluster = await startCephCluster({ memstoreBytes: size * 3 + 2 * GiB, timeoutMs: 120_000 });
-  const fs = mountLoopFilesystem('btrfs', `${Math.ceil((size * 3) / GiB) + 2}G`, { dir: work });
+  const fs = mountLoopFilesystem('btrfs', `${Math.ceil((size * 4) / GiB) + 2}G`, { dir: work });
   try {
     const image = `${cluster.pool}/bench`;
     const source = join(work, 'source.img');
     await generateImage(source, size);
     cluster.rbd(['import', '--no-progress', source, image]);
     rmSync(source);
-    const job = join(fs.path, 'job');
-    const backy = (...args: string[]): Promise<Run> => runBacky([BACKY_MAIN, '-b', job, ...args], cluster.env);
-    execFileSync(process.execPath, [BACKY_MAIN, '-b', job, 'init', 'ceph-rbd', image], { env: cluster.env });
+    const settle = () => {
+      execFileSync('sync');
+      execFileSync('sleep', ['1']);
+    };
 
-    // Baseline: what rbd alone takes to read the image into a file.
+    // Baseline: what rbd alone takes to read the image into a file (median of three).
     cluster.rbd(['snap', 'create', `${image}@baseline`]);
     const exportFile = join(fs.path, 'export.img');
-    // Like a backup, the copy is only done when it is on disk: export, then sync.
-    const baseline = await measure('sh', ['-c', `rbd export --no-progress ${image}@baseline ${exportFile} && sync`], { env: cluster.env });
-    rmSync(exportFile);
+    const baselines: number[] = [];
+    for (let rep = 0; rep < 3; rep++) {
+      settle();
+      // Like a backup, the copy is only done when it is on disk: export, then sync.
+      baselines.push((await measure('sh', ['-c', `rbd export --no-progress ${image}@baseline ${exportFile} && sync`], { env: cluster.env })).wallSeconds);
+      rmSync(exportFile);
+    }
     cluster.rbd(['snap', 'rm', '--no-progress', `${image}@baseline`]);
-    execFileSync('sync');
 
-    const full = await backy('backup', 'full');
-    let peakRss = full.peakRssBytes;
+    // Full backups (median of three): first backups of fresh jobs.
+    const fulls: number[] = [];
+    let peakRss = 0;
+    let job = '';
+    for (let rep = 0; rep < 3; rep++) {
+      if (job) rmSync(job, { recursive: true, force: true });
+      job = join(fs.path, `job${rep}`);
+      execFileSync(process.execPath, [BACKY_MAIN, '-b', job, 'init', 'ceph-rbd', image], { env: cluster.env });
+      settle();
+      const full = await runBacky([BACKY_MAIN, '-b', job, 'backup', 'full'], cluster.env);
+      fulls.push(full.wallSeconds);
+      peakRss = Math.max(peakRss, full.peakRssBytes);
+    }
+    const backy = (...args: string[]): Promise<Run> => runBacky([BACKY_MAIN, '-b', job, ...args], cluster.env);
     let correct = checkRestore(cluster, job, image, fs.path);
 
     const diffs: number[] = [];
@@ -61,10 +77,9 @@ export async function run(options: CephBenchOptions = {}): Promise<string> {
     const received: number[] = [];
     const changed = Math.round(size / 100);
     for (let rep = 0; rep < reps; rep++) {
-      // The restore check before wrote and deleted 4 GiB: let the filesystem settle.
-      execFileSync('sync');
-      execFileSync('sleep', ['1']);
       cluster.rbd(['bench', '--io-type', 'write', '--io-pattern', 'rand', '--io-size', '64K', '--io-total', String(changed), image]);
+      // The restore check before wrote and deleted 4 GiB: let the filesystem settle.
+      settle();
       const diff = await backy('backup', 'differential');
       diffs.push(diff.wallSeconds);
       peakRss = Math.max(peakRss, diff.peakRssBytes);
@@ -74,17 +89,18 @@ export async function run(options: CephBenchOptions = {}): Promise<string> {
       received.push(Number(stats.bytes_read));
       correct &&= checkRestore(cluster, job, image, fs.path);
     }
-    const m = { full: full.wallSeconds, baseline: baseline.wallSeconds, diff: median(diffs), written: median(written), received: median(received) };
+    const m = { full: median(fulls), baseline: median(baselines), diff: median(diffs), written: median(written), received: median(received) };
     const rows: Row[] = [
-      { figure: 'full backup incl. sample verification', value: seconds(m.full), baseline: `${seconds(m.baseline)} (rbd export to a file + sync)`, ratio: ratio(m.full, m.baseline) },
+      { figure: 'full backup incl. sample verification (median of 3)', value: seconds(m.full), baseline: `${seconds(m.baseline)} (rbd export to a file + sync)`, ratio: ratio(m.full, m.baseline) },
       { figure: 'differential backup (1% changed)', value: seconds(m.diff), baseline: `${seconds(m.full)} (full)`, ratio: ratio(m.diff, m.full), target: '<= 0.2 x full', pass: m.diff <= 0.2 * m.full },
+      { figure: 'each run (full; differential)', value: `${fulls.map((t) => t.toFixed(2)).join(', ')}; ${diffs.map((t) => t.toFixed(2)).join(', ')} s` },
       { figure: 'differential: diff stream received', value: mib(m.received), baseline: `${mib(changed)} changed`, ratio: ratio(m.received, changed) },
       { figure: 'differential: bytes_written', value: mib(m.written), baseline: `${mib(changed)} changed`, ratio: ratio(m.written, changed), target: '<= 1.1 x changed', pass: m.written <= 1.1 * changed },
       { figure: `peak memory of backy (rbd export itself: ~300 MiB), ${size / GiB} GiB image`, value: mib(peakRss), target: '< 150 MiB', pass: peakRss < 150 * MiB },
       { figure: 'every restore equals rbd export of its snapshot', value: correct ? 'yes' : 'no', target: 'yes', pass: correct },
     ];
     return [
-      `## Ceph RBD source (${size / GiB} GiB image, differential: median of ${reps})`,
+      `## Ceph RBD source (${size / GiB} GiB image; full: median of 3, differential: median of ${reps})`,
       '',
       'Test cluster on this machine: one monitor (proposing map changes every 50 ms rather than 1 s: snapshot create and remove wait for one), one OSD on memstore (RAM), 127.0.0.1. Image: 64 MiB stripes of random data, zeros and compressible text, imported with `rbd import`; changes: `rbd bench --io-type write --io-pattern rand --io-size 64K` of 1% of the image. Job directory on a btrfs loop filesystem. Times include snapshotting, verification (1% sample through librbd) and removing the old snapshot.',
       '',
