@@ -54,6 +54,10 @@ export class DeltaWriter implements ImageWriter {
     return new DeltaWriter(handle, baseline, (await handle.stat()).size);
   }
 
+  get holdsParent(): boolean {
+    return this.baseline.kind !== 'empty';
+  }
+
   get size(): number {
     return this.currentSize;
   }

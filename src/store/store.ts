@@ -15,6 +15,12 @@ export interface ImageReader {
 export interface ImageWriter {
   /** Current logical size of the image. */
   readonly size: number;
+  /**
+   * Whether the image starts out holding the parent's content (a reflink
+   * clone), so that writing the changes since the parent is enough. When
+   * false it starts empty and the source must write everything.
+   */
+  readonly holdsParent: boolean;
   /** Grows (with a hole) or shrinks the image to the source's size. */
   resize(size: number): Promise<void>;
   /** Makes [offset, offset + data.length) hold `data`, touching only differing blocks. */

@@ -6,11 +6,13 @@
  * the snapshot it was made from, exported right after the backup.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startCephCluster, type CephCluster } from '../helpers/ceph-cluster.js';
+import { parseRbdDiff } from '../../src/sources/ceph-rbd/rbd-diff.js';
 import { fingerprintJob, revisionIds } from '../helpers/job-files.js';
 import { mountLoopFilesystem, type LoopFilesystem } from '../helpers/loop-fs.js';
 import {
@@ -90,6 +92,27 @@ describe('ceph-rbd source', { timeout: 300_000 }, () => {
     assert.ok(!readFileSync(firstExport).equals(readFileSync(secondExport)), 'the image really changed between backups');
   });
 
+  it('reads the whole image when the job directory cannot share blocks (ext4), even with the parent snapshot there', async () => {
+    const ext4 = mountLoopFilesystem('ext4', '512M');
+    try {
+      const image = 'rbd/noreflink';
+      createImage(cluster, image, imageContent(12 * MiB, 'noreflink'), scratch);
+      const job = join(ext4.path, 'noreflink');
+      assert.equal((await backyAsync(['-b', job, 'init', 'ceph-rbd', image], cluster.env)).status, 0);
+      await backupOk(job, cluster.env);
+      scribble(cluster, image, '1M');
+      const result = await backyAsync(['-b', job, 'backup', 'daily'], cluster.env);
+      assert.equal(result.status, 0, result.stderr);
+      assert.match(result.stdout, /INFO the new image does not start as a copy of the parent's: reading the whole of rbd\/noreflink/);
+      const second = readlinkSync(join(job, 'last'));
+      assert.equal(revisionStats(job, second).transfer, 'full');
+      const exported = exportSnapshot(cluster, `${image}@backy-${second}`, join(scratch, 'noreflink.img'));
+      await assertRestoresTo(job, second, exported, scratch, cluster.env);
+    } finally {
+      ext4.dispose();
+    }
+  });
+
   it('follows an image that grows, shrinks, and shrinks then grows between backups', async () => {
     const image = 'rbd/resized';
     createImage(cluster, image, imageContent(24 * MiB, 'resized'), scratch);
@@ -158,6 +181,42 @@ describe('ceph-rbd source', { timeout: 300_000 }, () => {
     cluster.rbd(['snap', 'unprotect', `${image}@backy-${first}`]);
     const third = await backupOk(job, cluster.env);
     assert.deepEqual(snapshotNames(cluster, image), [`backy-${third}`, 'backyard']);
+  });
+
+  it('parses the real rbd diff v1 and v2 streams of the same changes identically', async () => {
+    const image = 'rbd/formats';
+    createImage(cluster, image, imageContent(8 * MiB, 'formats'), scratch);
+    cluster.rbd(['snap', 'create', `${image}@a`]);
+    scribble(cluster, image, '512K');
+    cluster.rbd(['resize', '--no-progress', '--size', '10M', image]);
+    cluster.rbd(['snap', 'create', `${image}@b`]);
+    // `rbd export --export-format 2` embeds one v2 diff per snapshot: creation..a, a..b, b..head.
+    const exported = cluster.rbd(['export', '--no-progress', '--export-format', '2', image, '-']);
+    const banner = Buffer.from('rbd diff v2\n');
+    const starts: number[] = [];
+    for (let at = exported.indexOf(banner); at >= 0; at = exported.indexOf(banner, at + 1)) starts.push(at);
+    assert.equal(starts.length, 3, 'three embedded diffs');
+    const v2 = exported.subarray(starts[1], starts[2]);
+    const v1 = cluster.rbd(['export-diff', '--no-progress', '--from-snap', 'a', `${image}@b`, '-']);
+    const apply = async (stream: Buffer) => {
+      const content = readFileSync(exportSnapshot(cluster, `${image}@a`, join(scratch, `formats-a-${stream.length}.img`)));
+      const result = Buffer.alloc(10 * MiB);
+      content.copy(result);
+      const summary = await parseRbdDiff(Readable.from([stream]), {
+        size: async (size) => assert.equal(size, 10 * MiB),
+        data: async (offset, data) => void data.copy(result, offset),
+        zero: async (offset, length) => void result.fill(0, offset, offset + length),
+      });
+      return { summary, result };
+    };
+    const fromV1 = await apply(v1);
+    const fromV2 = await apply(v2);
+    assert.equal(fromV1.summary.format, 1);
+    assert.equal(fromV2.summary.format, 2);
+    assert.deepEqual([fromV2.summary.fromSnapshot, fromV2.summary.toSnapshot], ['a', 'b']);
+    const expected = readFileSync(exportSnapshot(cluster, `${image}@b`, join(scratch, 'formats-b.img')));
+    assert.ok(fromV1.result.equals(expected), 'v1 applied to a gives b');
+    assert.ok(fromV2.result.equals(expected), 'v2 applied to a gives b');
   });
 
   it('refuses a revision that differs from its snapshot: a snapshot recreated under the parent\'s name', async () => {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startCephCluster, type CephCluster } from '../helpers/ceph-cluster.js';
+import { mountLoopFilesystem, type LoopFilesystem } from '../helpers/loop-fs.js';
 import { startConsulStandin, type ConsulStandin } from '../helpers/consul-standin.js';
 import { assertOneLineError, fingerprintJob } from '../helpers/job-files.js';
 import { startVmHost } from '../helpers/vm-host-standin.js';
@@ -23,10 +24,13 @@ describe('flyingcircus source', { timeout: 300_000 }, () => {
   let cluster: CephCluster;
   let consul: ConsulStandin;
   let scratch: string;
+  // Jobs on btrfs: only a reflink clone holds the parent's content for a differential backup.
+  let fs: LoopFilesystem;
   let env: NodeJS.ProcessEnv;
 
   before(async () => {
     scratch = mkdtempSync(join(tmpdir(), 'backy-fc-test-'));
+    fs = mountLoopFilesystem('btrfs', '1G');
     cluster = await startCephCluster();
     consul = await startConsulStandin({ aclToken: TOKEN });
     env = { ...cluster.env, CONSUL_HTTP_ADDR: consul.address };
@@ -36,11 +40,12 @@ describe('flyingcircus source', { timeout: 300_000 }, () => {
   after(async () => {
     await consul?.close();
     await cluster?.stop();
+    fs?.dispose();
     rmSync(scratch, { recursive: true, force: true });
   });
 
   const initJob = async (name: string, source: string, extraConfig = ''): Promise<string> => {
-    const job = join(scratch, name);
+    const job = join(fs.path, name);
     const result = await backyAsync(['-b', job, 'init', 'flyingcircus', source], env);
     assert.equal(result.status, 0, result.stderr);
     if (extraConfig) appendFileSync(join(job, 'config'), extraConfig);

@@ -55,9 +55,6 @@ export class CephRbdSource implements Source {
       const taken = snapshots.find((s) => s.name === snapshot);
       if (!taken) throw new BackyError(`snapshot ${rbd.spec(snapshot)} is missing right after it was taken`);
       const base = parentSnapshot && snapshots.some((s) => s.name === parentSnapshot) ? parentSnapshot : null;
-      if (base) logger.info(`differential backup of ${rbd.spec()} from ${base} to ${snapshot}`);
-      else if (parentSnapshot) logger.info(`snapshot ${rbd.spec(parentSnapshot)} of the parent revision is gone: reading the whole image`);
-      else logger.info(`first backup of ${rbd.spec()}: reading the whole image`);
       return new RbdBackup(rbd, context, { snapshot, base, parentSnapshot, size: taken.size, snapshots, snapshotStats, options: this.options });
     } catch (err) {
       await cleanUpSnapshots(rbd, parentSnapshot, logger);
@@ -93,10 +90,17 @@ class RbdBackup implements SourceBackup {
   }
 
   async transfer(writer: ImageWriter): Promise<Record<string, unknown>> {
-    const { snapshot, base, snapshotStats } = this.state;
+    const { snapshot, parentSnapshot, snapshotStats } = this.state;
+    const { logger, signal, onProgress } = this.context;
     // Connecting to the cluster takes a moment: done while the data flows.
     if (this.state.options.verify.mode === 'sample') this.sampler.start();
-    const transferContext = { rbd: this.rbd, snapshot, size: this.size, writer, signal: this.context.signal, onProgress: this.context.onProgress };
+    // The changes since the parent's snapshot are enough only on top of the parent's content.
+    const base = writer.holdsParent ? this.state.base : null;
+    if (base) logger.info(`differential backup of ${this.rbd.spec()} from ${base} to ${snapshot}`);
+    else if (!parentSnapshot) logger.info(`first backup of ${this.rbd.spec()}: reading the whole image`);
+    else if (this.state.base) logger.info(`the new image does not start as a copy of the parent's: reading the whole of ${this.rbd.spec()}`);
+    else logger.info(`snapshot ${this.rbd.spec(parentSnapshot)} of the parent revision is gone: reading the whole image`);
+    const transferContext = { rbd: this.rbd, snapshot, size: this.size, writer, signal, onProgress };
     this.transferred = base ? await transferDifferential(transferContext, base) : await transferFull(transferContext);
     return {
       snapshot,

@@ -41,6 +41,11 @@ class DiffBuilder {
     return this.record('z', Buffer.concat([u64(offset), u64(length)]));
   }
 
+  /** v2 only; Ceph declares the one-byte body as 8 bytes long. */
+  protection(isProtected: boolean, declaredLength = 8): this {
+    return this.record('p', Buffer.from([isProtected ? 1 : 0]), declaredLength);
+  }
+
   end(): this {
     return this.raw('e');
   }
@@ -109,6 +114,7 @@ for (const format of [1, 2] as const) {
         format,
         fromSnapshot: 'backy-A',
         toSnapshot: 'backy-B',
+        toSnapshotProtected: null,
         size: 1 << 20,
         dataRecords: 1,
         zeroRecords: 1,
@@ -234,6 +240,25 @@ describe('rbd diff banners and v2 record lengths', () => {
     const relabelled = Buffer.concat([Buffer.from('rbd diff v1\n'), v2.subarray(12)]);
     // v1 reads the length field (8) as the size, then sees the real size's bytes as a tag.
     assert.match((await parseError(relabelled)).message, /unknown record type 0x00/);
+  });
+
+  it('reads the v2 protection status as Ceph writes it (length 8, one byte) or with its true length', async () => {
+    for (const declared of [8, 1]) {
+      const stream = new DiffBuilder(2).from('a').to('b').protection(true, declared).size(4096).write(0, payload).end().bytes();
+      const summary = await parseRbdDiff(pieces(stream, 3), recorder().handler);
+      assert.equal(summary.toSnapshotProtected, true);
+      assert.equal(summary.dataBytes, payload.length);
+    }
+    const unprotected = new DiffBuilder(2).to('b').protection(false).size(0).end().bytes();
+    assert.equal((await parseRbdDiff(pieces(unprotected, 3), recorder().handler)).toSnapshotProtected, false);
+  });
+
+  it('rejects a protection status in v1, other than 0 or 1, twice, or of another declared length', async () => {
+    const v1 = Buffer.concat([new DiffBuilder(1).size(0).bytes(), Buffer.from('p'), Buffer.from([1])]);
+    assert.match((await parseError(v1)).message, /at byte 21: unknown record type 0x70 \("p"\)/);
+    assert.match((await parseError(new DiffBuilder(2).record('p', Buffer.from([2]), 8).size(0).end().bytes())).message, /protection status 2 is neither 0 nor 1/);
+    assert.match((await parseError(new DiffBuilder(2).protection(true).protection(true).size(0).end().bytes())).message, /second p record/);
+    assert.match((await parseError(new DiffBuilder(2).protection(true, 4).size(0).end().bytes())).message, /the p record declares 4 bytes but holds 1/);
   });
 
   it('passes errors from the handler through unchanged', async () => {

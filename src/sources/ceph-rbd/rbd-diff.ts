@@ -13,6 +13,8 @@ import { ByteReader } from './byte-reader.js';
  *     s  image size: u64
  *     w  updated data: u64 offset, u64 length, data
  *     z  zeroed data:  u64 offset, u64 length
+ *     p  (v2 only) whether the to-snapshot is protected: u8 0 or 1;
+ *        Ceph declares its length as 8, so 1 and 8 are both accepted
  *     e  end of the stream (nothing may follow)
  *
  * Metadata records (`f`, `t`, `s`) come at most once each, before any
@@ -40,6 +42,8 @@ export interface RbdDiffSummary {
   format: 1 | 2;
   fromSnapshot: string | null;
   toSnapshot: string | null;
+  /** From a v2 `p` record; null when the stream has none. */
+  toSnapshotProtected: boolean | null;
   size: number;
   /** Number of `w` and `z` records. */
   dataRecords: number;
@@ -78,6 +82,7 @@ class DiffParser {
   private format: 1 | 2 = 1;
   private fromSnapshot: string | null = null;
   private toSnapshot: string | null = null;
+  private toSnapshotProtected: boolean | null = null;
   private size: number | null = null;
   private seenData = false;
   private readonly summary = { dataRecords: 0, zeroRecords: 0, dataBytes: 0, zeroBytes: 0 };
@@ -103,15 +108,17 @@ class DiffParser {
           format: this.format,
           fromSnapshot: this.fromSnapshot,
           toSnapshot: this.toSnapshot,
+          toSnapshotProtected: this.toSnapshotProtected,
           size: this.size,
           ...this.summary,
           streamBytes: this.reader.position,
         };
       }
-      const recordLength = this.format === 2 && 'ftswz'.includes(tag) ? await this.u64(`the length of the ${tag} record`) : null;
+      const recordLength = this.format === 2 && 'ftswzp'.includes(tag) ? await this.u64(`the length of the ${tag} record`) : null;
       const bodyStart = this.reader.position;
       await this.record(tag, at);
-      if (recordLength !== null && this.reader.position - bodyStart !== recordLength) {
+      const quirk = tag === 'p' && recordLength === 8;
+      if (recordLength !== null && !quirk && this.reader.position - bodyStart !== recordLength) {
         throw new RbdDiffFormatError(
           `the ${tag} record declares ${recordLength} bytes but holds ${this.reader.position - bodyStart}`,
           bodyStart - 8,
@@ -143,6 +150,14 @@ class DiffParser {
         else this.toSnapshot = name;
         return;
       }
+      case 'p': {
+        if (this.format !== 2) break; // unknown in v1
+        this.expectMetadata(tag, at, this.toSnapshotProtected);
+        const flag = await this.exact(1, 'the protection status');
+        if (flag[0]! > 1) throw new RbdDiffFormatError(`protection status ${flag[0]} is neither 0 nor 1`, at + 9);
+        this.toSnapshotProtected = flag[0] === 1;
+        return;
+      }
       case 's': {
         this.expectMetadata(tag, at, this.size);
         const size = await this.u64('the image size');
@@ -164,9 +179,9 @@ class DiffParser {
         }
         return;
       }
-      default:
-        throw new RbdDiffFormatError(`unknown record type 0x${tag.charCodeAt(0).toString(16).padStart(2, '0')} (${JSON.stringify(tag)})`, at);
     }
+    // Unknown tags, and `p` in v1.
+    throw new RbdDiffFormatError(`unknown record type 0x${tag.charCodeAt(0).toString(16).padStart(2, '0')} (${JSON.stringify(tag)})`, at);
   }
 
   private expectMetadata(tag: string, at: number, previous: unknown): void {
