@@ -154,6 +154,19 @@ describe('ceph-rbd source', { timeout: 300_000 }, () => {
     assert.equal(revisionStats(job, second).transfer, 'differential');
   });
 
+  it('stops a sample verification at its time budget and records how much it compared', async () => {
+    const image = 'rbd/budget';
+    createImage(cluster, image, imageContent(16 * MiB, 'budget'), scratch);
+    const job = await initJob('budget', image);
+    appendFileSync(join(job, 'config'), 'verify_sample_percent: 50\nverify_time_budget: 0.001\n');
+    const result = await backyAsync(['-b', job, 'backup', 'daily'], cluster.env);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /WARN sample verification stopped after its time budget of 0\.001 s: \d+ of \d+ bytes compared/);
+    const stats = revisionStats(job, readlinkSync(join(job, 'last')));
+    assert.equal(stats.verification, 'sample');
+    assert.ok(Number(stats.bytes_verified) > 0 && Number(stats.bytes_verified) < 8 * MiB, `bytes_verified ${String(stats.bytes_verified)}`);
+  });
+
   it('verifies fully, and says why, when librbd cannot be reached from Python', async () => {
     const image = 'rbd/nopython';
     createImage(cluster, image, imageContent(8 * MiB, 'nopython'), scratch);
