@@ -34,9 +34,14 @@ function settle(): void {
   execFileSync('sync');
 }
 
-/** Reads a file once so both tools in a comparison start with it in the page cache. */
-function warm(path: string): void {
-  execFileSync('sh', ['-c', `cat "$1" > /dev/null`, 'sh', path]);
+/**
+ * Starts every timed step from the same memory state: the page cache is
+ * emptied (so no step profits from memory an earlier one freed), then the
+ * files the step reads first are read once, so both tools in a comparison
+ * start warm.
+ */
+function warm(...paths: string[]): void {
+  execFileSync('sh', ['-c', 'sync; echo 1 > /proc/sys/vm/drop_caches; for f in "$@"; do cat "$f" > /dev/null; done', 'sh', ...paths]);
 }
 
 export async function run(options: ImageBenchOptions = {}): Promise<string> {
@@ -70,7 +75,7 @@ export async function run(options: ImageBenchOptions = {}): Promise<string> {
       settle();
       const changed = await mutateImage(source, 0.01, 64 * 1024, `mutate-${rep}`);
       settle();
-      warm(source);
+      warm(source, join(job, lastRevision(job).uuid));
       const incr = await backy(job, 'backup', 'incremental');
       t.incr.push(incr.wallSeconds);
       peakRss = Math.max(peakRss, incr.maxRssBytes);
@@ -126,7 +131,7 @@ export async function run(options: ImageBenchOptions = {}): Promise<string> {
     return [
       `## File source on btrfs (${size / GiB} GiB image, median of ${reps})`,
       '',
-      'Image: 64 MiB stripes of random data, holes and compressible text. Source on ext4, job directory on a btrfs loop filesystem, restores to ext4; `sync` between steps; the file each step reads first (source or image) is read once beforehand so both tools start from a warm page cache; the parent image is as the previous backup left it.',
+      'Image: 64 MiB stripes of random data, holes and compressible text. Source on ext4, job directory on a btrfs loop filesystem, restores to ext4; `sync` between steps; before each timed step the page cache is dropped and the files the step reads first are read once (the source; for the incremental also the parent image, as after a previous backup; for restores the image), so every tool starts from the same warm state.',
       '',
       markdownTable(rows),
     ].join('\n');
