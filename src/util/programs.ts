@@ -41,6 +41,9 @@ export function runProgram(
       if (timer) clearTimeout(timer);
       resolve({ stdout, stderr, exitCode, signal });
     });
+    // A program that exits without reading its input closes the pipe (EPIPE):
+    // that is its business, not a crash of ours.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(options.input ?? '');
   });
 }

@@ -6,15 +6,14 @@
  * the snapshot it was made from, exported right after the backup.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { startCephCluster, type CephCluster } from '../helpers/ceph-cluster.js';
+import { before, describe, it } from 'node:test';
+import type { CephCluster } from '../helpers/ceph-cluster.js';
 import { parseRbdDiff } from '../../src/sources/ceph-rbd/rbd-diff.js';
 import { fingerprintJob, revisionIds } from '../helpers/job-files.js';
-import { mountLoopFilesystem, type LoopFilesystem } from '../helpers/loop-fs.js';
+import { mountLoopFilesystem } from '../helpers/loop-fs.js';
 import {
   MiB,
   assertRestoresTo,
@@ -26,31 +25,17 @@ import {
   revisionStats,
   scribble,
   snapshotNames,
+  useCephCluster,
 } from './ceph-test-kit.js';
 
 describe('ceph-rbd source', { timeout: 300_000 }, () => {
+  const setup = useCephCluster();
   let cluster: CephCluster;
-  let fs: LoopFilesystem;
   let scratch: string;
-
-  before(async () => {
-    scratch = mkdtempSync(join(tmpdir(), 'backy-ceph-test-'));
-    fs = mountLoopFilesystem('btrfs', '1G');
-    cluster = await startCephCluster();
+  before(() => {
+    ({ cluster, scratch } = setup);
   });
-
-  after(async () => {
-    await cluster?.stop();
-    fs?.dispose();
-    rmSync(scratch, { recursive: true, force: true });
-  });
-
-  const initJob = async (name: string, image: string): Promise<string> => {
-    const job = join(fs.path, name);
-    const result = await backyAsync(['-b', job, 'init', 'ceph-rbd', image], cluster.env);
-    assert.equal(result.status, 0, result.stderr);
-    return job;
-  };
+  const initJob = (name: string, image: string): Promise<string> => setup.initJob(name, 'ceph-rbd', image);
 
   it('makes full, differential and fallback-to-full backups that restore to their snapshots exactly', async () => {
     const image = 'rbd/vm1';

@@ -6,15 +6,13 @@
  * needs them — and the next backup recovers.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
-import { after, before, describe, it } from 'node:test';
-import { startCephCluster, type CephCluster } from '../helpers/ceph-cluster.js';
-import { mountLoopFilesystem, type LoopFilesystem } from '../helpers/loop-fs.js';
+import { before, describe, it } from 'node:test';
+import type { CephCluster } from '../helpers/ceph-cluster.js';
 import { assertOneLineError, fingerprintJob, readRevisionYaml, revisionIds } from '../helpers/job-files.js';
-import { MiB, assertRestoresTo, backupOk, backyAsync, createImage, exportSnapshot, imageContent, revisionStats, scribble, snapshotNames } from './ceph-test-kit.js';
+import { MiB, assertRestoresTo, backupOk, backyAsync, createImage, exportSnapshot, imageContent, revisionStats, scribble, snapshotNames, useCephCluster } from './ceph-test-kit.js';
 
 /** A port nothing listens on (it was free a moment ago). */
 async function unusedPort(): Promise<number> {
@@ -26,31 +24,14 @@ async function unusedPort(): Promise<number> {
 }
 
 describe('ceph-rbd source faults', { timeout: 300_000 }, () => {
+  const setup = useCephCluster();
   let cluster: CephCluster;
   let scratch: string;
-  // Jobs on btrfs: only a reflink clone holds the parent's content for a differential backup.
-  let fs: LoopFilesystem;
-
-  before(async () => {
-    scratch = mkdtempSync(join(tmpdir(), 'backy-ceph-faults-'));
-    fs = mountLoopFilesystem('btrfs', '1G');
-    cluster = await startCephCluster();
+  before(() => {
+    ({ cluster, scratch } = setup);
     createImage(cluster, 'rbd/vm', imageContent(12 * MiB, 'faults'), scratch);
   });
-
-  after(async () => {
-    await cluster?.stop();
-    fs?.dispose();
-    rmSync(scratch, { recursive: true, force: true });
-  });
-
-  /** A job for `image`, initialised. */
-  const initJob = async (name: string, image: string): Promise<string> => {
-    const job = join(fs.path, name);
-    const result = await backyAsync(['-b', job, 'init', 'ceph-rbd', image], cluster.env);
-    assert.equal(result.status, 0, result.stderr);
-    return job;
-  };
+  const initJob = (name: string, image: string): Promise<string> => setup.initJob(name, 'ceph-rbd', image);
 
   /** An executable shell script standing in for rbd. */
   const wrapper = (name: string, body: string): string => {

@@ -6,13 +6,49 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, createCipheriv } from 'node:crypto';
-import { readlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { BACKY_MAIN, type CliResult } from '../helpers/cli.js';
-import type { CephCluster } from '../helpers/ceph-cluster.js';
+import { startCephCluster, type CephCluster } from '../helpers/ceph-cluster.js';
 import { readRevisionYaml, sameBytes } from '../helpers/job-files.js';
+import { mountLoopFilesystem, type LoopFilesystem } from '../helpers/loop-fs.js';
 
 export const MiB = 1024 * 1024;
+
+export interface CephTestSetup {
+  cluster: CephCluster;
+  /** A btrfs for job directories: only a reflink clone holds the parent's content for a differential backup. */
+  fs: LoopFilesystem;
+  /** For exports, restores and wrapper scripts. */
+  scratch: string;
+  /** `backy -b FS/NAME init TYPE SOURCE`; returns the job directory. */
+  initJob(name: string, type: string, source: string, env?: NodeJS.ProcessEnv): Promise<string>;
+}
+
+/** Registers `before`/`after` hooks of the enclosing suite that set up and tear down a cluster, a btrfs and a scratch directory. */
+export function useCephCluster(): CephTestSetup {
+  const setup = {
+    async initJob(name: string, type: string, source: string, env?: NodeJS.ProcessEnv): Promise<string> {
+      const job = join(setup.fs.path, name);
+      const result = await backyAsync(['-b', job, 'init', type, source], env ?? setup.cluster.env);
+      assert.equal(result.status, 0, result.stderr);
+      return job;
+    },
+  } as CephTestSetup;
+  before(async () => {
+    setup.scratch = mkdtempSync(join(tmpdir(), 'backy-ceph-test-'));
+    setup.fs = mountLoopFilesystem('btrfs', '1G');
+    setup.cluster = await startCephCluster();
+  });
+  after(async () => {
+    await setup.cluster?.stop();
+    setup.fs?.dispose();
+    if (setup.scratch) rmSync(setup.scratch, { recursive: true, force: true });
+  });
+  return setup;
+}
 
 /** `backy ARGS` as a subprocess, awaited (the event loop keeps running). */
 export function backyAsync(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {

@@ -6,32 +6,27 @@
  * and with Consul down.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { startCephCluster, type CephCluster } from '../helpers/ceph-cluster.js';
-import { mountLoopFilesystem, type LoopFilesystem } from '../helpers/loop-fs.js';
+import type { CephCluster } from '../helpers/ceph-cluster.js';
 import { startConsulStandin, type ConsulStandin } from '../helpers/consul-standin.js';
 import { assertOneLineError, fingerprintJob } from '../helpers/job-files.js';
 import { startVmHost } from '../helpers/vm-host-standin.js';
-import { MiB, assertRestoresTo, backupOk, backyAsync, createImage, exportSnapshot, imageContent, revisionStats, scribble, snapshotNames } from './ceph-test-kit.js';
+import { MiB, assertRestoresTo, backupOk, backyAsync, createImage, exportSnapshot, imageContent, revisionStats, scribble, snapshotNames, useCephCluster } from './ceph-test-kit.js';
 
 const TOKEN = 'a211c244-846b-11e5-999b-081196cf15b4';
 
 describe('flyingcircus source', { timeout: 300_000 }, () => {
+  const setup = useCephCluster();
   let cluster: CephCluster;
   let consul: ConsulStandin;
   let scratch: string;
-  // Jobs on btrfs: only a reflink clone holds the parent's content for a differential backup.
-  let fs: LoopFilesystem;
   let env: NodeJS.ProcessEnv;
 
   before(async () => {
-    scratch = mkdtempSync(join(tmpdir(), 'backy-fc-test-'));
-    fs = mountLoopFilesystem('btrfs', '1G');
-    cluster = await startCephCluster();
+    ({ cluster, scratch } = setup);
     consul = await startConsulStandin({ aclToken: TOKEN });
     env = { ...cluster.env, CONSUL_HTTP_ADDR: consul.address };
     delete env.CONSUL_HTTP_TOKEN;
@@ -39,15 +34,10 @@ describe('flyingcircus source', { timeout: 300_000 }, () => {
 
   after(async () => {
     await consul?.close();
-    await cluster?.stop();
-    fs?.dispose();
-    rmSync(scratch, { recursive: true, force: true });
   });
 
   const initJob = async (name: string, source: string, extraConfig = ''): Promise<string> => {
-    const job = join(fs.path, name);
-    const result = await backyAsync(['-b', job, 'init', 'flyingcircus', source], env);
-    assert.equal(result.status, 0, result.stderr);
+    const job = await setup.initJob(name, 'flyingcircus', source, env);
     if (extraConfig) appendFileSync(join(job, 'config'), extraConfig);
     return job;
   };
