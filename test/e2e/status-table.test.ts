@@ -179,7 +179,10 @@ test('a backy 2.0 job directory works as it is: find, restore, and a new backup 
     assert.ok(newId);
     const rev = readRevisionYaml(job, newId);
     assert.equal(rev.parent, 'ojtLPmKfGNhJQbaJYo6a4C');
-    assert.equal(rev.stats.bytes_written, 64 * 1024, 'only the changed block was written');
+    // With reflinks only the changed block is written; without (this temp
+    // directory may be ext4) the new image is a full sparse copy of the source.
+    const expected = rev.stats.clone === 'reflink' ? 64 * 1024 : changed.length;
+    assert.equal(rev.stats.bytes_written, expected, `bytes written for a ${String(rev.stats.clone)} image`);
     const after = fingerprintJob(job);
     for (const { id } of BACKY20_REVISIONS) {
       assert.equal(after[id], before[id], `2.0 image ${id} untouched`);
@@ -188,7 +191,7 @@ test('a backy 2.0 job directory works as it is: find, restore, and a new backup 
     const status = backy(['-b', job, 'status'], { env });
     assert.equal(status.status, 0, status.stderr);
     assert.ok(status.stdout.startsWith(MANUAL_STATUS.split('\n').slice(0, 7).join('\n')), status.stdout);
-    assert.match(status.stdout, new RegExp(`\\| ${newId} \\| +64\\.00 KiB \\| +\\d+\\.\\d s \\| daily +\\|\n`));
+    assert.match(status.stdout, new RegExp(`\\| ${newId} \\| +${expected === 64 * 1024 ? '64\\.00 KiB' : '2\\.00 MiB'} \\| +\\d+\\.\\d s \\| daily +\\|\n`));
     assert.match(status.stdout, /\n5 revisions containing 10\.37 GiB data \(estimated\)\n$/);
     const latest = join(dir, 'latest.img');
     assert.equal(backy(['-b', job, 'restore', latest]).status, 0);
