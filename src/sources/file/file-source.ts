@@ -52,7 +52,6 @@ class FileBackup implements SourceBackup {
     // Two buffers: the next chunk is read while the writer compares the current one.
     const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
     let next = this.readChunk(buffers[0]!, 0);
-    let bytesRead = 0;
     for (let offset = 0, turn = 0; offset < this.size; turn ^= 1) {
       throwIfAborted(signal);
       const data = await next;
@@ -63,10 +62,10 @@ class FileBackup implements SourceBackup {
       if (following < this.size) next = this.readChunk(buffers[turn ^ 1]!, following);
       await writer.write(offset, data);
       offset = following;
-      bytesRead = offset;
       onProgress('backup', offset, this.size);
     }
-    return { bytes_read: bytesRead };
+    // The loop either read all of it or threw.
+    return { bytes_read: this.size };
   }
 
   async verify(_imagePath: string, image: ImageReader): Promise<VerificationResult> {
