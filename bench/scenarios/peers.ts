@@ -117,6 +117,7 @@ const SETUP = [
   'Each repetition runs every tool from an empty repository through full backup, incremental backup and restore of the newest backup; the order of the tools rotates by one per repetition.',
   'backy-btrfs keeps its job directory on a btrfs loop filesystem, backy-ext4 on an ext4 one; restic and borg keep their repositories on that same ext4 filesystem (one tool at a time; neither can share blocks with reflinks, so btrfs would not help them), with their caches beside the repository on it (restic `--cache-dir` via RESTIC_CACHE_DIR, borg BORG_BASE_DIR) and not counted as growth.',
   'Commands: `backy init file SRC`, `backy backup TAG`, `backy restore -r 0 TARGET`; `restic init`, `restic backup`, `restic restore latest --target DIR` (restic 0.14 cannot restore sparse files); `borg init --encryption=none`, `borg create` (default lz4), `borg extract --sparse`.',
+  'Every loop device reads and writes its backing file with direct I/O (`losetup --direct-io=on`), so data is cached once, as on a disk, and a flush is not a second copy through memory.',
   'Every restore goes to a third loop filesystem (ext4) and is compared with `cmp` against the changed image, outside the timing.',
   'Before each step `sync` runs and the files the step reads first (the source; for a restore the newest revision or the whole repository) are read twice, so every tool starts from a warm page cache; how much of them was cached when the step started is measured with `fincore` (lowest of the repetitions in the table).',
   'Wall time is measured around the command, CPU time (user + system) and peak RSS by GNU time; peak RSS is the highest of the repetitions.',
@@ -131,7 +132,7 @@ export async function run(options: PeersBenchOptions = {}): Promise<string> {
   const work = mkdtempSync(join(options.workDir ?? '/var/tmp', 'backy-bench-peers-'));
   const mounted: LoopFilesystem[] = [];
   const mount = (type: 'btrfs' | 'ext4', bytes: number) => {
-    const fs = mountLoopFilesystem(type, loopSize(bytes), { dir: work });
+    const fs = mountLoopFilesystem(type, loopSize(bytes), { dir: work, directIo: true });
     mounted.push(fs);
     return fs;
   };

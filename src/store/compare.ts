@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { throwIfAborted } from '../util/abort.js';
+import { dataRanges } from './extents.js';
 import type { ImageReader } from './store.js';
 
 const CHUNK = 4 * 1024 * 1024;
@@ -37,7 +38,28 @@ export function fileReader(handle: FileHandle, size: number): ImageReader {
   return { size, read: (buffer, length, position) => readFully(handle, buffer, Math.min(length, size - position), position) };
 }
 
+/**
+ * Reads `length` bytes at `position`, fewer only at the end of the file.
+ * Holes are not read: the buffer is filled with zeros there, which spares
+ * the kernel zero-filling pages only to copy them out.
+ */
 export async function readFully(handle: FileHandle, buffer: Buffer, length: number, position: number): Promise<number> {
+  const map = dataRanges(handle.fd, position, position + length);
+  if (!map) return readAll(handle, buffer, length, position);
+  const end = Math.min(position + length, map.size);
+  let at = position;
+  for (const [start, stop] of map.ranges) {
+    if (start > at) buffer.fill(0, at - position, start - position);
+    const got = await readAll(handle, buffer.subarray(start - position), stop - start, start);
+    // The file shrank since it was mapped.
+    if (got < stop - start) return start + got - position;
+    at = stop;
+  }
+  if (end > at) buffer.fill(0, at - position, end - position);
+  return Math.max(0, end - position);
+}
+
+async function readAll(handle: FileHandle, buffer: Buffer, length: number, position: number): Promise<number> {
   let done = 0;
   while (done < length) {
     const { bytesRead } = await handle.read(buffer, done, length - done, position + done);

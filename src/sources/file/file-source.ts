@@ -2,7 +2,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { BackyError, describeIoError } from '../../util/errors.js';
 import type { ImageReader, ImageWriter } from '../../store/store.js';
-import { compareImages, fileReader } from '../../store/compare.js';
+import { compareImages, fileReader, readFully } from '../../store/compare.js';
 import { throwIfAborted } from '../../util/abort.js';
 import { blockDeviceSize } from '../../util/block-device.js';
 import type { BackupContext, Source, SourceBackup, VerificationResult } from '../source.js';
@@ -92,13 +92,6 @@ class FileBackup implements SourceBackup {
   }
 
   private async readChunk(buffer: Buffer, offset: number): Promise<Buffer> {
-    const length = Math.min(buffer.length, this.size - offset);
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await this.handle.read(buffer, done, length - done, offset + done);
-      if (bytesRead === 0) break;
-      done += bytesRead;
-    }
-    return buffer.subarray(0, done);
+    return buffer.subarray(0, await readFully(this.handle, buffer, Math.min(buffer.length, this.size - offset), offset));
   }
 }

@@ -1,0 +1,69 @@
+/*
+ * Where a file holds data and where it has holes, from lseek(2)'s SEEK_DATA
+ * and SEEK_HOLE, which Node's fs does not expose. Reading a hole only makes
+ * the kernel fill pages with zeros; with this, backy skips them when it
+ * reads a source, a parent image or a revision it restores.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <node_api.h>
+#include <unistd.h>
+
+#define CHECK(call)                \
+  do {                             \
+    if ((call) != napi_ok) return NULL; \
+  } while (0)
+
+/*
+ * dataRanges(fd, start, end) -> [size, s0, e0, s1, e1, ...]: the file's
+ * size, then the data ranges within [start, min(end, size)). Null when the
+ * file cannot tell (a pipe, a filesystem without SEEK_DATA): read it all.
+ */
+static napi_value data_ranges(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  int64_t start, end;
+  if (argc != 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+      napi_get_value_int64(env, argv[1], &start) != napi_ok ||
+      napi_get_value_int64(env, argv[2], &end) != napi_ok || start < 0) {
+    napi_throw_type_error(env, NULL, "dataRanges(fd, start, end) takes a file descriptor and two offsets");
+    return NULL;
+  }
+  napi_value result, number;
+  off_t size = lseek(fd, 0, SEEK_END);
+  if (size < 0) {
+    CHECK(napi_get_null(env, &result));
+    return result;
+  }
+  if (end > size) end = size;
+  CHECK(napi_create_array(env, &result));
+  CHECK(napi_create_int64(env, size, &number));
+  CHECK(napi_set_element(env, result, 0, number));
+  uint32_t index = 1;
+  for (off_t at = start; at < end;) {
+    off_t data = lseek(fd, at, SEEK_DATA);
+    if (data < 0 && errno == ENXIO) break; /* nothing but a hole up to the end */
+    off_t hole = data < 0 ? -1 : lseek(fd, data, SEEK_HOLE);
+    if (data < 0 || hole < 0) {
+      CHECK(napi_get_null(env, &result));
+      return result;
+    }
+    if (data >= end) break;
+    if (hole > end) hole = end;
+    CHECK(napi_create_int64(env, data, &number));
+    CHECK(napi_set_element(env, result, index++, number));
+    CHECK(napi_create_int64(env, hole, &number));
+    CHECK(napi_set_element(env, result, index++, number));
+    at = hole;
+  }
+  return result;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  CHECK(napi_create_function(env, "dataRanges", NAPI_AUTO_LENGTH, data_ranges, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "dataRanges", fn));
+  return exports;
+}

@@ -1,0 +1,57 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readFully } from './compare.js';
+import { dataRanges, nativeExtentsAvailable } from './extents.js';
+
+const MiB = 1024 * 1024;
+const dir = mkdtempSync(join(tmpdir(), 'backy-extents-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** 8 MiB: data at 1-2 MiB and 5-6 MiB, holes elsewhere (the filesystem under tmpdir has holes). */
+async function sparseFile() {
+  const path = join(dir, `sparse-${Math.random()}`);
+  const handle = await open(path, 'w+');
+  const first = randomBytes(MiB);
+  const second = randomBytes(MiB);
+  await handle.write(first, 0, MiB, MiB);
+  await handle.write(second, 0, MiB, 5 * MiB);
+  await handle.truncate(8 * MiB);
+  await handle.sync();
+  return { handle, first, second };
+}
+
+test('the native extent helper is built (the test command installs a C compiler)', () => {
+  assert.equal(nativeExtentsAvailable(), true);
+});
+
+test('data ranges of a sparse file, clipped to the range asked for', async () => {
+  const { handle } = await sparseFile();
+  try {
+    assert.deepEqual(dataRanges(handle.fd, 0, 8 * MiB), { size: 8 * MiB, ranges: [[MiB, 2 * MiB], [5 * MiB, 6 * MiB]] });
+    assert.deepEqual(dataRanges(handle.fd, 1.5 * MiB, 5.5 * MiB), { size: 8 * MiB, ranges: [[1.5 * MiB, 2 * MiB], [5 * MiB, 5.5 * MiB]] });
+    assert.deepEqual(dataRanges(handle.fd, 6 * MiB, 100 * MiB), { size: 8 * MiB, ranges: [] });
+  } finally {
+    await handle.close();
+  }
+});
+
+test('reading across holes gives zeros there and the data elsewhere, and stops at the end of the file', async () => {
+  const { handle, first, second } = await sparseFile();
+  try {
+    const expected = Buffer.concat([Buffer.alloc(MiB), first, Buffer.alloc(3 * MiB), second, Buffer.alloc(2 * MiB)]);
+    const buffer = Buffer.alloc(10 * MiB, 0xaa);
+    assert.equal(await readFully(handle, buffer, 10 * MiB, 0), 8 * MiB);
+    assert.ok(buffer.subarray(0, 8 * MiB).equals(expected));
+    const piece = Buffer.alloc(3 * MiB, 0xaa);
+    assert.equal(await readFully(handle, piece, 3 * MiB, 1.5 * MiB), 3 * MiB);
+    assert.ok(piece.equals(expected.subarray(1.5 * MiB, 4.5 * MiB)));
+    assert.equal(await readFully(handle, piece, MiB, 8 * MiB), 0);
+  } finally {
+    await handle.close();
+  }
+});
