@@ -1,6 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { throwIfAborted } from '../util/abort.js';
-import { dataRanges } from './extents.js';
+import { alignedBuffer, dataRanges } from './native-io.js';
 import type { ImageReader } from './store.js';
 
 const CHUNK = 4 * 1024 * 1024;
@@ -17,8 +17,8 @@ export async function compareImages(
   options: { signal?: AbortSignal; onProgress?: (done: number) => void } = {},
 ): Promise<number | null> {
   if (expected.size !== size || actual.size !== size) return Math.min(expected.size, actual.size, size);
-  const a = Buffer.allocUnsafe(CHUNK);
-  const b = Buffer.allocUnsafe(CHUNK);
+  const a = alignedBuffer(CHUNK);
+  const b = alignedBuffer(CHUNK);
   for (let offset = 0; offset < size; ) {
     if (options.signal) throwIfAborted(options.signal);
     const length = Math.min(CHUNK, size - offset);

@@ -4,6 +4,7 @@ import { readFully } from './compare.js';
 import { RangeSet } from './range-set.js';
 import type { ImageReader, ImageWriter, WriterStats } from './store.js';
 import { ZERO_BLOCK } from './zero.js';
+import { alignedBuffer } from './native-io.js';
 
 /**
  * Granularity of comparison and writing. On btrfs a rewritten block
@@ -37,7 +38,7 @@ export class DeltaWriter implements ImageWriter {
   private bytesWritten = 0;
   private bytesPunched = 0;
   private bytesCompared = 0;
-  private scratch = Buffer.allocUnsafe(0);
+  private scratch: Buffer = alignedBuffer(0);
   private readonly changed = new RangeSet();
   /** Below this offset the baseline holds the parent's bytes; above it, zeros. */
   private baselineEnd: number;
@@ -174,7 +175,7 @@ export class DeltaWriter implements ImageWriter {
   }
 
   private async readBaseline(offset: number, length: number): Promise<Buffer> {
-    if (this.scratch.length < length) this.scratch = Buffer.allocUnsafe(length);
+    if (this.scratch.length < length) this.scratch = alignedBuffer(length);
     const buffer = this.scratch.subarray(0, length);
     const readable = Math.max(0, Math.min(length, this.baselineEnd - offset));
     let done = 0;

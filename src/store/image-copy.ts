@@ -1,8 +1,10 @@
+import { readSync, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { throwIfAborted } from '../util/abort.js';
 import { readFully } from './compare.js';
-import { isZero } from './zero.js';
+import { alignedBuffer, dataRanges } from './native-io.js';
+import { isZero, ZERO_BLOCK } from './zero.js';
 
 const CHUNK = 4 * 1024 * 1024;
 
@@ -23,7 +25,7 @@ async function streamChunks(
   sink: (data: Buffer, offset: number) => Promise<void>,
   options: CopyOptions,
 ): Promise<void> {
-  const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+  const buffers = [alignedBuffer(CHUNK), alignedBuffer(CHUNK)];
   const read = async (buffer: Buffer, offset: number) =>
     buffer.subarray(0, await readFully(input, buffer, Math.min(CHUNK, size - offset), offset));
   let next = read(buffers[0]!, 0);
@@ -39,18 +41,69 @@ async function streamChunks(
   }
 }
 
+/** What one synchronous read or write moves: small enough to stay in the CPU's cache between the two. */
+const PIECE = 1024 * 1024;
+/** How much is copied between returns to the event loop (signals, progress). */
+const SLICE = 32 * 1024 * 1024;
+
+/**
+ * Copies an image into a file or device with synchronous reads and writes,
+ * like cp: the double-buffered asynchronous copy took about 1.6 x cp's
+ * time onto ext4, the same system calls made in turn match it. Only the
+ * image's data ranges are read; `onHole` decides what its holes become.
+ */
+async function copyInTurn(
+  input: FileHandle,
+  size: number,
+  output: FileHandle,
+  onHole: (start: number, end: number) => void,
+  options: CopyOptions,
+): Promise<void> {
+  const buffer = alignedBuffer(PIECE);
+  for (let window = 0; window < size; window += SLICE) {
+    if (options.signal) throwIfAborted(options.signal);
+    const windowEnd = Math.min(size, window + SLICE);
+    const map = dataRanges(input.fd, window, windowEnd);
+    const ranges = map ? map.ranges : [[window, windowEnd] as [number, number]];
+    if (map && map.size < windowEnd) throw new Error(`image ended early at byte ${map.size} of ${size}`);
+    let at = window;
+    for (const [start, end] of ranges) {
+      if (start > at) onHole(at, start);
+      for (let offset = start; offset < end; offset += PIECE) {
+        const length = Math.min(PIECE, end - offset);
+        const got = readSync(input.fd, buffer, 0, length, offset);
+        if (got < length) throw new Error(`image ended early at byte ${offset + got} of ${size}`);
+        const data = buffer.subarray(0, length);
+        if (isZero(data)) onHole(offset, offset + length);
+        else writeAllSync(output.fd, data, offset);
+      }
+      at = end;
+    }
+    if (windowEnd > at) onHole(at, windowEnd);
+    options.onProgress?.(windowEnd, size);
+    // Lets signal handlers and the progress display run.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 /** Copies into a regular file, leaving holes where the image reads as zeros. */
 export async function copyToSparseFile(input: FileHandle, size: number, output: FileHandle, options: CopyOptions): Promise<void> {
   await output.truncate(0);
-  await streamChunks(input, size, async (data, offset) => {
-    if (!isZero(data)) await writeAll(output, data, offset);
-  }, options);
+  await copyInTurn(input, size, output, () => undefined, options);
   await output.truncate(size);
 }
 
 /** Overwrites a block device in place: zeros are written too, the device keeps its size. */
 export async function copyToDevice(input: FileHandle, size: number, output: FileHandle, options: CopyOptions): Promise<void> {
-  await streamChunks(input, size, (data, offset) => writeAll(output, data, offset), options);
+  const zeros = ZERO_BLOCK.subarray(0, PIECE);
+  await copyInTurn(input, size, output, (start, end) => {
+    for (let at = start; at < end; at += PIECE) writeAllSync(output.fd, zeros.subarray(0, Math.min(PIECE, end - at)), at);
+  }, options);
+}
+
+function writeAllSync(fd: number, data: Buffer, position: number): void {
+  let done = 0;
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done);
 }
 
 /** Streams to a pipe or socket (`restore -`), honouring backpressure. */
@@ -68,12 +121,4 @@ export async function copyToStream(input: FileHandle, size: number, output: Writ
       });
     });
   }, options);
-}
-
-export async function writeAll(handle: FileHandle, data: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
-    done += bytesWritten;
-  }
 }

@@ -6,6 +6,7 @@ import type { ProgressListener } from '../source.js';
 import { ByteReader } from './byte-reader.js';
 import { consumeRbdStream, type RbdClient } from './rbd-client.js';
 import { parseRbdDiff } from './rbd-diff.js';
+import { alignedBuffer } from '../../store/native-io.js';
 
 export interface TransferContext {
   rbd: RbdClient;
@@ -78,7 +79,7 @@ export async function transferFull(context: TransferContext): Promise<TransferRe
   await consumeRbdStream(rbd.export(snapshot, signal), signal, async (stdout) => {
     const reader = new ByteReader(stdout);
     // Two buffers, reused: fresh 4 MiB buffers per chunk would double the time (GC).
-    const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+    const buffers = [alignedBuffer(CHUNK), alignedBuffer(CHUNK)];
     const chunkAt = (offset: number, buffer: Buffer) => {
       const pending = reader.readInto(buffer, Math.min(CHUNK, size - offset)).then((got) => buffer.subarray(0, got));
       // If the writer fails first, this read may fail unobserved when rbd is stopped.

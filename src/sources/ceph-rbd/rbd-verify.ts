@@ -8,6 +8,7 @@ import { ByteReader } from './byte-reader.js';
 import { consumeRbdStream, type RbdClient } from './rbd-client.js';
 import { planSample } from './sample-plan.js';
 import type { SnapshotSampler } from './snapshot-sampler.js';
+import { alignedBuffer } from '../../store/native-io.js';
 
 export interface VerifySettings {
   mode: 'sample' | 'full';
@@ -56,7 +57,7 @@ async function verifySample(context: VerifyContext): Promise<VerificationResult 
   const plan = planSample({ size, percent: settings.samplePercent, written: context.written, random: randomInt });
   const planned = plan.reduce((sum, [, length]) => sum + length, 0);
   const deadline = Date.now() + settings.timeBudgetSeconds * 1000;
-  const buffer = Buffer.allocUnsafe(plan.reduce((max, [, length]) => Math.max(max, length), 0));
+  const buffer = alignedBuffer(plan.reduce((max, [, length]) => Math.max(max, length), 0));
   let verified = 0;
   const outcome = await context.sampler.read(plan, async (offset, expected) => {
       throwIfAborted(signal);
@@ -80,8 +81,8 @@ async function verifySample(context: VerifyContext): Promise<VerificationResult 
 /** Streams the whole snapshot and compares every byte. */
 async function verifyFull(context: VerifyContext): Promise<VerificationResult> {
   const { rbd, snapshot, size, image, signal } = context;
-  const buffer = Buffer.allocUnsafe(CHUNK);
-  const received = Buffer.allocUnsafe(CHUNK);
+  const buffer = alignedBuffer(CHUNK);
+  const received = alignedBuffer(CHUNK);
   await consumeRbdStream(rbd.export(snapshot, signal), signal, async (stdout) => {
     const reader = new ByteReader(stdout);
     for (let offset = 0; offset < size; ) {

@@ -6,6 +6,7 @@ import { compareImages, fileReader, readFully } from '../../store/compare.js';
 import { throwIfAborted } from '../../util/abort.js';
 import { blockDeviceSize } from '../../util/block-device.js';
 import type { BackupContext, Source, SourceBackup, VerificationResult } from '../source.js';
+import { alignedBuffer } from '../../store/native-io.js';
 
 const CHUNK = 4 * 1024 * 1024;
 
@@ -50,7 +51,7 @@ class FileBackup implements SourceBackup {
     const { signal, onProgress } = this.context;
     await writer.resize(this.size);
     // Two buffers: the next chunk is read while the writer compares the current one.
-    const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+    const buffers = [alignedBuffer(CHUNK), alignedBuffer(CHUNK)];
     let next = this.readChunk(buffers[0]!, 0);
     for (let offset = 0, turn = 0; offset < this.size; turn ^= 1) {
       throwIfAborted(signal);

@@ -6,7 +6,7 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFully } from './compare.js';
-import { dataRanges, nativeExtentsAvailable } from './extents.js';
+import { alignedBuffer, dataRanges, nativeIoAvailable, pageOffset } from './native-io.js';
 
 const MiB = 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), 'backy-extents-'));
@@ -25,8 +25,8 @@ async function sparseFile() {
   return { handle, first, second };
 }
 
-test('the native extent helper is built (the test command installs a C compiler)', () => {
-  assert.equal(nativeExtentsAvailable(), true);
+test('the native I/O helper is built (the test command installs a C compiler)', () => {
+  assert.equal(nativeIoAvailable(), true);
 });
 
 test('data ranges of a sparse file, clipped to the range asked for', async () => {
@@ -54,4 +54,14 @@ test('reading across holes gives zeros there and the data elsewhere, and stops a
   } finally {
     await handle.close();
   }
+});
+
+test('aligned buffers start a memory page; plain large buffers do not', () => {
+  for (const size of [4096, MiB, 4 * MiB]) {
+    const buffer = alignedBuffer(size);
+    assert.equal(buffer.length, size);
+    assert.equal(pageOffset(buffer), 0);
+  }
+  // Why the helper exists: a large Buffer starts just past the allocator's header.
+  assert.notEqual(pageOffset(Buffer.allocUnsafeSlow(4 * MiB)), 0);
 });

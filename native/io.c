@@ -1,12 +1,15 @@
 /*
- * Where a file holds data and where it has holes, from lseek(2)'s SEEK_DATA
- * and SEEK_HOLE, which Node's fs does not expose. Reading a hole only makes
- * the kernel fill pages with zeros; with this, backy skips them when it
- * reads a source, a parent image or a revision it restores.
+ * The two things backy's I/O needs that Node's fs does not expose:
+ * - where a file holds data and where it has holes (lseek(2)'s SEEK_DATA and
+ *   SEEK_HOLE): reading a hole only makes the kernel fill pages with zeros;
+ * - where a buffer starts within its memory page: the kernel copies to and
+ *   from page-aligned buffers at about twice the speed of buffers that
+ *   start 16 bytes in, which is where large Node buffers start.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <node_api.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #define CHECK(call)                \
@@ -61,9 +64,28 @@ static napi_value data_ranges(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* pageOffset(buffer) -> where the buffer's bytes start within their page. */
+static napi_value page_offset(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *data;
+  size_t length;
+  if (argc != 1 || napi_get_buffer_info(env, argv[0], &data, &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "pageOffset(buffer) takes a Buffer");
+    return NULL;
+  }
+  long page = sysconf(_SC_PAGESIZE);
+  napi_value result;
+  CHECK(napi_create_int64(env, (int64_t)((uintptr_t)data % (uintptr_t)page), &result));
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   CHECK(napi_create_function(env, "dataRanges", NAPI_AUTO_LENGTH, data_ranges, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "dataRanges", fn));
+  CHECK(napi_create_function(env, "pageOffset", NAPI_AUTO_LENGTH, page_offset, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "pageOffset", fn));
   return exports;
 }
