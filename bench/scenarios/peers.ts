@@ -72,7 +72,7 @@ async function runTool(tool: PeerTool, bench: Bench): Promise<void> {
   for (const step of ['full', 'incremental'] as const) {
     if (step === 'incremental') useImage(source, bench.changed);
     settle();
-    const s = await sample([source], () => tool.backup(step));
+    const s = await sample([source, ...tool.backupInputs(step)], () => tool.backup(step));
     const usedAfter = settledUsedBytes(tool.fs);
     const directoryAfter = directoryBytes(tool.fs, tool.repository);
     samples[tool.name][step].push({ ...s, growthBytes: usedAfter - used, directoryGrowthBytes: directoryAfter - directory });
@@ -86,7 +86,13 @@ async function runTool(tool: PeerTool, bench: Bench): Promise<void> {
     const s = await sample(tool.restoreInputs(), async () => {
       const restored = await tool.restore(target);
       file = restored.file;
-      return restored.measurement;
+      // A restore counts until its data is on disk: none of the tools
+      // flushes, and what the kernel still held would otherwise be timed
+      // by whichever step came next.
+      const flushStarted = process.hrtime.bigint();
+      execFileSync('sync', ['-f', file]);
+      const flushSeconds = Number(process.hrtime.bigint() - flushStarted) / 1e9;
+      return { ...restored.measurement, wallSeconds: restored.measurement.wallSeconds + flushSeconds };
     });
     samples[tool.name].restore.push(s);
     bench.log(`${tool.name} restore: ${s.wallSeconds.toFixed(2)} s, input ${(s.cached * 100).toFixed(0)}% cached`);
@@ -118,8 +124,8 @@ const SETUP = [
   'backy-btrfs keeps its job directory on a btrfs loop filesystem, backy-ext4 on an ext4 one; restic and borg keep their repositories on that same ext4 filesystem (one tool at a time; neither can share blocks with reflinks, so btrfs would not help them), with their caches beside the repository on it (restic `--cache-dir` via RESTIC_CACHE_DIR, borg BORG_BASE_DIR) and not counted as growth.',
   'Commands: `backy init file SRC`, `backy backup TAG`, `backy restore -r 0 TARGET`; `restic init`, `restic backup`, `restic restore latest --target DIR` (restic 0.14 cannot restore sparse files); `borg init --encryption=none`, `borg create` (default lz4), `borg extract --sparse`.',
   'Every loop device reads and writes its backing file with direct I/O (`losetup --direct-io=on`), so data is cached once, as on a disk, and a flush is not a second copy through memory.',
-  'Every restore goes to a third loop filesystem (ext4) and is compared with `cmp` against the changed image, outside the timing.',
-  'Before each step `sync` runs and the files the step reads first (the source; for a restore the newest revision or the whole repository) are read twice, so every tool starts from a warm page cache; how much of them was cached when the step started is measured with `fincore` (lowest of the repetitions in the table).',
+  'Every restore goes to a third loop filesystem (ext4); its time runs until the restored data is on disk (`sync -f` on the restored file right after the tool exits, none of them flushes on its own), and it is compared with `cmp` against the changed image, outside the timing.',
+  'Before each step `sync` runs, the page cache is emptied (`drop_caches`, so that no step pays for reclaiming memory an earlier one filled) and the files the step reads first are read twice (for a backup the source, and backy\'s parent image, restic\'s cache, borg\'s cache and index; for a restore the newest revision or the whole repository), so every tool starts from the same warm page cache; how much of them was cached when the step started is measured with `fincore` (lowest of the repetitions in the table).',
   'Wall time is measured around the command, CPU time (user + system) and peak RSS by GNU time; peak RSS is the highest of the repetitions.',
   'Growth is the filesystem\'s used bytes after the step minus before it, after `sync` (btrfs: `btrfs filesystem sync`, then "Used" from `btrfs filesystem usage`, i.e. data plus metadata as stored, DUP metadata twice, shared extents once; ext4: statfs, as `df`), with only that tool\'s repository on the filesystem. The cross-check is the repository directory\'s allocated bytes (btrfs: exclusive + set shared from `btrfs filesystem du -s`, data only; ext4: `du -s`).',
 ].join(' ');

@@ -11,29 +11,23 @@ import type { ToolName } from './tools.js';
 
 type Fs = 'btrfs' | 'ext4';
 
-// strace -ttt of `backy backup` (4 GiB image, 2.7 GiB of data), six runs on
-// both filesystems: writing 43-53%, fdatasync 17-21%, verification 24-34%.
+// strace -ttt of `backy backup` (4 GiB image, 2.7 GiB of data): writing,
+// then fdatasync and verification side by side.
 const FULL =
   'A full backup writes the image\'s data uncompressed (about twice what restic and borg store after compression), ' +
-  'flushes it with fdatasync and then verifies it by reading the source and the new revision once more, a check neither peer makes ' +
-  '(traced: about half writing, a fifth flushing, a quarter to a third verifying).';
+  'flushes it with fdatasync and verifies it by reading the source and the new revision once more, a check neither peer makes.';
 
-// strace -ttt of incrementals on ext4 (4 GiB image): the parent copy took
-// 6.7 of 16.4 s, 2.8 of 9.1 s, 2.6 of 10.9 s.
 const INCREMENTAL_EXT4 =
-  'ext4 cannot share blocks, so an incremental backup first makes a full sparse copy of the parent (all of the image\'s data written again: a quarter to two fifths of its time in traced runs) ' +
-  'before comparing the whole image with it and verifying, while restic and borg only read and hash the image and store the changed chunks.';
+  'ext4 cannot share blocks, so every revision is a complete sparse copy: an incremental backup writes all of the image\'s data again, flushes and verifies it, ' +
+  'while restic and borg only read and hash the image and store the changed chunks.';
 
 const INCREMENTAL_BTRFS =
-  'An incremental backup reads the whole image and its parent to compare them block by block and then reads both again to verify, ' +
-  'four times the image\'s size through the page cache, where restic and borg read the image once.';
+  'An incremental backup reads the image\'s data and its parent\'s to compare them block by block and then reads both again to verify: ' +
+  'four passes over the data through the page cache (holes skipped), where restic and borg read the image once.';
 
-// perf record of `backy restore`: copy_to_iter + copy_folio_from_iter_atomic
-// 50-65% of the samples. `dd bs=4M` of a fully cached revision: btrfs
-// 0.5-1.1 s, ext4 0.3-0.5 s.
 const RESTORE =
-  'A restore moves every byte through user space: it reads the whole revision in 4 MiB chunks, its holes (a third of this image) included, ' +
-  'and writes the data with pwrite (the kernel\'s copies to and from user memory are 50-65% of its CPU samples in `perf record`)';
+  'A restore reads the revision\'s data (holes skipped) and writes it with pwrite in 1 MiB pieces, as cp does; ' +
+  'the kernel\'s copies to and from user memory are most of its CPU time';
 
 const REASONS: Partial<Record<Metric, Partial<Record<Fs, string>>>> = {
   'full backup time': { btrfs: FULL, ext4: FULL },

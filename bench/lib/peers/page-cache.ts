@@ -1,19 +1,26 @@
 /**
- * Every tool starts a step with what it reads first in the page cache: the
- * source for a backup, the revision or repository for a restore. On this
- * shared machine the cache is often full, so the files are read twice (a
+ * Every tool starts a step with what it reads first in the page cache, and
+ * nothing else: the source (and caches, a parent image) for a backup, the
+ * revision or repository for a restore. The files are read twice (a
  * second access moves their pages to the kernel's active list, where the
  * step's own writes do not push them out first) and how much of them is
  * cached is measured and reported rather than assumed.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
+/** Regular files at or below the paths; paths that do not exist yet (a cache before the first backup) have none. */
 function filesUnder(paths: string[]): string[] {
-  const out = execFileSync('find', ['-L', ...paths, '-type', 'f', '-print0'], { encoding: 'utf8' });
+  const existing = paths.filter((path) => existsSync(path));
+  if (existing.length === 0) return [];
+  const out = execFileSync('find', ['-L', ...existing, '-type', 'f', '-print0'], { encoding: 'utf8' });
   return out.split('\0').filter(Boolean);
 }
 
 export function warm(paths: string[]): void {
+  // From an emptied page cache: otherwise a step pays for reclaiming the
+  // memory earlier steps filled, more or less depending on what ran before.
+  execFileSync('sh', ['-c', 'sync; echo 1 > /proc/sys/vm/drop_caches']);
   const files = filesUnder(paths);
   for (let pass = 0; pass < 2; pass++) {
     for (const file of files) execFileSync('dd', [`if=${file}`, 'of=/dev/null', 'bs=4M', 'status=none']);

@@ -27,6 +27,8 @@ export interface PeerTool {
   backup(step: BackupStep): Promise<Measurement>;
   /** Restores the newest backup into the empty directory `target`; returns the restored image's path. */
   restore(target: string): Promise<{ measurement: Measurement; file: string }>;
+  /** Besides the source, what a backup reads first (a parent image, caches), warmed beforehand like the source. */
+  backupInputs(step: BackupStep): string[];
   /** The files a restore reads, to be read once beforehand so every tool starts from a warm page cache. */
   restoreInputs(): string[];
   /** Deletes the repository and whatever else the tool keeps (caches). */
@@ -46,6 +48,8 @@ export function backyTool(name: 'backy-btrfs' | 'backy-ext4', fs: LoopFilesystem
       const file = join(target, basename(source));
       return { measurement: await measure(process.execPath, [BACKY_MAIN, '-b', job, 'restore', '-r', '0', file]), file };
     },
+    // The parent image, which an incremental backup compares the source with.
+    backupInputs: (step) => (step === 'incremental' ? [join(job, 'last')] : []),
     restoreInputs: () => [join(job, 'last')],
     remove: () => rmSync(job, { recursive: true, force: true }),
   };
@@ -71,6 +75,8 @@ export function resticTool(fs: LoopFilesystem, source: string): PeerTool {
       const measurement = await restic(['restore', 'latest', '--target', target]);
       return { measurement, file: findFile(target, basename(source)) };
     },
+    // Its cache holds the index and the previous snapshot's tree.
+    backupInputs: () => [cache],
     restoreInputs: () => [repository],
     remove: () => {
       rmSync(repository, { recursive: true, force: true });
@@ -106,6 +112,8 @@ export function borgTool(fs: LoopFilesystem, source: string): PeerTool {
       const measurement = await measure('borg', ['extract', '--sparse', `${repository}::incremental`], { env, cwd: target });
       return { measurement, file: findFile(target, basename(source)) };
     },
+    // Its chunk index and files cache.
+    backupInputs: () => [base],
     restoreInputs: () => [repository],
     remove: () => {
       rmSync(repository, { recursive: true, force: true });
