@@ -32,7 +32,7 @@ export async function run(options: CephBenchOptions = {}): Promise<string> {
   const work = mkdtempSync(join(options.workDir ?? '/var/tmp', 'backy-bench-ceph-'));
   // memstore keeps the image and, per snapshot, a full copy of each object changed since (in RAM).
   const cluster = await startCephCluster({ memstoreBytes: size * 3 + 2 * GiB, timeoutMs: 120_000 });
-  const fs = mountLoopFilesystem('btrfs', `${Math.ceil((size * 4) / GiB) + 2}G`, { dir: work });
+  const fs = mountLoopFilesystem('btrfs', `${Math.ceil((size * 4) / GiB) + 2}G`, { dir: work, directIo: true });
   try {
     const image = `${cluster.pool}/bench`;
     const source = join(work, 'source.img');
@@ -102,7 +102,7 @@ export async function run(options: CephBenchOptions = {}): Promise<string> {
     return [
       `## Ceph RBD source (${size / GiB} GiB image; full: median of 3, differential: median of ${reps})`,
       '',
-      'Test cluster on this machine: one monitor (proposing map changes every 50 ms rather than 1 s: snapshot create and remove wait for one), one OSD on memstore (RAM), 127.0.0.1. Image: 64 MiB stripes of random data, zeros and compressible text, imported with `rbd import`; changes: `rbd bench --io-type write --io-pattern rand --io-size 64K` of 1% of the image. Job directory on a btrfs loop filesystem. Times include snapshotting, verification (1% sample through librbd) and removing the old snapshot.',
+      'Test cluster on this machine: one monitor (proposing map changes every 50 ms rather than 1 s: snapshot create and remove wait for one), one OSD on memstore (RAM), 127.0.0.1. Image: 64 MiB stripes of random data, zeros and compressible text, imported with `rbd import`; changes: `rbd bench --io-type write --io-pattern rand --io-size 64K` of 1% of the image. Job directory on a btrfs loop filesystem (loop device with direct I/O on its backing file). Times include snapshotting, verification (1% sample through librbd) and removing the old snapshot.',
       '',
       markdownTable(rows),
     ].join('\n');
