@@ -7,6 +7,7 @@
  *   start 16 bytes in, which is where large Node buffers start.
  */
 #define _GNU_SOURCE
+#define _FILE_OFFSET_BITS 64
 #include <errno.h>
 #include <node_api.h>
 #include <stdint.h>

@@ -46,7 +46,7 @@ export function fileReader(handle: FileHandle, size: number): ImageReader {
 export async function readFully(handle: FileHandle, buffer: Buffer, length: number, position: number): Promise<number> {
   const map = dataRanges(handle.fd, position, position + length);
   if (!map) return readAll(handle, buffer, length, position);
-  const end = Math.min(position + length, map.size);
+  let end = Math.min(position + length, map.size);
   let at = position;
   for (const [start, stop] of map.ranges) {
     if (start > at) buffer.fill(0, at - position, start - position);
@@ -55,7 +55,11 @@ export async function readFully(handle: FileHandle, buffer: Buffer, length: numb
     if (got < stop - start) return start + got - position;
     at = stop;
   }
-  if (end > at) buffer.fill(0, at - position, end - position);
+  if (end > at) {
+    // A file that shrank while its data was read must read short, as it would without the map.
+    if (map.ranges.length > 0) end = Math.min(end, Math.max(at, (await handle.stat()).size));
+    buffer.fill(0, at - position, end - position);
+  }
   return Math.max(0, end - position);
 }
 

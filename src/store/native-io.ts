@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 interface NativeIo {
   dataRanges(fd: number, start: number, end: number): number[] | null;
@@ -24,7 +25,7 @@ function load(): NativeIo | null {
   if (native !== undefined) return native;
   try {
     const require = createRequire(import.meta.url);
-    native = require(new URL('../../native/io.node', import.meta.url).pathname) as NativeIo;
+    native = require(fileURLToPath(new URL('../../native/io.node', import.meta.url))) as NativeIo;
   } catch {
     native = null;
   }
@@ -63,6 +64,7 @@ export function alignedBuffer(size: number): Buffer {
   const helper = load();
   if (!helper) return Buffer.allocUnsafeSlow(size);
   const memory = Buffer.allocUnsafeSlow(size + PAGE);
-  const skip = (PAGE - helper.pageOffset(memory)) % PAGE;
+  // Modulo 4 KiB also where pages are larger: that is the alignment that counts.
+  const skip = (PAGE - (helper.pageOffset(memory) % PAGE)) % PAGE;
   return memory.subarray(skip, skip + size);
 }

@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { readStatusFile } from '../../src/scheduler/status-file.js';
 import { backy } from '../helpers/cli.js';
@@ -18,7 +19,8 @@ test('SIGTERM: the running backup is stopped, its revision removed, the final st
   const fixture = new SchedulerFixture();
   // A large block device keeps the first backup busy for a while (a sparse
   // file would not: its holes are skipped).
-  const device = attachLoopDevice(fixture.source('big.img', 4 * 1024 ** 3, { sparse: true }));
+  const backing = fixture.source('big.img', 4 * 1024 ** 3, { sparse: true });
+  const device = attachLoopDevice(backing);
   try {
     const source = device.device;
     fixture.writeConfig(configText({ base: fixture.base, port: await freePort(), schedules: fast, jobs: { big: { schedule: 'fast', filename: source } } }));
@@ -41,7 +43,10 @@ test('SIGTERM: the running backup is stopped, its revision removed, the final st
     assert.equal(status.jobs[0]!.state, 'waiting');
     assert.equal(status.jobs[0]!.failures, 0, 'a backup stopped for shutdown is no failure');
 
-    // The next backup finds nothing incomplete to clear and completes.
+    // The next backup finds nothing incomplete to clear and completes (on a
+    // device shrunk to 1 MiB, so that it is quick).
+    truncateSync(backing, 1024 * 1024);
+    execFileSync('losetup', ['--set-capacity', device.device]);
     const next = backy(['-b', job, 'backup', 'a']);
     assert.equal(next.status, 0, next.stderr);
     const left = revisions(job);
