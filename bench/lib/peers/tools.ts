@@ -48,8 +48,10 @@ export function backyTool(name: 'backy-btrfs' | 'backy-ext4', fs: LoopFilesystem
       const file = join(target, basename(source));
       return { measurement: await measure(process.execPath, [BACKY_MAIN, '-b', job, 'restore', '-r', '0', file]), file };
     },
-    // The parent image, which an incremental backup compares the source with.
-    backupInputs: (step) => (step === 'incremental' ? [join(job, 'last')] : []),
+    // The parent image, which an incremental backup on btrfs compares the
+    // source with; on ext4 the new revision is written whole and the parent
+    // is not read.
+    backupInputs: (step) => (step === 'incremental' && fs.type === 'btrfs' ? [join(job, 'last')] : []),
     restoreInputs: () => [join(job, 'last')],
     remove: () => rmSync(job, { recursive: true, force: true }),
   };
