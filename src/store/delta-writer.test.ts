@@ -12,11 +12,17 @@ const dir = mkdtempSync(join(tmpdir(), 'backy-delta-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let counter = 0;
 
-/** A real file holding `content`, opened as an image whose baseline is the file itself. */
-async function imageWith(content: Buffer, baseline: Baseline = { kind: 'self' }) {
+/**
+ * A real file holding `content`, opened as an image; by default its baseline
+ * is the file itself, opened a second time as the parent it was cloned from.
+ */
+async function imageWith(content: Buffer, baseline?: Baseline) {
   const path = join(dir, `image-${counter++}`);
   writeFileSync(path, content);
-  const writer = await DeltaWriter.open(await open(path, 'r+'), baseline);
+  const writer = await DeltaWriter.open(
+    await open(path, 'r+'),
+    baseline ?? { kind: 'parent', handle: await open(path, 'r'), size: content.length },
+  );
   return { path, writer };
 }
 

@@ -19,13 +19,12 @@ type Action = 'keep' | 'write' | 'punch';
 
 /**
  * What the new image held before the backup wrote to it:
- * - `empty`: nothing (a first backup);
- * - `self`: a full copy of the parent, read from the image itself;
+ * - `empty`: nothing (a first backup, or a filesystem without reflinks);
  * - a parent image it shares all blocks with (reflink clone): reading the
  *   parent gives the same bytes, and its pages are likely cached already
  *   while the fresh clone's are not.
  */
-export type Baseline = { kind: 'empty' } | { kind: 'self' } | { kind: 'parent'; handle: FileHandle; size: number };
+export type Baseline = { kind: 'empty' } | { kind: 'parent'; handle: FileHandle; size: number };
 
 /**
  * Writes a source's content over an image that starts out as its parent:
@@ -48,7 +47,7 @@ export class DeltaWriter implements ImageWriter {
     private readonly baseline: Baseline,
     private currentSize: number,
   ) {
-    this.baselineEnd = baseline.kind === 'empty' ? 0 : baseline.kind === 'parent' ? baseline.size : currentSize;
+    this.baselineEnd = baseline.kind === 'parent' ? baseline.size : 0;
   }
 
   static async open(handle: FileHandle, baseline: Baseline): Promise<DeltaWriter> {
@@ -148,7 +147,6 @@ export class DeltaWriter implements ImageWriter {
       size,
       async read(buffer, length, position) {
         const end = Math.min(size, position + length);
-        if (baseline.kind === 'self') return readFully(image, buffer, end - position, position);
         let at = position;
         const copyFrom = async (handle: FileHandle, from: number, to: number) => {
           const got = await readFully(handle, buffer.subarray(from - position), to - from, from);
@@ -179,10 +177,8 @@ export class DeltaWriter implements ImageWriter {
     const buffer = this.scratch.subarray(0, length);
     const readable = Math.max(0, Math.min(length, this.baselineEnd - offset));
     let done = 0;
-    if (readable > 0) {
-      const source = this.baseline.kind === 'parent' ? this.baseline.handle : this.handle;
-      done = await readFully(source, buffer, readable, offset);
-    }
+    // Only a parent baseline has bytes to read (baselineEnd is 0 otherwise).
+    if (readable > 0 && this.baseline.kind === 'parent') done = await readFully(this.baseline.handle, buffer, readable, offset);
     if (done < length) buffer.fill(0, done);
     return buffer;
   }

@@ -14,10 +14,9 @@ export interface CopyOptions {
 }
 
 /**
- * Streams an image chunk by chunk, in order, into `sink` (writers running
- * in parallel on one file measured three times slower: they contend for it); the next chunk is read while
- * the current one is written, and memory stays at two chunks whatever the
- * image size.
+ * Streams an image chunk by chunk, in order, into `sink` (a pipe, for
+ * `restore -`): the next chunk is read while the current one is written,
+ * and memory stays at two chunks whatever the image size.
  */
 async function streamChunks(
   input: FileHandle,
