@@ -7,6 +7,7 @@ import { BackyError, describeIoError, errorCode } from '../util/errors.js';
 import { blockDeviceSize } from '../util/block-device.js';
 import type { Logger } from '../util/logger.js';
 import type { ProgressListener } from '../sources/source.js';
+import { ImageFile } from '../store/direct-io.js';
 import { copyToDevice, copyToSparseFile, copyToStream, type CopyOptions } from '../store/image-copy.js';
 import { CONFIG_FILE, JobDirectory, LOCK_FILE } from './job-directory.js';
 import { resolveRevisionSpec } from './revision-spec.js';
@@ -71,7 +72,7 @@ export async function restoreJob(path: string, options: RestoreOptions): Promise
       const output = await openTarget(target, 'r+');
       try {
         await copyToDevice(input, size, output, { signal: options.signal, onProgress: progress });
-        await output.sync();
+        await output.handle.sync();
       } catch (err) {
         throw describeIoError(err, `restore to ${target} failed`);
       } finally {
@@ -86,8 +87,9 @@ export async function restoreJob(path: string, options: RestoreOptions): Promise
     }
     const output = await openTarget(target, 'w');
     try {
-      // Like cp, no fsync: a restore can be repeated, and the page cache is
-      // coherent for whoever reads the file next.
+      // No fsync, like cp: a restore can be repeated. Direct writes are on
+      // the disk when they return anyway; where the filesystem has no direct
+      // I/O the page cache is coherent for whoever reads the file next.
       await copyToSparseFile(input, size, output, { signal: options.signal, onProgress: progress });
     } catch (err) {
       throw describeIoError(err, `restore to ${target} failed`);
@@ -110,9 +112,10 @@ async function restoreToStream(input: FileHandle, size: number, output: Writable
   }
 }
 
-async function openTarget(target: string, flags: string) {
+/** The target, written past the page cache where its filesystem allows: a restore is read by a VM, not by us. */
+async function openTarget(target: string, flags: string): Promise<ImageFile> {
   try {
-    return await open(target, flags, RESTORED_MODE);
+    return await ImageFile.open(await open(target, flags, RESTORED_MODE), target, 'r+');
   } catch (err) {
     throw describeIoError(err, `cannot restore to ${target}`);
   }

@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { throwIfAborted } from '../util/abort.js';
+import { ImageFile } from './direct-io.js';
 import { alignedBuffer, dataRanges } from './native-io.js';
 import type { ImageReader } from './store.js';
 
@@ -43,14 +44,16 @@ export function fileReader(handle: FileHandle, size: number): ImageReader {
  * Holes are not read: the buffer is filled with zeros there, which spares
  * the kernel zero-filling pages only to copy them out.
  */
-export async function readFully(handle: FileHandle, buffer: Buffer, length: number, position: number): Promise<number> {
+export async function readFully(file: FileHandle | ImageFile, buffer: Buffer, length: number, position: number): Promise<number> {
+  const handle = file instanceof ImageFile ? file.handle : file;
+  const readAll = file instanceof ImageFile ? file.read.bind(file) : readAllFrom.bind(null, handle);
   const map = dataRanges(handle.fd, position, position + length);
-  if (!map) return readAll(handle, buffer, length, position);
+  if (!map) return readAll(buffer, length, position);
   let end = Math.min(position + length, map.size);
   let at = position;
   for (const [start, stop] of map.ranges) {
     if (start > at) buffer.fill(0, at - position, start - position);
-    const got = await readAll(handle, buffer.subarray(start - position), stop - start, start);
+    const got = await readAll(buffer.subarray(start - position), stop - start, start);
     // The file shrank since it was mapped.
     if (got < stop - start) return start + got - position;
     at = stop;
@@ -63,7 +66,7 @@ export async function readFully(handle: FileHandle, buffer: Buffer, length: numb
   return Math.max(0, end - position);
 }
 
-async function readAll(handle: FileHandle, buffer: Buffer, length: number, position: number): Promise<number> {
+async function readAllFrom(handle: FileHandle, buffer: Buffer, length: number, position: number): Promise<number> {
   let done = 0;
   while (done < length) {
     const { bytesRead } = await handle.read(buffer, done, length - done, position + done);

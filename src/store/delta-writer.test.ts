@@ -6,6 +6,7 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DELTA_BLOCK_SIZE, DeltaWriter, type Baseline } from './delta-writer.js';
+import { ImageFile } from './direct-io.js';
 
 const BLOCK = DELTA_BLOCK_SIZE;
 const dir = mkdtempSync(join(tmpdir(), 'backy-delta-'));
@@ -20,7 +21,7 @@ async function imageWith(content: Buffer, baseline?: Baseline) {
   const path = join(dir, `image-${counter++}`);
   writeFileSync(path, content);
   const writer = await DeltaWriter.open(
-    await open(path, 'r+'),
+    ImageFile.buffered(await open(path, 'r+')),
     baseline ?? { kind: 'parent', handle: await open(path, 'r'), size: content.length },
   );
   return { path, writer };

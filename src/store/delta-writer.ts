@@ -5,6 +5,7 @@ import { RangeSet } from './range-set.js';
 import type { ImageReader, ImageWriter, WriterStats } from './store.js';
 import { ZERO_BLOCK } from './zero.js';
 import { alignedBuffer } from './native-io.js';
+import type { ImageFile } from './direct-io.js';
 
 /**
  * Granularity of comparison and writing. On btrfs a rewritten block
@@ -43,15 +44,15 @@ export class DeltaWriter implements ImageWriter {
   private baselineEnd: number;
 
   private constructor(
-    private readonly handle: FileHandle,
+    private readonly image: ImageFile,
     private readonly baseline: Baseline,
     private currentSize: number,
   ) {
     this.baselineEnd = baseline.kind === 'parent' ? baseline.size : 0;
   }
 
-  static async open(handle: FileHandle, baseline: Baseline): Promise<DeltaWriter> {
-    return new DeltaWriter(handle, baseline, (await handle.stat()).size);
+  static async open(image: ImageFile, baseline: Baseline): Promise<DeltaWriter> {
+    return new DeltaWriter(image, baseline, (await image.handle.stat()).size);
   }
 
   get holdsParent(): boolean {
@@ -64,7 +65,7 @@ export class DeltaWriter implements ImageWriter {
 
   async resize(size: number): Promise<void> {
     if (size === this.currentSize) return;
-    await this.handle.truncate(size);
+    await this.image.handle.truncate(size);
     // What a shrink cut off comes back as zeros if the image grows again.
     this.baselineEnd = Math.min(this.baselineEnd, size);
     this.currentSize = size;
@@ -134,12 +135,12 @@ export class DeltaWriter implements ImageWriter {
   }
 
   async sync(): Promise<void> {
-    await this.handle.datasync();
+    await this.image.handle.datasync();
   }
 
   reader(): ImageReader {
     const baseline = this.baseline;
-    const image = this.handle;
+    const image = this.image;
     const changed = this.changed;
     const parentEnd = this.baselineEnd;
     const size = this.currentSize;
@@ -148,8 +149,8 @@ export class DeltaWriter implements ImageWriter {
       async read(buffer, length, position) {
         const end = Math.min(size, position + length);
         let at = position;
-        const copyFrom = async (handle: FileHandle, from: number, to: number) => {
-          const got = await readFully(handle, buffer.subarray(from - position), to - from, from);
+        const copyFrom = async (file: FileHandle | ImageFile, from: number, to: number) => {
+          const got = await readFully(file, buffer.subarray(from - position), to - from, from);
           if (got < to - from) throw new Error(`image ended early at byte ${from + got}`);
         };
         for (const [start, stop] of [...changed.within(position, end), [end, end] as [number, number]]) {
@@ -168,7 +169,7 @@ export class DeltaWriter implements ImageWriter {
   }
 
   async close(): Promise<void> {
-    await this.handle.close();
+    await this.image.close();
     if (this.baseline.kind === 'parent') await this.baseline.handle.close();
   }
 
@@ -191,24 +192,20 @@ export class DeltaWriter implements ImageWriter {
       return;
     }
     const slice = data.subarray(start - dataOffset, end - dataOffset);
-    let done = 0;
-    while (done < slice.length) {
-      const { bytesWritten } = await this.handle.write(slice, done, slice.length - done, start + done);
-      done += bytesWritten;
-    }
+    await this.image.write(slice, start);
     this.bytesWritten += slice.length;
   }
 
   private async punch(offset: number, length: number): Promise<void> {
     if (length <= 0) return;
-    await fsx.trim(this.handle.fd, offset, length);
+    await fsx.trim(this.image.fd, offset, length);
     this.bytesPunched += length;
   }
 
   private async writeZeros(start: number, end: number): Promise<void> {
     for (let at = start; at < end; at += ZERO_BLOCK.length) {
       const length = Math.min(ZERO_BLOCK.length, end - at);
-      await this.handle.write(ZERO_BLOCK, 0, length, at);
+      await this.image.write(ZERO_BLOCK.subarray(0, length), at);
       this.bytesWritten += length;
     }
   }

@@ -1,8 +1,9 @@
-import { readSync, writeSync } from 'node:fs';
+import { readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { throwIfAborted } from '../util/abort.js';
 import { readFully } from './compare.js';
+import type { ImageFile } from './direct-io.js';
 import { alignedBuffer, dataRanges } from './native-io.js';
 import { isZero, ZERO_BLOCK } from './zero.js';
 
@@ -42,6 +43,8 @@ async function streamChunks(
 
 /** What one synchronous read or write moves: small enough to stay in the CPU's cache between the two. */
 const PIECE = 1024 * 1024;
+/** Direct writes copy nothing through the CPU's cache; larger requests keep the device busy. */
+const DIRECT_PIECE = 8 * 1024 * 1024;
 /** How much is copied between returns to the event loop (signals, progress). */
 const SLICE = 32 * 1024 * 1024;
 
@@ -54,11 +57,12 @@ const SLICE = 32 * 1024 * 1024;
 async function copyInTurn(
   input: FileHandle,
   size: number,
-  output: FileHandle,
+  output: ImageFile,
   onHole: (start: number, end: number) => void,
   options: CopyOptions,
 ): Promise<void> {
-  const buffer = alignedBuffer(PIECE);
+  const piece = output.isDirect ? DIRECT_PIECE : PIECE;
+  const buffer = alignedBuffer(piece);
   for (let window = 0; window < size; window += SLICE) {
     if (options.signal) throwIfAborted(options.signal);
     const windowEnd = Math.min(size, window + SLICE);
@@ -68,13 +72,13 @@ async function copyInTurn(
     let at = window;
     for (const [start, end] of ranges) {
       if (start > at) onHole(at, start);
-      for (let offset = start; offset < end; offset += PIECE) {
-        const length = Math.min(PIECE, end - offset);
+      for (let offset = start; offset < end; offset += piece) {
+        const length = Math.min(piece, end - offset);
         const got = readSync(input.fd, buffer, 0, length, offset);
         if (got < length) throw new Error(`image ended early at byte ${offset + got} of ${size}`);
         const data = buffer.subarray(0, length);
         if (isZero(data)) onHole(offset, offset + length);
-        else writeAllSync(output.fd, data, offset);
+        else output.writeSync(data, offset);
       }
       at = end;
     }
@@ -86,23 +90,17 @@ async function copyInTurn(
 }
 
 /** Copies into a regular file, leaving holes where the image reads as zeros. */
-export async function copyToSparseFile(input: FileHandle, size: number, output: FileHandle, options: CopyOptions): Promise<void> {
-  await output.truncate(0);
+export async function copyToSparseFile(input: FileHandle, size: number, output: ImageFile, options: CopyOptions): Promise<void> {
+  await output.handle.truncate(0);
   await copyInTurn(input, size, output, () => undefined, options);
-  await output.truncate(size);
+  await output.handle.truncate(size);
 }
 
 /** Overwrites a block device in place: zeros are written too, the device keeps its size. */
-export async function copyToDevice(input: FileHandle, size: number, output: FileHandle, options: CopyOptions): Promise<void> {
-  const zeros = ZERO_BLOCK.subarray(0, PIECE);
+export async function copyToDevice(input: FileHandle, size: number, output: ImageFile, options: CopyOptions): Promise<void> {
   await copyInTurn(input, size, output, (start, end) => {
-    for (let at = start; at < end; at += PIECE) writeAllSync(output.fd, zeros.subarray(0, Math.min(PIECE, end - at)), at);
+    for (let at = start; at < end; at += ZERO_BLOCK.length) output.writeSync(ZERO_BLOCK.subarray(0, Math.min(ZERO_BLOCK.length, end - at)), at);
   }, options);
-}
-
-function writeAllSync(fd: number, data: Buffer, position: number): void {
-  let done = 0;
-  while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done);
 }
 
 /** Streams to a pipe or socket (`restore -`), honouring backpressure. */

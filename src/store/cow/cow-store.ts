@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { errorCode } from '../../util/errors.js';
 import type { Logger } from '../../util/logger.js';
 import { DeltaWriter } from '../delta-writer.js';
+import { ImageFile } from '../direct-io.js';
 import type { CloneMethod, ImageWriter, Store } from '../store.js';
 
 const REFLINK_UNSUPPORTED = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL', 'ENOSYS', 'ENOTTY']);
@@ -50,10 +51,13 @@ export class CowStore implements Store {
   }
 
   async openWriter(id: string, parentId: string | null, clone: CloneMethod): Promise<ImageWriter> {
-    const handle = await open(this.imagePath(id), 'r+');
-    if (clone !== 'reflink' || !parentId) return DeltaWriter.open(handle, { kind: 'empty' });
+    const path = this.imagePath(id);
+    const handle = await open(path, 'r+');
+    // An image filled whole is written past the page cache (and verified by
+    // reading it back from disk); a clone's few changed blocks are not.
+    if (clone !== 'reflink' || !parentId) return DeltaWriter.open(await ImageFile.open(handle, path, 'r+'), { kind: 'empty' });
     const parent = await open(this.imagePath(parentId), 'r');
-    return DeltaWriter.open(handle, { kind: 'parent', handle: parent, size: (await parent.stat()).size });
+    return DeltaWriter.open(ImageFile.buffered(handle), { kind: 'parent', handle: parent, size: (await parent.stat()).size });
   }
 
   async seal(id: string): Promise<void> {
