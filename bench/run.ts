@@ -20,11 +20,17 @@ function selectedScenarios(argv: string[]): string[] {
 }
 
 const names = selectedScenarios(process.argv.slice(2));
+/** The command that made this report, settings from the environment included. */
+const command = [
+  ...['BENCH_REPS', 'BENCH_SIZE_GIB'].filter((name) => process.env[name]).map((name) => `${name}=${process.env[name]}`),
+  'npm run bench',
+  ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : []),
+].join(' ');
 const sections: string[] = [
   '# backy benchmark',
   '',
   `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}, ${cpus().length} cores, ` +
-    `${Math.round(totalmem() / 1024 ** 3)} GiB RAM. Regenerate with \`npm run bench\`${names.includes('peers') ? ' -- --peers' : ''}.`,
+    `${Math.round(totalmem() / 1024 ** 3)} GiB RAM. Regenerate with \`${command}\`.`,
 ];
 let failed = false;
 for (const name of names) {

@@ -8,8 +8,9 @@ const CHUNK = 4 * 1024 * 1024;
 
 /**
  * Compares the first `size` bytes of two readers and that both are exactly
- * `size` long. Both are read concurrently. Returns the offset of the first
- * difference, or null.
+ * `size` long. Both are read concurrently, and the next chunk of each is
+ * read while the current ones are compared, so that a reader going to disk
+ * is never idle. Returns the offset of the first difference, or null.
  */
 export async function compareImages(
   expected: ImageReader,
@@ -18,20 +19,35 @@ export async function compareImages(
   options: { signal?: AbortSignal; onProgress?: (done: number) => void } = {},
 ): Promise<number | null> {
   if (expected.size !== size || actual.size !== size) return Math.min(expected.size, actual.size, size);
-  const a = alignedBuffer(CHUNK);
-  const b = alignedBuffer(CHUNK);
-  for (let offset = 0; offset < size; ) {
-    if (options.signal) throwIfAborted(options.signal);
+  const pairs = [
+    [alignedBuffer(CHUNK), alignedBuffer(CHUNK)],
+    [alignedBuffer(CHUNK), alignedBuffer(CHUNK)],
+  ] as const;
+  const readPair = (turn: 0 | 1, offset: number) => {
     const length = Math.min(CHUNK, size - offset);
-    const [gotA, gotB] = await Promise.all([expected.read(a, length, offset), actual.read(b, length, offset)]);
-    if (gotA !== length || gotB !== length) return offset + Math.min(gotA, gotB);
-    if (!a.subarray(0, length).equals(b.subarray(0, length))) {
-      return offset + firstDifference(a.subarray(0, length), b.subarray(0, length));
+    const [a, b] = pairs[turn];
+    return Promise.all([expected.read(a, length, offset), actual.read(b, length, offset)]);
+  };
+  let next = readPair(0, 0);
+  try {
+    for (let offset = 0, turn: 0 | 1 = 0; offset < size; turn = turn === 0 ? 1 : 0) {
+      if (options.signal) throwIfAborted(options.signal);
+      const length = Math.min(CHUNK, size - offset);
+      const [gotA, gotB] = await next;
+      if (gotA !== length || gotB !== length) return offset + Math.min(gotA, gotB);
+      if (offset + length < size) next = readPair(turn === 0 ? 1 : 0, offset + length);
+      const a = pairs[turn][0].subarray(0, length);
+      const b = pairs[turn][1].subarray(0, length);
+      if (!a.equals(b)) return offset + firstDifference(a, b);
+      offset += length;
+      options.onProgress?.(offset);
     }
-    offset += length;
-    options.onProgress?.(offset);
+    return null;
+  } finally {
+    // A comparison that ends early waits for the read ahead, so that no read
+    // is still running when the caller closes the files.
+    await next.catch(() => undefined);
   }
-  return null;
 }
 
 /** An ImageReader over an open file of known size. */

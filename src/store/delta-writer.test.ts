@@ -170,3 +170,25 @@ test('overwrite writes without reading the baseline; zero blocks still become ho
   await writer.close();
   assert.ok(readFileSync(path).equals(wanted));
 });
+
+test('writes called before the previous ones settled compare against the parent each, and all land', async () => {
+  const parentContent = randomBytes(32 * BLOCK);
+  const wanted = Buffer.from(parentContent);
+  // Every other 64 KiB block changes, one chunk becomes zeros.
+  for (let block = 0; block < 32; block += 2) randomBytes(BLOCK).copy(wanted, block * BLOCK);
+  wanted.fill(0, 8 * BLOCK, 12 * BLOCK);
+  const { path, writer } = await imageWith(parentContent);
+  const chunk = 4 * BLOCK;
+  const writes: Array<Promise<void>> = [];
+  // Each chunk from its own buffer, as a source with several buffers hands them over.
+  for (let offset = 0; offset < wanted.length; offset += chunk) writes.push(writer.write(offset, Buffer.from(wanted.subarray(offset, offset + chunk))));
+  await Promise.all(writes);
+  const readBack = Buffer.alloc(wanted.length);
+  assert.equal(await writer.reader().read(readBack, wanted.length, 0), wanted.length);
+  await writer.close();
+  assert.ok(readBack.equals(wanted));
+  assert.ok(readFileSync(path).equals(wanted));
+  // 16 changed blocks, of which 2 fall in the zeroed range and are punched with its other 2.
+  assert.equal(writer.stats().bytesWritten, 14 * BLOCK);
+  assert.equal(writer.stats().bytesPunched, 4 * BLOCK);
+});

@@ -18,6 +18,9 @@ const HOLE_ALIGNMENT = 4096;
 
 type Action = 'keep' | 'write' | 'punch';
 
+/** What the image holds where the baseline has nothing: zeros, known without reading. */
+const ZEROS = Symbol('zeros');
+
 /**
  * What the new image held before the backup wrote to it:
  * - `empty`: nothing (a first backup, or a filesystem without reflinks);
@@ -40,6 +43,8 @@ export class DeltaWriter implements ImageWriter {
   private bytesCompared = 0;
   private scratch: Buffer = alignedBuffer(0);
   private readonly changed = new RangeSet();
+  /** Settles when the comparisons asked for so far are done. */
+  private queue: Promise<unknown> = Promise.resolve();
   /** Below this offset the baseline holds the parent's bytes; above it, zeros. */
   private baselineEnd: number;
 
@@ -71,46 +76,40 @@ export class DeltaWriter implements ImageWriter {
     this.currentSize = size;
   }
 
+  /**
+   * Safe to call again before the previous call has settled (with another
+   * buffer): the comparisons run one after another, while the writes of one
+   * call may still be on their way to the disk when the next one compares.
+   */
   async write(offset: number, data: Buffer): Promise<void> {
     if (data.length === 0) return;
-    const end = offset + data.length;
-    if (end > this.currentSize) await this.resize(end);
-    const existing = await this.readBaseline(offset, data.length);
-    this.bytesCompared += data.length;
-    await this.writeBlocks(offset, data, existing);
+    const runs = await this.serially(async () => {
+      const end = offset + data.length;
+      if (end > this.currentSize) await this.resize(end);
+      // Past the parent's end (all of an image that starts empty) the image
+      // holds zeros: nothing to read, a block is kept exactly when it is zero.
+      const existing = offset >= this.baselineEnd ? ZEROS : await this.readBaseline(offset, data.length);
+      this.bytesCompared += data.length;
+      return plan(offset, data, existing);
+    });
+    for (const [action, start, end] of runs) await this.apply(action, start, end, data, offset);
   }
 
   async overwrite(offset: number, data: Buffer): Promise<void> {
     if (data.length === 0) return;
-    const end = offset + data.length;
-    if (end > this.currentSize) await this.resize(end);
-    await this.writeBlocks(offset, data, null);
+    const runs = await this.serially(async () => {
+      const end = offset + data.length;
+      if (end > this.currentSize) await this.resize(end);
+      return plan(offset, data, null);
+    });
+    for (const [action, start, end] of runs) await this.apply(action, start, end, data, offset);
   }
 
-  /** Writes `data` block by block: unchanged blocks (if `existing` is known) are kept, zero blocks punched. */
-  private async writeBlocks(offset: number, data: Buffer, existing: Buffer | null): Promise<void> {
-    const end = offset + data.length;
-    let runStart = offset;
-    let runAction: Action = 'keep';
-    // Blocks are aligned to absolute offsets so that repeated backups compare
-    // the same ranges and holes line up with filesystem blocks.
-    let blockStart = offset;
-    while (blockStart < end) {
-      const blockEnd = Math.min(end, (Math.floor(blockStart / DELTA_BLOCK_SIZE) + 1) * DELTA_BLOCK_SIZE);
-      const action = classify(
-        data.subarray(blockStart - offset, blockEnd - offset),
-        existing ? existing.subarray(blockStart - offset, blockEnd - offset) : null,
-        blockStart,
-        blockEnd,
-      );
-      if (action !== runAction) {
-        await this.apply(runAction, runStart, blockStart, data, offset);
-        runStart = blockStart;
-        runAction = action;
-      }
-      blockStart = blockEnd;
-    }
-    await this.apply(runAction, runStart, end, data, offset);
+  /** Runs `task` after every task queued before it has settled. */
+  private serially<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(task);
+    this.queue = result.catch(() => undefined);
+    return result;
   }
 
   async zero(offset: number, length: number): Promise<void> {
@@ -211,12 +210,47 @@ export class DeltaWriter implements ImageWriter {
   }
 }
 
-/** `have` null: what the image holds there is unknown (not compared), so the block is written. */
-function classify(wanted: Buffer, have: Buffer | null, start: number, end: number): Action {
+/**
+ * What to do with `data` at `offset`, block by block, adjacent blocks with
+ * the same action coalesced into one run (kept blocks left out): unchanged
+ * blocks (where `existing` is known, a buffer or ZEROS) are kept, zero
+ * blocks punched, the rest written.
+ */
+function plan(offset: number, data: Buffer, existing: Buffer | typeof ZEROS | null): Array<[Action, number, number]> {
+  const runs: Array<[Action, number, number]> = [];
+  const end = offset + data.length;
+  let runStart = offset;
+  let runAction: Action = 'keep';
+  // Blocks are aligned to absolute offsets so that repeated backups compare
+  // the same ranges and holes line up with filesystem blocks.
+  for (let blockStart = offset; blockStart < end; ) {
+    const blockEnd = Math.min(end, (Math.floor(blockStart / DELTA_BLOCK_SIZE) + 1) * DELTA_BLOCK_SIZE);
+    const action = classify(
+      data.subarray(blockStart - offset, blockEnd - offset),
+      existing === ZEROS || existing === null ? existing : existing.subarray(blockStart - offset, blockEnd - offset),
+      blockStart,
+      blockEnd,
+    );
+    if (action !== runAction) {
+      if (runAction !== 'keep') runs.push([runAction, runStart, blockStart]);
+      runStart = blockStart;
+      runAction = action;
+    }
+    blockStart = blockEnd;
+  }
+  if (runAction !== 'keep') runs.push([runAction, runStart, end]);
+  return runs;
+}
+
+/**
+ * `have` null: what the image holds there is unknown (not compared), so the
+ * block is written; ZEROS: the image reads as zeros there.
+ */
+function classify(wanted: Buffer, have: Buffer | typeof ZEROS | null, start: number, end: number): Action {
+  const zero = () => wanted.equals(ZERO_BLOCK.subarray(0, wanted.length));
+  if (have === ZEROS) return zero() ? 'keep' : 'write';
   if (have && wanted.equals(have)) return 'keep';
   // A block can only become a hole when it covers whole filesystem blocks.
-  if (start % HOLE_ALIGNMENT === 0 && end % HOLE_ALIGNMENT === 0 && wanted.equals(ZERO_BLOCK.subarray(0, wanted.length))) {
-    return 'punch';
-  }
+  if (start % HOLE_ALIGNMENT === 0 && end % HOLE_ALIGNMENT === 0 && zero()) return 'punch';
   return 'write';
 }

@@ -50,20 +50,34 @@ class FileBackup implements SourceBackup {
   async transfer(writer: ImageWriter): Promise<Record<string, unknown>> {
     const { signal, onProgress } = this.context;
     await writer.resize(this.size);
-    // Two buffers: the next chunk is read while the writer compares the current one.
-    const buffers = [alignedBuffer(CHUNK), alignedBuffer(CHUNK)];
-    let next = this.readChunk(buffers[0]!, 0);
-    for (let offset = 0, turn = 0; offset < this.size; turn ^= 1) {
-      throwIfAborted(signal);
-      const data = await next;
-      if (data.length === 0) {
-        throw new BackyError(`source ${this.filename} shrank during the backup (ended at ${offset} of ${this.size} bytes)`);
+    // Three buffers: while one chunk is compared and written, the previous
+    // one's writes may still be on their way to the disk (direct I/O keeps
+    // the device busy that way) and the next one is read.
+    const buffers = [alignedBuffer(CHUNK), alignedBuffer(CHUNK), alignedBuffer(CHUNK)];
+    let next: Promise<Buffer> | null = handled(this.readChunk(buffers[0]!, 0));
+    let writing: Promise<void> | null = null;
+    try {
+      for (let offset = 0, turn = 0; offset < this.size; turn = (turn + 1) % 3) {
+        throwIfAborted(signal);
+        const data: Buffer = await next!;
+        next = null;
+        if (data.length === 0) {
+          throw new BackyError(`source ${this.filename} shrank during the backup (ended at ${offset} of ${this.size} bytes)`);
+        }
+        const following = offset + data.length;
+        if (following < this.size) next = handled(this.readChunk(buffers[(turn + 1) % 3]!, following));
+        const previous = writing;
+        writing = handled(writer.write(offset, data));
+        // The previous chunk's buffer is read into next, once its writes are done.
+        if (previous) await previous;
+        offset = following;
+        onProgress('backup', offset, this.size);
       }
-      const following = offset + data.length;
-      if (following < this.size) next = this.readChunk(buffers[turn ^ 1]!, following);
-      await writer.write(offset, data);
-      offset = following;
-      onProgress('backup', offset, this.size);
+      await writing;
+      writing = null;
+    } finally {
+      // On failure nothing may still be reading or writing when the files are closed.
+      await Promise.allSettled([next, writing]);
     }
     // The loop either read all of it or threw.
     return { bytes_read: this.size };
@@ -95,4 +109,14 @@ class FileBackup implements SourceBackup {
   private async readChunk(buffer: Buffer, offset: number): Promise<Buffer> {
     return buffer.subarray(0, await readFully(this.handle, buffer, Math.min(buffer.length, this.size - offset), offset));
   }
+}
+
+/**
+ * Marks a promise that is awaited only later as handled, so that failing
+ * while something else is awaited is not an unhandled rejection; awaiting
+ * it still throws.
+ */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }
