@@ -130,7 +130,8 @@ export class ImageFile {
 
 /**
  * A second handle on `path` with O_DIRECT, or null where direct I/O is
- * unavailable (no native helper to align buffers, tmpfs refuses it) or
+ * unavailable (no native helper to align buffers, a filesystem without
+ * O_DIRECT) or
  * would not bypass the cache: btrfs turns direct writes to checksummed
  * files into buffered writes plus a flush, slower than buffered alone.
  */

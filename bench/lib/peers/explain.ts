@@ -50,7 +50,7 @@ const REASONS: Partial<Record<Metric, Partial<Record<Fs, string>>>> = {
   },
   'restore CPU': { btrfs: `${RESTORE}.`, ext4: `${RESTORE}.` },
   'peak memory': {
-    btrfs: 'Node with backy\'s modules takes 58 MiB before reading any data (`backy --help`; `node -e 0` alone 40 MiB), and the copy and compare loops hold several 4 MiB buffers.',
+    btrfs: 'Node with backy\'s modules takes 58 MiB before reading any data (`backy --help`; `node -e 0` alone 40 MiB), and a backup holds up to eight 4 MiB buffers: three for the source and one for the parent\'s blocks while writing (the next chunk is read and the previous one written meanwhile), two each for the source and the image while verifying (reading ahead).',
   },
   'growth after full backup': {
     btrfs: 'backy stores the image as it is, only its holes left out, while restic (zstd) and borg (lz4) compress it: the image\'s text third nearly vanishes in their repositories; compression is kept off backy\'s hot path by design.',
