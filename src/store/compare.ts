@@ -61,35 +61,24 @@ export function fileReader(handle: FileHandle, size: number): ImageReader {
  * the kernel zero-filling pages only to copy them out.
  */
 export async function readFully(file: FileHandle | ImageFile, buffer: Buffer, length: number, position: number): Promise<number> {
-  const handle = file instanceof ImageFile ? file.handle : file;
-  const readAll = file instanceof ImageFile ? file.read.bind(file) : readAllFrom.bind(null, handle);
-  const map = dataRanges(handle.fd, position, position + length);
-  if (!map) return readAll(buffer, length, position);
+  const image = file instanceof ImageFile ? file : ImageFile.buffered(file);
+  const map = dataRanges(image.fd, position, position + length);
+  if (!map) return image.read(buffer, length, position);
   let end = Math.min(position + length, map.size);
   let at = position;
   for (const [start, stop] of map.ranges) {
     if (start > at) buffer.fill(0, at - position, start - position);
-    const got = await readAll(buffer.subarray(start - position), stop - start, start);
+    const got = await image.read(buffer.subarray(start - position), stop - start, start);
     // The file shrank since it was mapped.
     if (got < stop - start) return start + got - position;
     at = stop;
   }
   if (end > at) {
     // A file that shrank while its data was read must read short, as it would without the map.
-    if (map.ranges.length > 0) end = Math.min(end, Math.max(at, (await handle.stat()).size));
+    if (map.ranges.length > 0) end = Math.min(end, Math.max(at, (await image.handle.stat()).size));
     buffer.fill(0, at - position, end - position);
   }
   return Math.max(0, end - position);
-}
-
-async function readAllFrom(handle: FileHandle, buffer: Buffer, length: number, position: number): Promise<number> {
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return done;
 }
 
 function firstDifference(a: Buffer, b: Buffer): number {

@@ -3,7 +3,7 @@ import fsx from 'fs-native-extensions';
 import { readFully } from './compare.js';
 import { RangeSet } from './range-set.js';
 import type { ImageReader, ImageWriter, WriterStats } from './store.js';
-import { ZERO_BLOCK } from './zero.js';
+import { isZero, ZERO_BLOCK } from './zero.js';
 import { alignedBuffer } from './native-io.js';
 import type { ImageFile } from './direct-io.js';
 
@@ -76,31 +76,30 @@ export class DeltaWriter implements ImageWriter {
     this.currentSize = size;
   }
 
+  async write(offset: number, data: Buffer): Promise<void> {
+    await this.writeRuns(offset, data, true);
+  }
+
+  async overwrite(offset: number, data: Buffer): Promise<void> {
+    await this.writeRuns(offset, data, false);
+  }
+
   /**
    * Safe to call again before the previous call has settled (with another
    * buffer): the comparisons run one after another, while the writes of one
    * call may still be on their way to the disk when the next one compares.
    */
-  async write(offset: number, data: Buffer): Promise<void> {
+  private async writeRuns(offset: number, data: Buffer, compare: boolean): Promise<void> {
     if (data.length === 0) return;
     const runs = await this.serially(async () => {
       const end = offset + data.length;
       if (end > this.currentSize) await this.resize(end);
+      if (!compare) return plan(offset, data, null);
       // Past the parent's end (all of an image that starts empty) the image
       // holds zeros: nothing to read, a block is kept exactly when it is zero.
       const existing = offset >= this.baselineEnd ? ZEROS : await this.readBaseline(offset, data.length);
       this.bytesCompared += data.length;
       return plan(offset, data, existing);
-    });
-    for (const [action, start, end] of runs) await this.apply(action, start, end, data, offset);
-  }
-
-  async overwrite(offset: number, data: Buffer): Promise<void> {
-    if (data.length === 0) return;
-    const runs = await this.serially(async () => {
-      const end = offset + data.length;
-      if (end > this.currentSize) await this.resize(end);
-      return plan(offset, data, null);
     });
     for (const [action, start, end] of runs) await this.apply(action, start, end, data, offset);
   }
@@ -247,10 +246,9 @@ function plan(offset: number, data: Buffer, existing: Buffer | typeof ZEROS | nu
  * block is written; ZEROS: the image reads as zeros there.
  */
 function classify(wanted: Buffer, have: Buffer | typeof ZEROS | null, start: number, end: number): Action {
-  const zero = () => wanted.equals(ZERO_BLOCK.subarray(0, wanted.length));
-  if (have === ZEROS) return zero() ? 'keep' : 'write';
+  if (have === ZEROS) return isZero(wanted) ? 'keep' : 'write';
   if (have && wanted.equals(have)) return 'keep';
   // A block can only become a hole when it covers whole filesystem blocks.
-  if (start % HOLE_ALIGNMENT === 0 && end % HOLE_ALIGNMENT === 0 && zero()) return 'punch';
+  if (start % HOLE_ALIGNMENT === 0 && end % HOLE_ALIGNMENT === 0 && isZero(wanted)) return 'punch';
   return 'write';
 }

@@ -50,8 +50,7 @@ export class ImageFile {
     let done = 0;
     for (const [, end, direct] of this.pieces(buffer, length, position)) {
       while (done < end) {
-        // After a short direct read (the end of the file) the offset is off the alignment.
-        const handle = direct && this.direct && (position + done) % DIRECT_ALIGNMENT === 0 ? this.direct : this.handle;
+        const handle = this.handleFor(direct, position + done);
         let bytesRead: number;
         try {
           ({ bytesRead } = await handle.read(buffer, done, end - done, position + done));
@@ -70,7 +69,7 @@ export class ImageFile {
   async write(data: Buffer, position: number): Promise<void> {
     for (const [start, end, direct] of this.pieces(data, data.length, position)) {
       for (let done = start; done < end; ) {
-        const handle = direct && this.direct && (position + done) % DIRECT_ALIGNMENT === 0 ? this.direct : this.handle;
+        const handle = this.handleFor(direct, position + done);
         try {
           done += (await handle.write(data, done, end - done, position + done)).bytesWritten;
         } catch (err) {
@@ -83,7 +82,7 @@ export class ImageFile {
   writeSync(data: Buffer, position: number): void {
     for (const [start, end, direct] of this.pieces(data, data.length, position)) {
       for (let done = start; done < end; ) {
-        const fd = direct && this.direct && (position + done) % DIRECT_ALIGNMENT === 0 ? this.direct.fd : this.handle.fd;
+        const fd = this.handleFor(direct, position + done).fd;
         try {
           done += writeSync(fd, data, done, end - done, position + done);
         } catch (err) {
@@ -96,6 +95,15 @@ export class ImageFile {
   async close(): Promise<void> {
     await this.opened?.close();
     await this.handle.close();
+  }
+
+  /**
+   * The direct handle for a piece meant for it, while the file still takes
+   * direct I/O and the offset is aligned (after a short direct read at the
+   * end of the file it is not); the ordinary one otherwise.
+   */
+  private handleFor(direct: boolean, position: number): FileHandle {
+    return direct && this.direct && position % DIRECT_ALIGNMENT === 0 ? this.direct : this.handle;
   }
 
   /**

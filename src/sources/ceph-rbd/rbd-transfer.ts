@@ -7,6 +7,7 @@ import { ByteReader } from './byte-reader.js';
 import { consumeRbdStream, type RbdClient } from './rbd-client.js';
 import { parseRbdDiff } from './rbd-diff.js';
 import { alignedBuffer } from '../../store/native-io.js';
+import { handled } from '../../util/promises.js';
 
 export interface TransferContext {
   rbd: RbdClient;
@@ -81,10 +82,8 @@ export async function transferFull(context: TransferContext): Promise<TransferRe
     // Two buffers, reused: fresh 4 MiB buffers per chunk would double the time (GC).
     const buffers = [alignedBuffer(CHUNK), alignedBuffer(CHUNK)];
     const chunkAt = (offset: number, buffer: Buffer) => {
-      const pending = reader.readInto(buffer, Math.min(CHUNK, size - offset)).then((got) => buffer.subarray(0, got));
       // If the writer fails first, this read may fail unobserved when rbd is stopped.
-      pending.catch(() => undefined);
-      return pending;
+      return handled(reader.readInto(buffer, Math.min(CHUNK, size - offset)).then((got) => buffer.subarray(0, got)));
     };
     let next = chunkAt(0, buffers[0]!);
     for (let offset = 0, turn = 0; offset < size; turn ^= 1) {

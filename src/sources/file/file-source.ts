@@ -4,6 +4,7 @@ import { BackyError, describeIoError } from '../../util/errors.js';
 import type { ImageReader, ImageWriter } from '../../store/store.js';
 import { compareImages, fileReader, readFully } from '../../store/compare.js';
 import { throwIfAborted } from '../../util/abort.js';
+import { handled } from '../../util/promises.js';
 import { blockDeviceSize } from '../../util/block-device.js';
 import type { BackupContext, Source, SourceBackup, VerificationResult } from '../source.js';
 import { alignedBuffer } from '../../store/native-io.js';
@@ -109,14 +110,4 @@ class FileBackup implements SourceBackup {
   private async readChunk(buffer: Buffer, offset: number): Promise<Buffer> {
     return buffer.subarray(0, await readFully(this.handle, buffer, Math.min(buffer.length, this.size - offset), offset));
   }
-}
-
-/**
- * Marks a promise that is awaited only later as handled, so that failing
- * while something else is awaited is not an unhandled rejection; awaiting
- * it still throws.
- */
-function handled<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => undefined);
-  return promise;
 }
