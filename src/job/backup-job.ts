@@ -121,6 +121,7 @@ async function writeRevision(
       clone,
       verification: verification.kind,
       bytes_verified: verification.bytesVerified,
+      ...(verification.bytesReadBack !== undefined ? { bytes_read_back: verification.bytesReadBack } : {}),
       ...sourceStats,
     };
   } catch (err) {

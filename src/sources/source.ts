@@ -20,9 +20,16 @@ export interface BackupContext {
 }
 
 export interface VerificationResult {
-  /** `full`: every byte compared; `sample`: a random sample of blocks. */
-  kind: 'full' | 'sample';
+  /**
+   * `full`: every byte compared; `sample`: a random sample of blocks;
+   * `checksum`: every byte of the source compared, with checksums of what
+   * was written where the image would have to be read back from the disk,
+   * and a sample of those read back all the same.
+   */
+  kind: 'full' | 'sample' | 'checksum';
   bytesVerified: number;
+  /** Of a `checksum` verification: bytes of the image read (the rest compared by checksum). */
+  bytesReadBack?: number;
   [key: string]: unknown;
 }
 

@@ -6,6 +6,7 @@ import type { ImageReader, ImageWriter, WriterStats } from './store.js';
 import { isZero, ZERO_BLOCK } from './zero.js';
 import { alignedBuffer } from './native-io.js';
 import type { ImageFile } from './direct-io.js';
+import { ChunkChecksums, checksumsAvailable } from './chunk-checksums.js';
 
 /**
  * Granularity of comparison and writing. On btrfs a rewritten block
@@ -47,6 +48,11 @@ export class DeltaWriter implements ImageWriter {
   private queue: Promise<unknown> = Promise.resolve();
   /** Below this offset the baseline holds the parent's bytes; above it, zeros. */
   private baselineEnd: number;
+  /**
+   * Of an image written past the page cache: reading it back for
+   * verification would go to the disk, checksums of what was written do not.
+   */
+  private readonly checksums: ChunkChecksums | null;
 
   private constructor(
     private readonly image: ImageFile,
@@ -54,6 +60,8 @@ export class DeltaWriter implements ImageWriter {
     private currentSize: number,
   ) {
     this.baselineEnd = baseline.kind === 'parent' ? baseline.size : 0;
+    this.checksums = image.isDirect && checksumsAvailable() ? new ChunkChecksums() : null;
+    this.checksums?.resize(currentSize);
   }
 
   static async open(image: ImageFile, baseline: Baseline): Promise<DeltaWriter> {
@@ -71,6 +79,7 @@ export class DeltaWriter implements ImageWriter {
   async resize(size: number): Promise<void> {
     if (size === this.currentSize) return;
     await this.image.handle.truncate(size);
+    this.checksums?.resize(size);
     // What a shrink cut off comes back as zeros if the image grows again.
     this.baselineEnd = Math.min(this.baselineEnd, size);
     this.currentSize = size;
@@ -94,6 +103,7 @@ export class DeltaWriter implements ImageWriter {
     const runs = await this.serially(async () => {
       const end = offset + data.length;
       if (end > this.currentSize) await this.resize(end);
+      this.checksums?.record(offset, data);
       if (!compare) return plan(offset, data, null);
       // Past the parent's end (all of an image that starts empty) the image
       // holds zeros: nothing to read, a block is kept exactly when it is zero.
@@ -116,6 +126,7 @@ export class DeltaWriter implements ImageWriter {
     const end = offset + length;
     if (end > this.currentSize) await this.resize(end);
     this.changed.add(offset, end);
+    this.checksums?.forget(offset, end);
     // Only the aligned middle can become a hole; the ragged edges are written.
     const holeStart = Math.ceil(offset / HOLE_ALIGNMENT) * HOLE_ALIGNMENT;
     const holeEnd = Math.floor(end / HOLE_ALIGNMENT) * HOLE_ALIGNMENT;
@@ -142,8 +153,10 @@ export class DeltaWriter implements ImageWriter {
     const changed = this.changed;
     const parentEnd = this.baselineEnd;
     const size = this.currentSize;
+    const checksums = this.checksums;
     return {
       size,
+      writtenChecksum: checksums ? (position, length) => checksums.get(position, length) : undefined,
       async read(buffer, length, position) {
         const end = Math.min(size, position + length);
         let at = position;

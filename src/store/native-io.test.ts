@@ -6,7 +6,7 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFully } from './compare.js';
-import { alignedBuffer, dataRanges, nativeIoAvailable, pageOffset } from './native-io.js';
+import { alignedBuffer, dataRanges, nativeChecksum, nativeChecksumAvailable, nativeIoAvailable, pageOffset } from './native-io.js';
 
 const MiB = 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), 'backy-extents-'));
@@ -25,8 +25,20 @@ async function sparseFile() {
   return { handle, first, second };
 }
 
-test('the native I/O helper is built (the test command installs a C compiler)', () => {
+test('the native I/O helper is built (the test command installs a C compiler and the xxHash header)', () => {
   assert.equal(nativeIoAvailable(), true);
+  assert.equal(nativeChecksumAvailable(), true);
+});
+
+test('checksums are XXH3-64 of the bytes, wherever the buffer starts', () => {
+  // Reference values from xxhsum -H3 (xxHash 0.8).
+  assert.equal(nativeChecksum(Buffer.alloc(0)), 0x2d06800538d394c2n);
+  assert.equal(nativeChecksum(Buffer.from('backy')), 0x1aec0c142122d5ebn);
+  assert.equal(nativeChecksum(Buffer.from('xbacky').subarray(1)), 0x1aec0c142122d5ebn);
+  const data = randomBytes(MiB);
+  const copy = Buffer.from(data);
+  copy[MiB - 1] = copy[MiB - 1]! ^ 1;
+  assert.notEqual(nativeChecksum(data), nativeChecksum(copy));
 });
 
 test('data ranges of a sparse file, clipped to the range asked for', async () => {

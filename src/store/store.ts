@@ -5,6 +5,12 @@ export interface ImageReader {
   readonly size: number;
   /** Reads up to `length` bytes at `position` into the start of `buffer`; returns the count. */
   read(buffer: Buffer, length: number, position: number): Promise<number>;
+  /**
+   * The checksum (see chunk-checksums.ts) of what was written at exactly
+   * [position, position + length), where the writer kept one: comparing it
+   * spares reading an image written past the page cache back from the disk.
+   */
+  writtenChecksum?(position: number, length: number): bigint | undefined;
 }
 
 /**

@@ -7,13 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
-import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { formatBytes } from '../../src/util/units.js';
 import { backy } from '../helpers/cli.js';
-import { backyToFile, readRevisionYaml, revisionIds } from '../helpers/job-files.js';
+import { backyToFile, readRevisionYaml, revisionIds, writeAt } from '../helpers/job-files.js';
 import { attachLoopDevice, blockDeviceSize, exclusiveBytes, mountLoopFilesystem, type FsType } from '../helpers/loop-fs.js';
 
 const KiB = 1024;
@@ -30,15 +30,6 @@ interface Step {
   /** Changes the source file before the backup. */
   change(source: string): void;
   bytesWritten: number;
-}
-
-function writeAt(path: string, offset: number, data: Buffer): void {
-  const fd = openSync(path, 'r+');
-  try {
-    writeSync(fd, data, 0, data.length, offset);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 const steps: Step[] = [

@@ -7,11 +7,21 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import YAML from 'yaml';
 import { BACKY_MAIN, type CliResult } from './cli.js';
+
+/** Overwrites `data.length` bytes of the file at `offset`, leaving the rest as it is. */
+export function writeAt(path: string, offset: number, data: Buffer): void {
+  const fd = openSync(path, 'r+');
+  try {
+    writeSync(fd, data, 0, data.length, offset);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** IDs of the revisions whose `.rev` file exists, in directory order. */
 export function revisionIds(job: string): string[] {

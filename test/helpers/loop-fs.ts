@@ -3,6 +3,7 @@
  * reflinks share blocks) or ext4 (where they cannot) of a given size,
  * mounted in a temporary directory and removed again. Needs root.
  */
+import { after, before } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,6 +70,24 @@ export function mountLoopFilesystem(type: FsType, size = '1G', options: LoopOpti
 }
 
 /** Bytes of the file's extents no other file shares (btrfs only). */
+/**
+ * An ext4 and a btrfs of `size` each, mounted before the file's tests and
+ * removed after them: the two kinds of job directory, with and without
+ * direct I/O and reflinks. Read the fields inside tests, not before.
+ */
+export function useExt4AndBtrfs(size: string): { ext4: LoopFilesystem; btrfs: LoopFilesystem } {
+  const mounted = {} as { ext4: LoopFilesystem; btrfs: LoopFilesystem };
+  before(() => {
+    mounted.ext4 = mountLoopFilesystem('ext4', size);
+    mounted.btrfs = mountLoopFilesystem('btrfs', size);
+  });
+  after(() => {
+    mounted.ext4?.dispose();
+    mounted.btrfs?.dispose();
+  });
+  return mounted;
+}
+
 export function exclusiveBytes(path: string): number {
   const out = execFileSync('btrfs', ['filesystem', 'du', '--raw', path], { encoding: 'utf8' });
   const line = out.trim().split('\n').at(-1) ?? '';

@@ -3,7 +3,7 @@
  * alignment of offsets and lengths, the bytes written are the bytes on
  * disk and the bytes read back, and reads end short only at end of file.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -11,20 +11,10 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImageFile } from '../../src/store/direct-io.js';
 import { alignedBuffer } from '../../src/store/native-io.js';
-import { mountLoopFilesystem, type LoopFilesystem } from '../helpers/loop-fs.js';
+import { useExt4AndBtrfs } from '../helpers/loop-fs.js';
 
 const MiB = 1024 * 1024;
-let ext4: LoopFilesystem;
-let btrfs: LoopFilesystem;
-
-before(() => {
-  ext4 = mountLoopFilesystem('ext4', '256M');
-  btrfs = mountLoopFilesystem('btrfs', '256M');
-});
-after(() => {
-  ext4?.dispose();
-  btrfs?.dispose();
-});
+const fs = useExt4AndBtrfs('256M');
 
 async function openImage(path: string): Promise<ImageFile> {
   return ImageFile.open(await open(path, 'r+'), path, 'r+');
@@ -38,12 +28,12 @@ function randomAligned(length: number): Buffer {
 }
 
 test('ext4 images are opened for direct I/O, btrfs images are not', async () => {
-  for (const [fs, direct] of [[ext4, true], [btrfs, false]] as const) {
-    const path = join(fs.path, 'probe.img');
+  for (const [filesystem, direct] of [[fs.ext4, true], [fs.btrfs, false]] as const) {
+    const path = join(filesystem.path, 'probe.img');
     writeFileSync(path, '');
     const image = await openImage(path);
     try {
-      assert.equal(image.isDirect, direct, fs.type);
+      assert.equal(image.isDirect, direct, filesystem.type);
     } finally {
       await image.close();
     }
@@ -51,7 +41,7 @@ test('ext4 images are opened for direct I/O, btrfs images are not', async () => 
 });
 
 test('writes at ragged offsets and lengths land exactly, through either path', async () => {
-  const path = join(ext4.path, 'ragged.img');
+  const path = join(fs.ext4.path, 'ragged.img');
   writeFileSync(path, '');
   const expected = Buffer.alloc(12 * MiB + 777);
   const image = await openImage(path);

@@ -8,13 +8,16 @@ import { handled } from '../../util/promises.js';
 import { blockDeviceSize } from '../../util/block-device.js';
 import type { BackupContext, Source, SourceBackup, VerificationResult } from '../source.js';
 import { alignedBuffer } from '../../store/native-io.js';
+import { CHECKSUM_CHUNK } from '../../store/chunk-checksums.js';
 
-const CHUNK = 4 * 1024 * 1024;
+/** Writes of whole checksum chunks let verification compare checksums. */
+const CHUNK = CHECKSUM_CHUNK;
 
 /**
  * A regular file or block device read in place. There is no snapshot: the
- * file should not change during the backup, and verification compares the
- * whole image with the file afterwards to prove that it did not.
+ * file should not change during the backup, and verification reads all of
+ * it again afterwards and compares it with the image (or with checksums of
+ * what was written to it) to prove that it did not.
  */
 export class FileSource implements Source {
   constructor(readonly filename: string) {}
@@ -90,17 +93,18 @@ class FileBackup implements SourceBackup {
     if (now.isFile() && now.size !== this.size) {
       throw new BackyError(`verification failed: ${this.filename} changed its size during the backup (${this.size} -> ${now.size} bytes)`);
     }
-    const mismatch = await compareImages(fileReader(this.handle, this.size), image, this.size, {
+    const { difference, bytesRead } = await compareImages(fileReader(this.handle, this.size), image, this.size, {
       signal: this.context.signal,
       onProgress: (done) => this.context.onProgress('verify', done, this.size),
     });
-    if (mismatch !== null) {
+    if (difference !== null) {
       throw new BackyError(
-        `verification failed: the image differs from ${this.filename} at byte ${mismatch} ` +
+        `verification failed: the image differs from ${this.filename} at byte ${difference} ` +
           '(the source changed during the backup? freeze it while backing up)',
       );
     }
-    return { kind: 'full', bytesVerified: this.size };
+    if (bytesRead === this.size) return { kind: 'full', bytesVerified: this.size };
+    return { kind: 'checksum', bytesVerified: this.size, bytesReadBack: bytesRead };
   }
 
   async finish(): Promise<void> {

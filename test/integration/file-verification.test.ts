@@ -1,0 +1,130 @@
+/**
+ * A file backup's verification on real filesystems, with the source or the
+ * written image changed between transfer and verification: on ext4 the
+ * image is written past the page cache and compared by checksums of what
+ * was written (with its first and last chunk and a sample read back from
+ * the disk); on btrfs it is read back through the cache. Either way a
+ * source that changed during the backup is caught to the byte.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CowStore } from '../../src/store/cow/cow-store.js';
+import { checksum } from '../../src/store/chunk-checksums.js';
+import { alignedBuffer } from '../../src/store/native-io.js';
+import { FileSource } from '../../src/sources/file/file-source.js';
+import type { VerificationResult } from '../../src/sources/source.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { writeAt } from '../helpers/job-files.js';
+import { useExt4AndBtrfs, type LoopFilesystem } from '../helpers/loop-fs.js';
+
+const MiB = 1024 * 1024;
+const CHUNK = 4 * MiB;
+const filesystems = useExt4AndBtrfs('256M');
+let counter = 0;
+
+/**
+ * A first backup of `content` into a job directory on `fs`, with `meddle`
+ * run after the image is written and flushed, before verification.
+ */
+async function backUp(fs: LoopFilesystem, content: Buffer, meddle: (source: string, image: string) => void): Promise<VerificationResult> {
+  const dir = join(fs.path, `job-${counter++}`);
+  mkdirSync(dir);
+  const source = join(dir, 'vm.img');
+  writeFileSync(source, content);
+  const store = new CowStore(dir);
+  const id = 'revision';
+  const backup = await new FileSource(source).begin({
+    revision: { uuid: id, timestamp: new Date(), parent: null, tags: [], stats: {} },
+    parent: null,
+    logger: silentLogger,
+    signal: new AbortController().signal,
+    onProgress: () => undefined,
+  });
+  try {
+    const writer = await store.openWriter(id, null, await store.create(id, null, silentLogger));
+    try {
+      await backup.transfer(writer);
+      await writer.sync();
+      meddle(source, store.imagePath(id));
+      return await backup.verify(store.imagePath(id), writer.reader());
+    } finally {
+      await writer.close();
+    }
+  } finally {
+    await backup.finish({ success: false });
+    rmSync(dir, { recursive: true });
+  }
+}
+
+const content = Buffer.concat([randomBytes(9 * CHUNK), Buffer.alloc(2 * CHUNK), randomBytes(CHUNK + 1234)]);
+
+test('on ext4 every byte of the source is compared, most of the image by checksum; on btrfs all of it is read', async () => {
+  const onExt4 = await backUp(filesystems.ext4, content, () => undefined);
+  assert.equal(onExt4.kind, 'checksum');
+  assert.equal(onExt4.bytesVerified, content.length);
+  // The first chunk and the ragged last one always, a random 1% of the others.
+  assert.ok(onExt4.bytesReadBack! >= CHUNK + 1234 && onExt4.bytesReadBack! < content.length / 2, `read back ${onExt4.bytesReadBack}`);
+
+  const onBtrfs = await backUp(filesystems.btrfs, content, () => undefined);
+  assert.deepEqual(onBtrfs, { kind: 'full', bytesVerified: content.length });
+});
+
+test('a source changed after its chunk was written fails verification at that byte, on either filesystem', async () => {
+  for (const fs of [filesystems.ext4, filesystems.btrfs]) {
+    for (const at of [5 * CHUNK + 777, 10 * CHUNK + 3, content.length - 1]) {
+      await assert.rejects(
+        backUp(fs, content, (source) => writeAt(source, at, Buffer.from([content[at]! ^ 0x40]))),
+        (err: Error) => {
+          assert.match(err.message, new RegExp(`^verification failed: the image differs from \\S+vm\\.img at byte ${at} \\(the source changed during the backup\\? freeze it while backing up\\)$`));
+          return true;
+        },
+        `${fs.type}, byte ${at}`,
+      );
+    }
+  }
+});
+
+test('on ext4 an image that lost what was written in its first or last chunk fails verification', async () => {
+  for (const at of [4096 * 3, content.length - 1000]) {
+    await assert.rejects(
+      backUp(filesystems.ext4, content, (_source, image) => writeAt(image, at, Buffer.alloc(16, 0xee))),
+      new RegExp(`verification failed: the image differs from \\S+ at byte ${at} `),
+    );
+  }
+});
+
+test('a writer keeps checksums of the whole chunks it wrote past the page cache, and forgets those changed otherwise', async () => {
+  for (const fs of [filesystems.ext4, filesystems.btrfs]) {
+    const dir = join(fs.path, `writer-${counter++}`);
+    mkdirSync(dir);
+    const store = new CowStore(dir);
+    const writer = await store.openWriter('image', null, await store.create('image', null, silentLogger));
+    try {
+      const chunks = [0, 1, 2].map(() => {
+        const buffer = alignedBuffer(CHUNK);
+        randomBytes(CHUNK).copy(buffer);
+        return buffer;
+      });
+      await writer.resize(3 * CHUNK + 4096);
+      for (const [index, data] of chunks.entries()) await writer.write(index * CHUNK, data);
+      await writer.write(3 * CHUNK, chunks[0]!.subarray(0, 4096));
+      await writer.zero(CHUNK + 8192, 4096);
+      const reader = writer.reader();
+      const known = [0, 1, 2, 3].map((index) => reader.writtenChecksum?.(index * CHUNK, Math.min(CHUNK, reader.size - index * CHUNK)));
+      if (fs.type === 'btrfs') {
+        assert.deepEqual(known, [undefined, undefined, undefined, undefined], 'btrfs: read back through the cache');
+      } else {
+        assert.deepEqual(known, [checksum(chunks[0]!), undefined, checksum(chunks[2]!), checksum(chunks[0]!.subarray(0, 4096))]);
+        await writer.resize(3 * CHUNK + 8192);
+        assert.equal(writer.reader().writtenChecksum?.(3 * CHUNK, 8192), undefined, 'a grown last chunk holds more than was written');
+        assert.equal(writer.reader().writtenChecksum?.(2 * CHUNK, CHUNK), checksum(chunks[2]!));
+      }
+    } finally {
+      await writer.close();
+      rmSync(dir, { recursive: true });
+    }
+  }
+});
