@@ -17,12 +17,16 @@
 #include <node_api.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <unistd.h>
+#if defined(__has_include)
 #if __has_include(<xxhash.h>)
 #define XXH_INLINE_ALL
 #include <xxhash.h>
+/* XXH3 is stable (and hashes as xxhsum does) from xxHash 0.8 on. */
+#if XXH_VERSION_NUMBER >= 800
 #define HAVE_XXHASH 1
+#endif
+#endif
 #endif
 
 #define CHECK(call)                \
@@ -77,24 +81,17 @@ static napi_value data_ranges(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* The one Buffer argument of `call`; false (with a TypeError thrown) otherwise. */
-static bool buffer_argument(napi_env env, napi_callback_info info, const char *call, void **data, size_t *length) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 1 &&
-      napi_get_buffer_info(env, argv[0], data, length) == napi_ok)
-    return true;
-  char message[64];
-  snprintf(message, sizeof message, "%s(buffer) takes a Buffer", call);
-  napi_throw_type_error(env, NULL, message);
-  return false;
-}
-
 /* pageOffset(buffer) -> where the buffer's bytes start within their page. */
 static napi_value page_offset(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   void *data;
   size_t length;
-  if (!buffer_argument(env, info, "pageOffset", &data, &length)) return NULL;
+  if (argc != 1 || napi_get_buffer_info(env, argv[0], &data, &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "pageOffset(buffer) takes a Buffer");
+    return NULL;
+  }
   long page = sysconf(_SC_PAGESIZE);
   napi_value result;
   CHECK(napi_create_int64(env, (int64_t)((uintptr_t)data % (uintptr_t)page), &result));
@@ -102,13 +99,22 @@ static napi_value page_offset(napi_env env, napi_callback_info info) {
 }
 
 #ifdef HAVE_XXHASH
-/* checksum(buffer) -> the XXH3 64-bit hash of its bytes, as a BigInt. */
+/* checksum(buffer, seed) -> the XXH3 64-bit hash of its bytes with a BigInt seed, as a BigInt. */
 static napi_value checksum(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   void *data;
   size_t length;
-  if (!buffer_argument(env, info, "checksum", &data, &length)) return NULL;
+  uint64_t seed;
+  bool lossless;
+  if (argc != 2 || napi_get_buffer_info(env, argv[0], &data, &length) != napi_ok ||
+      napi_get_value_bigint_uint64(env, argv[1], &seed, &lossless) != napi_ok || !lossless) {
+    napi_throw_type_error(env, NULL, "checksum(buffer, seed) takes a Buffer and a 64-bit BigInt");
+    return NULL;
+  }
   napi_value result;
-  CHECK(napi_create_bigint_uint64(env, (uint64_t)XXH3_64bits(data, length), &result));
+  CHECK(napi_create_bigint_uint64(env, (uint64_t)XXH3_64bits_withSeed(data, length, (XXH64_hash_t)seed), &result));
   return result;
 }
 #endif

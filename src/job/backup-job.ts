@@ -100,8 +100,9 @@ async function writeRevision(
       } catch (err) {
         throw describeIoError(err, `${action} failed`);
       }
-      // Verification reads what the page cache holds while the flush goes to
-      // disk; the revision is complete only when both have succeeded.
+      // Verification reads the source again (and the image where it has no
+      // checksums of what was written) while the flush goes to disk; the
+      // revision is complete only when both have succeeded.
       const [flushed, verified] = await Promise.allSettled([
         writer.sync(),
         sourceBackup.verify(store.imagePath(revision.uuid), writer.reader()),

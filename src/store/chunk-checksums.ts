@@ -1,61 +1,91 @@
+import { randomBytes } from 'node:crypto';
 import { nativeChecksum, nativeChecksumAvailable } from './native-io.js';
 
 /** Chunks a checksum covers: the size in which sources write and verification compares. */
 export const CHECKSUM_CHUNK = 4 * 1024 * 1024;
 
 /**
- * Checksums come from the native helper (XXH3, at memory speed). Without
- * it there is no direct I/O either, so verification reads the page cache.
+ * Seeded per process, so that a guest who controls a source cannot prepare
+ * a chunk that swaps for another with the same checksum (XXH3 is fast, not
+ * collision-resistant).
+ */
+const SEED = randomBytes(8).readBigUInt64LE();
+
+/**
+ * Checksums come from the native helper (XXH3, at memory speed). A helper
+ * built without the xxHash header still writes past the cache; such images
+ * are then read back from the disk whole for verification.
  */
 export function checksumsAvailable(): boolean {
   return nativeChecksumAvailable();
 }
 
 export function checksum(data: Buffer): bigint {
-  const sum = nativeChecksum(data);
+  const sum = nativeChecksum(data, SEED);
   if (sum === null) throw new Error('checksums need the native helper built with xxHash');
   return sum;
 }
 
+const UNTOUCHED = 0;
+const KNOWN = 1;
+/** Written more than once, or other than whole: what the image holds is not what one write handed over. */
+const SPOILED = 2;
+
 /**
- * Checksums of what a writer put into an image, one per aligned chunk
- * that a single write covered exactly. An image written past the page
- * cache can then be verified against the re-read source without reading
- * all of it back from the disk. Nine bytes per 4 MiB: 9 MiB for a 4 TiB
- * image.
+ * Checksums of what a writer put into an image, one per aligned chunk that
+ * a single write covered exactly and nothing else touched. An image written
+ * past the page cache can then be verified against the re-read source
+ * without reading all of it back from the disk. Nine bytes per 4 MiB: 9 MiB
+ * for a 4 TiB image.
  */
 export class ChunkChecksums {
   private sums = new BigUint64Array(0);
-  private known = new Uint8Array(0);
+  private states = new Uint8Array(0);
   private size = 0;
 
-  /** The image is now `size` bytes long: the chunk that ended it changes its length either way. */
+  /** The image is now `size` bytes long: a recorded chunk that ended it changes its length either way. */
   resize(size: number): void {
-    this.forget(Math.min(size, this.size), Infinity);
+    const [low, high] = size < this.size ? [size, this.size] : [this.size, size];
+    const last = Math.min(this.states.length, Math.ceil(high / CHECKSUM_CHUNK));
+    for (let index = Math.floor(low / CHECKSUM_CHUNK); index < last; index++) {
+      if (this.states[index] === KNOWN) this.states[index] = SPOILED;
+    }
     this.size = size;
   }
 
-  /** Records `data` as the content of [offset, offset + data.length) if that is one whole chunk of the image. */
+  /**
+   * Notes that [offset, offset + data.length) is made to hold `data`. Its
+   * checksum is kept if that is one whole chunk of the image touched for the
+   * first time: a writer that compares with the parent would leave a second
+   * write's unchanged blocks as the first one made them.
+   */
   record(offset: number, data: Buffer): void {
-    this.forget(offset, offset + data.length);
-    if (!this.isChunk(offset, data.length)) return;
     const index = offset / CHECKSUM_CHUNK;
-    this.grow(index + 1);
-    this.sums[index] = checksum(data);
-    this.known[index] = 1;
+    if (this.isChunk(offset, data.length) && this.state(index) === UNTOUCHED) {
+      this.grow(index + 1);
+      this.sums[index] = checksum(data);
+      this.states[index] = KNOWN;
+    } else {
+      this.spoil(offset, offset + data.length);
+    }
   }
 
-  /** Forgets every chunk that overlaps [start, end): its content changed otherwise. */
-  forget(start: number, end: number): void {
-    const last = Math.min(this.known.length, Math.ceil(end / CHECKSUM_CHUNK));
-    for (let index = Math.floor(start / CHECKSUM_CHUNK); index < last; index++) this.known[index] = 0;
+  /** [start, end) was changed other than by `record`: no checksum for the chunks it overlaps. */
+  spoil(start: number, end: number): void {
+    const last = Math.ceil(end / CHECKSUM_CHUNK);
+    this.grow(last);
+    for (let index = Math.floor(start / CHECKSUM_CHUNK); index < last; index++) this.states[index] = SPOILED;
   }
 
-  /** The checksum of exactly [offset, offset + length), if one was recorded. */
+  /** The checksum of exactly [offset, offset + length), if one was kept. */
   get(offset: number, length: number): bigint | undefined {
     if (!this.isChunk(offset, length)) return undefined;
     const index = offset / CHECKSUM_CHUNK;
-    return this.known[index] === 1 ? this.sums[index] : undefined;
+    return this.state(index) === KNOWN ? this.sums[index] : undefined;
+  }
+
+  private state(index: number): number {
+    return index < this.states.length ? this.states[index]! : UNTOUCHED;
   }
 
   private isChunk(offset: number, length: number): boolean {
@@ -63,13 +93,13 @@ export class ChunkChecksums {
   }
 
   private grow(count: number): void {
-    if (count <= this.known.length) return;
-    const capacity = Math.max(count, this.known.length * 2, 64);
+    if (count <= this.states.length) return;
+    const capacity = Math.max(count, this.states.length * 2, 64);
     const sums = new BigUint64Array(capacity);
-    const known = new Uint8Array(capacity);
+    const states = new Uint8Array(capacity);
     sums.set(this.sums);
-    known.set(this.known);
+    states.set(this.states);
     this.sums = sums;
-    this.known = known;
+    this.states = states;
   }
 }

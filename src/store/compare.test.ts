@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { CHECKSUM_CHUNK, ChunkChecksums, checksum } from './chunk-checksums.js';
 import { compareImages } from './compare.js';
+import { nativeChecksum } from './native-io.js';
 import type { ImageReader } from './store.js';
 
 const CHUNK = CHECKSUM_CHUNK;
@@ -43,10 +44,16 @@ test('identical images compare equal, every byte read; any differing byte is fou
   }
 });
 
-test('an image shorter or longer than expected differs where the shorter one ends', async () => {
-  const content = randomBytes(CHUNK + 10);
-  const { difference } = await compareImages(reader(content), reader(content.subarray(0, CHUNK)), content.length);
-  assert.equal(difference, CHUNK);
+test('an image shorter or longer than expected, or one that reads short, differs where the shorter one ends', async () => {
+  const content = randomBytes(2 * CHUNK + 10);
+  for (const other of [content.subarray(0, CHUNK), Buffer.concat([content, Buffer.alloc(1)])]) {
+    const { difference } = await compareImages(reader(content), reader(other), content.length);
+    assert.equal(difference, Math.min(content.length, other.length));
+  }
+  // A file that shrank after its size was taken.
+  const shrunk = { ...reader(content.subarray(0, CHUNK + 5)), size: content.length };
+  const { difference } = await compareImages(reader(content), shrunk, content.length);
+  assert.equal(difference, CHUNK + 5);
 });
 
 test('with written checksums only the first and last chunks are read back, and a changed source is still found to the byte', async () => {
@@ -81,21 +88,34 @@ test('an image that does not hold what was written shows where it is read back: 
   }
 });
 
-test('a checksum is kept only for a write of exactly one aligned chunk, and forgotten when its range changes again', () => {
-  const size = 3 * CHUNK + 100;
+test('a checksum is kept only for the first write to a chunk, of exactly that chunk, and lost when anything else touches it', () => {
+  const size = 4 * CHUNK + 100;
   const data = randomBytes(CHUNK);
   const sums = new ChunkChecksums();
   sums.resize(size);
   sums.record(0, data);
-  sums.record(CHUNK + 4096, data.subarray(0, CHUNK - 4096));
-  sums.record(3 * CHUNK, data.subarray(0, 100));
+  sums.record(CHUNK, data);
+  sums.record(2 * CHUNK + 4096, data.subarray(0, CHUNK - 4096));
+  sums.record(3 * CHUNK, data);
+  sums.record(4 * CHUNK, data.subarray(0, 100));
   assert.equal(sums.get(0, CHUNK), checksum(data));
-  assert.equal(sums.get(CHUNK, CHUNK), undefined);
-  assert.equal(sums.get(3 * CHUNK, 100), checksum(data.subarray(0, 100)));
+  assert.equal(sums.get(CHUNK, CHUNK), checksum(data));
+  assert.equal(sums.get(2 * CHUNK, CHUNK), undefined, 'written in part');
+  assert.equal(sums.get(4 * CHUNK, 100), checksum(data.subarray(0, 100)));
+  // Written again, in part or whole, a chunk holds what the writer made of both writes.
+  sums.record(CHUNK + 65536, data.subarray(0, 65536));
+  assert.equal(sums.get(CHUNK, CHUNK), undefined, 'written again in part');
+  sums.record(3 * CHUNK, data);
+  assert.equal(sums.get(3 * CHUNK, CHUNK), undefined, 'written again whole');
+  sums.spoil(CHUNK - 1, CHUNK);
+  assert.equal(sums.get(0, CHUNK), undefined, 'zeroed in part');
   // Once the image has grown, its former last chunk holds more than was written.
   sums.resize(size + 100);
-  assert.equal(sums.get(3 * CHUNK, 200), undefined);
-  assert.equal(sums.get(0, CHUNK), checksum(data));
-  sums.forget(CHUNK - 1, CHUNK);
-  assert.equal(sums.get(0, CHUNK), undefined);
+  assert.equal(sums.get(4 * CHUNK, 200), undefined);
+});
+
+test('checksums are seeded: not the plain XXH3 of the bytes, which anyone can compute', () => {
+  const data = randomBytes(4096);
+  assert.notEqual(checksum(data), nativeChecksum(data));
+  assert.equal(checksum(data), checksum(Buffer.from(data)));
 });

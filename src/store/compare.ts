@@ -60,7 +60,7 @@ export async function compareImages(
     const written = sampled ? undefined : actual.writtenChecksum?.(offset, length);
     const readActual = written === undefined ? actual.read(b, length, offset) : Promise.resolve(length);
     if (written === undefined) bytesRead += length;
-    reads.push(handled(Promise.all([expected.read(a, length, offset), readActual, written])));
+    reads.push(handled(bothRead(expected.read(a, length, offset), readActual).then(([gotA, gotB]) => [gotA, gotB, written])));
     readOffset += length;
   };
   try {
@@ -75,7 +75,10 @@ export async function compareImages(
       const [slotA, slotB] = slots[(offset / CHUNK) % slots.length]!;
       const a = slotA.subarray(0, length);
       if (written !== undefined) {
-        if (checksum(a) !== written) return { difference: offset + (await differenceAt(a, actual, slotB, offset)), bytesRead };
+        if (checksum(a) !== written) {
+          bytesRead += length;
+          return { difference: offset + (await differenceAt(a, actual, slotB, offset)), bytesRead };
+        }
       } else {
         const b = slotB.subarray(0, length);
         if (!a.equals(b)) return { difference: offset + firstDifference(a, b), bytesRead };
@@ -89,6 +92,17 @@ export async function compareImages(
     // is still running when the caller closes the files.
     await Promise.allSettled(reads);
   }
+}
+
+/**
+ * Both reads' counts; when one fails, only once the other has settled too,
+ * so that nothing still reads when the caller closes the files.
+ */
+async function bothRead(first: Promise<number>, second: Promise<number>): Promise<[number, number]> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+  return [a.value, b.value];
 }
 
 /** Where a chunk whose checksum differs differs: read back to tell the byte (or the chunk's start, should the disk agree after all). */

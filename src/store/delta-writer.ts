@@ -95,8 +95,11 @@ export class DeltaWriter implements ImageWriter {
 
   /**
    * Safe to call again before the previous call has settled (with another
-   * buffer): the comparisons run one after another, while the writes of one
-   * call may still be on their way to the disk when the next one compares.
+   * buffer, for another range): the comparisons run one after another,
+   * while the writes of one call may still be on their way to the disk when
+   * the next one compares. Each range is meant to be written once: a second
+   * write compares with the baseline, not with what the first one wrote
+   * (its chunks get no checksum, so verification reads them back).
    */
   private async writeRuns(offset: number, data: Buffer, compare: boolean): Promise<void> {
     if (data.length === 0) return;
@@ -126,7 +129,7 @@ export class DeltaWriter implements ImageWriter {
     const end = offset + length;
     if (end > this.currentSize) await this.resize(end);
     this.changed.add(offset, end);
-    this.checksums?.forget(offset, end);
+    this.checksums?.spoil(offset, end);
     // Only the aligned middle can become a hole; the ragged edges are written.
     const holeStart = Math.ceil(offset / HOLE_ALIGNMENT) * HOLE_ALIGNMENT;
     const holeEnd = Math.floor(end / HOLE_ALIGNMENT) * HOLE_ALIGNMENT;

@@ -69,7 +69,6 @@ export function mountLoopFilesystem(type: FsType, size = '1G', options: LoopOpti
   };
 }
 
-/** Bytes of the file's extents no other file shares (btrfs only). */
 /**
  * An ext4 and a btrfs of `size` each, mounted before the file's tests and
  * removed after them: the two kinds of job directory, with and without
@@ -88,6 +87,7 @@ export function useExt4AndBtrfs(size: string): { ext4: LoopFilesystem; btrfs: Lo
   return mounted;
 }
 
+/** Bytes of the file's extents no other file shares (btrfs only). */
 export function exclusiveBytes(path: string): number {
   const out = execFileSync('btrfs', ['filesystem', 'du', '--raw', path], { encoding: 'utf8' });
   const line = out.trim().split('\n').at(-1) ?? '';

@@ -54,7 +54,7 @@ export class CowStore implements Store {
     const path = this.imagePath(id);
     const handle = await open(path, 'r+');
     // An image filled whole is written past the page cache (and verified by
-    // reading it back from disk); a clone's few changed blocks are not.
+    // checksums of what was written); a clone's few changed blocks are not.
     if (clone !== 'reflink' || !parentId) return DeltaWriter.open(await ImageFile.open(handle, path, 'r+'), { kind: 'empty' });
     const parent = await open(this.imagePath(parentId), 'r');
     return DeltaWriter.open(ImageFile.buffered(handle), { kind: 'parent', handle: parent, size: (await parent.stat()).size });
