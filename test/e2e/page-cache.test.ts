@@ -68,3 +68,27 @@ test('on ext4, backups and restores leave the image out of the page cache and ev
     assert.ok(readFileSync(target).equals(content), `restore ${round}: the target holds the revision's bytes`);
   }
 });
+
+test('with verify: full in the job config, an ext4 backup reads all of its image back from the disk; a wrong value is refused', () => {
+  const source = join(ext4.path, 'full.img');
+  const job = join(ext4.path, 'job-full');
+  mkdirSync(job);
+  writeFileSync(source, Buffer.concat([randomBytes(9 * MiB), Buffer.alloc(3 * MiB), randomBytes(MiB + 99)]));
+  ok(['-b', job, 'init', 'file', source]);
+  const config = readFileSync(join(job, 'config'), 'utf8');
+
+  writeFileSync(join(job, 'config'), `${config}verify: everything\n`);
+  const refused = backy(['-b', job, 'backup', 'daily']);
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /verify: expected "checksum" or "full"/);
+  assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr);
+  assert.deepEqual(revisionIds(job), []);
+
+  writeFileSync(join(job, 'config'), `${config}verify: full\n`);
+  ok(['-b', job, 'backup', 'daily']);
+  const id = basename(ok(['-b', job, 'find']).trim());
+  const stats = readRevisionYaml(job, id).stats;
+  assert.equal(stats.verification, 'full');
+  assert.equal(stats.bytes_verified, 13 * MiB + 99);
+  assert.equal(stats.bytes_read_back, undefined);
+});

@@ -8,6 +8,12 @@ export const fileSourceConfig = z
   .object({
     type: z.literal('file'),
     filename: z.string({ error: 'expected the path of the source file' }).min(1, 'must not be empty'),
+    /**
+     * `checksum` (default): where the image is written past the page cache,
+     * compare the re-read source with checksums of what was written and read
+     * back only a sample; `full`: read every byte of the image back.
+     */
+    verify: z.enum(['checksum', 'full'], { error: 'expected "checksum" or "full"' }).optional(),
   })
   .strict();
 
@@ -23,5 +29,5 @@ export const fileSourceType: SourceType<FileSourceConfig> = {
     const filename = isAbsolute(argument) ? argument : resolve(argument);
     return { type: 'file', filename };
   },
-  create: (config) => new FileSource(config.filename),
+  create: (config) => new FileSource(config.filename, { verify: config.verify ?? 'checksum' }),
 };

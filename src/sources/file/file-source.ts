@@ -20,7 +20,10 @@ const CHUNK = CHECKSUM_CHUNK;
  * what was written to it) to prove that it did not.
  */
 export class FileSource implements Source {
-  constructor(readonly filename: string) {}
+  constructor(
+    readonly filename: string,
+    private readonly options: { verify: 'checksum' | 'full' } = { verify: 'checksum' },
+  ) {}
 
   describe(): string {
     return `file ${this.filename}`;
@@ -39,7 +42,7 @@ export class FileSource implements Source {
       throw describeIoError(err, `cannot read source file ${this.filename}`);
     }
     const size = info.isBlockDevice() ? await blockDeviceSize(info) : info.size;
-    return new FileBackup(this.filename, handle, size, context);
+    return new FileBackup(this.filename, handle, size, context, this.options.verify);
   }
 }
 
@@ -49,6 +52,7 @@ class FileBackup implements SourceBackup {
     private readonly handle: FileHandle,
     readonly size: number,
     private readonly context: BackupContext,
+    private readonly verifyMode: 'checksum' | 'full',
   ) {}
 
   async transfer(writer: ImageWriter): Promise<Record<string, unknown>> {
@@ -96,6 +100,8 @@ class FileBackup implements SourceBackup {
     const { difference, bytesRead } = await compareImages(fileReader(this.handle, this.size), image, this.size, {
       signal: this.context.signal,
       onProgress: (done) => this.context.onProgress('verify', done, this.size),
+      // Every chunk read back from the disk, checksums or not.
+      ...(this.verifyMode === 'full' ? { readBackShare: 1 } : {}),
     });
     if (difference !== null) {
       throw new BackyError(
