@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { nativeChecksum, nativeChecksumAvailable } from './native-io.js';
+import { nativeChecksum } from './native-io.js';
 
 /** Chunks a checksum covers: the size in which sources write and verification compares. */
 export const CHECKSUM_CHUNK = 4 * 1024 * 1024;
@@ -10,15 +10,6 @@ export const CHECKSUM_CHUNK = 4 * 1024 * 1024;
  * collision-resistant).
  */
 const SEED = randomBytes(8).readBigUInt64LE();
-
-/**
- * Checksums come from the native helper (XXH3, at memory speed). A helper
- * built without the xxHash header still writes past the cache; such images
- * are then read back from the disk whole for verification.
- */
-export function checksumsAvailable(): boolean {
-  return nativeChecksumAvailable();
-}
 
 export function checksum(data: Buffer): bigint {
   const sum = nativeChecksum(data, SEED);

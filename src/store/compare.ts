@@ -9,12 +9,6 @@ import type { ImageReader } from './store.js';
 const CHUNK = CHECKSUM_CHUNK;
 
 /**
- * Chunks read ahead of the one being compared, so that a reader going to
- * disk is never idle (more in flight made no difference on this project's
- * machine: verifying an ext4 revision took as long with 1 to 4).
- */
-const READ_AHEAD = 1;
-/**
  * Share of the chunks with a written checksum that are read back from the
  * disk all the same (besides the first and the last, whose ragged ends take
  * other paths): what a systematic fault in writing would show in.
@@ -47,40 +41,44 @@ export async function compareImages(
   if (expected.size !== size || actual.size !== size) {
     return { difference: Math.min(expected.size, actual.size, size), bytesRead };
   }
-  const slots = Array.from({ length: READ_AHEAD + 1 }, () => [alignedBuffer(CHUNK), alignedBuffer(CHUNK)] as const);
+  // Two pairs of buffers: the next chunk of each side is read while the
+  // current one is compared (more reads in flight made no difference on this
+  // project's machine: verifying an ext4 revision took as long with 1 to 4).
+  const pairs = [
+    [alignedBuffer(CHUNK), alignedBuffer(CHUNK)],
+    [alignedBuffer(CHUNK), alignedBuffer(CHUNK)],
+  ] as const;
+  const pairFor = (offset: number) => pairs[(offset / CHUNK) % 2]!;
   const lastChunk = Math.max(0, Math.ceil(size / CHUNK) - 1);
-  const reads: Array<Promise<[number, number, bigint | undefined]>> = [];
-  let readOffset = 0;
-  const readNext = () => {
-    const offset = readOffset;
+  /** Reads chunk `offset` of both sides, or of the expected side only where the actual one's checksum is to be compared. */
+  const readChunk = (offset: number): Promise<[number, number, bigint | undefined]> => {
     const length = Math.min(CHUNK, size - offset);
-    const [a, b] = slots[(offset / CHUNK) % slots.length]!;
+    const [a, b] = pairFor(offset);
     const index = offset / CHUNK;
     const sampled = index === 0 || index === lastChunk || Math.random() < readBackShare;
     const written = sampled ? undefined : actual.writtenChecksum?.(offset, length);
-    const readActual = written === undefined ? actual.read(b, length, offset) : Promise.resolve(length);
     if (written === undefined) bytesRead += length;
-    reads.push(handled(bothRead(expected.read(a, length, offset), readActual).then(([gotA, gotB]) => [gotA, gotB, written])));
-    readOffset += length;
+    const readActual = written === undefined ? actual.read(b, length, offset) : Promise.resolve(length);
+    return handled(bothRead(expected.read(a, length, offset), readActual).then(([gotA, gotB]) => [gotA, gotB, written]));
   };
+  let next = readChunk(0);
   try {
-    while (reads.length < READ_AHEAD && readOffset < size) readNext();
     for (let offset = 0; offset < size; ) {
       if (options.signal) throwIfAborted(options.signal);
       const length = Math.min(CHUNK, size - offset);
-      const [gotA, gotB, written] = await reads.shift()!;
+      const [gotA, gotB, written] = await next;
       if (gotA !== length || gotB !== length) return { difference: offset + Math.min(gotA, gotB), bytesRead };
-      // The slot read next is the one compared last time: free again.
-      if (readOffset < size) readNext();
-      const [slotA, slotB] = slots[(offset / CHUNK) % slots.length]!;
-      const a = slotA.subarray(0, length);
+      // Into the other pair, compared last time: free again.
+      if (offset + length < size) next = readChunk(offset + length);
+      const [pairA, pairB] = pairFor(offset);
+      const a = pairA.subarray(0, length);
       if (written !== undefined) {
         if (checksum(a) !== written) {
           bytesRead += length;
-          return { difference: offset + (await differenceAt(a, actual, slotB, offset)), bytesRead };
+          return { difference: offset + (await differenceAt(a, actual, pairB, offset)), bytesRead };
         }
       } else {
-        const b = slotB.subarray(0, length);
+        const b = pairB.subarray(0, length);
         if (!a.equals(b)) return { difference: offset + firstDifference(a, b), bytesRead };
       }
       offset += length;
@@ -88,9 +86,9 @@ export async function compareImages(
     }
     return { difference: null, bytesRead };
   } finally {
-    // A comparison that ends early waits for the reads ahead, so that no read
+    // A comparison that ends early waits for the read ahead, so that no read
     // is still running when the caller closes the files.
-    await Promise.allSettled(reads);
+    await next.catch(() => undefined);
   }
 }
 

@@ -4,9 +4,9 @@ import { readFully } from './compare.js';
 import { RangeSet } from './range-set.js';
 import type { ImageReader, ImageWriter, WriterStats } from './store.js';
 import { isZero, ZERO_BLOCK } from './zero.js';
-import { alignedBuffer } from './native-io.js';
+import { alignedBuffer, nativeChecksumAvailable } from './native-io.js';
 import type { ImageFile } from './direct-io.js';
-import { ChunkChecksums, checksumsAvailable } from './chunk-checksums.js';
+import { ChunkChecksums } from './chunk-checksums.js';
 
 /**
  * Granularity of comparison and writing. On btrfs a rewritten block
@@ -51,6 +51,8 @@ export class DeltaWriter implements ImageWriter {
   /**
    * Of an image written past the page cache: reading it back for
    * verification would go to the disk, checksums of what was written do not.
+   * A native helper built without the xxHash header has none; such images
+   * are then read back whole.
    */
   private readonly checksums: ChunkChecksums | null;
 
@@ -60,7 +62,7 @@ export class DeltaWriter implements ImageWriter {
     private currentSize: number,
   ) {
     this.baselineEnd = baseline.kind === 'parent' ? baseline.size : 0;
-    this.checksums = image.isDirect && checksumsAvailable() ? new ChunkChecksums() : null;
+    this.checksums = image.isDirect && nativeChecksumAvailable() ? new ChunkChecksums() : null;
     this.checksums?.resize(currentSize);
   }
 
