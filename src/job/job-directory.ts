@@ -8,11 +8,18 @@ import { syncDirectory } from '../util/fsync.js';
 import { DEFAULT_STORE, openStore } from '../store/registry.js';
 import { assertRevisionId, isRevisionId } from '../store/revision-id.js';
 import type { Store } from '../store/store.js';
+import { FileLock } from '../util/lock.js';
 import { JobLock } from './job-lock.js';
 import { isComplete, readRevisionFile, RevisionFileError, writeRevisionFile, type Revision } from './revision.js';
 
 export const CONFIG_FILE = 'config';
 export const LOCK_FILE = '.backy.lock';
+/**
+ * Held while existing `.rev` files are rewritten or removed (retention,
+ * and noting a verification's outcome), so that a verification never
+ * waits for a backup, which holds LOCK_FILE for as long as it runs.
+ */
+export const METADATA_LOCK_FILE = '.backy.rev.lock';
 export const LOG_FILE = 'backy.log';
 const LAST_LINKS = ['last', 'last.rev'];
 
@@ -190,6 +197,12 @@ export class JobDirectory {
     return JobLock.acquire(this.path, LOCK_FILE, CONFIG_FILE);
   }
 
+  /** Waits for the lock on rewriting existing revisions' metadata. */
+  async metadataLock(): Promise<FileLock> {
+    await this.ensureExists();
+    return FileLock.acquire(join(this.path, METADATA_LOCK_FILE));
+  }
+
   async writeRevision(revision: Revision): Promise<void> {
     await writeRevisionFile(this.revisionPath(revision.uuid), revision);
   }
@@ -291,7 +304,8 @@ async function unlinkIfPresent(path: string): Promise<void> {
   }
 }
 
-async function forEachLimited<T>(items: readonly T[], limit: number, action: (item: T) => Promise<void>): Promise<void> {
+/** Runs `action` on every item, at most `limit` at a time. */
+export async function forEachLimited<T>(items: readonly T[], limit: number, action: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < items.length) await action(items[next++]!);

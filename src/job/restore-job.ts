@@ -75,8 +75,9 @@ class DamageTally {
     private readonly options: RestoreOptions,
   ) {}
 
+  /** Chunks are checked ahead, several at a time: the first is the lowest offset, not the first reported. */
   found(offset: number): void {
-    if (this.count++ === 0) this.first = offset;
+    if (this.count++ === 0 || offset < this.first) this.first = offset;
     this.options.logger.warn(`revision ${this.revision.uuid}: block at offset ${offset} does not match its recorded hash; written as it is (--force)`);
   }
 

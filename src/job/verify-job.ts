@@ -38,10 +38,11 @@ export type VerifyOutcome =
 
 /**
  * `backy verify`: reads revisions back through their store and proves every
- * block against its recorded hash. It reads without the job lock, so that
+ * block against its recorded hash. It takes no lock a backup takes, so
  * backups of the job go on meanwhile; only the final note in a `.rev`
- * (distrusted, or when it was verified) is written under the lock, after
- * the `.rev` was read again — retention may have changed or removed it.
+ * (distrusted, or when it was verified) is written under the metadata
+ * lock retention also takes, after the `.rev` was read again — retention
+ * may have changed or removed it.
  */
 export async function verifyJob(path: string, options: VerifyOptions): Promise<VerifyOutcome[]> {
   const job = new JobDirectory(path);
@@ -117,7 +118,7 @@ export async function verifyRevision(store: Store, revision: Revision, options: 
 
 /** Records what a verification found in the revision's `.rev`, unless retention took it meanwhile. */
 async function noteOutcome(job: JobDirectory, outcome: VerifyOutcome, options: Pick<VerifyOptions, 'logger' | 'clock'>): Promise<void> {
-  const lock = await job.waitForLock();
+  const lock = await job.metadataLock();
   try {
     let current: Revision;
     try {

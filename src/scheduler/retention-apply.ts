@@ -16,6 +16,10 @@ import type { Logger } from '../util/logger.js';
 export async function expireRevisions(directory: JobDirectory, schedule: Schedule, clock: Clock, logger: Logger): Promise<RetentionPlan> {
   const store = await directory.store();
   const lock = await directory.waitForLock();
+  const metadata = await directory.metadataLock().catch(async (err: unknown) => {
+    await lock.release();
+    throw err;
+  });
   try {
     const scan = await directory.scan(logger);
     const now = clock.now();
@@ -41,6 +45,7 @@ export async function expireRevisions(directory: JobDirectory, schedule: Schedul
     }
     return plan;
   } finally {
+    await metadata.release();
     await lock.release();
   }
 }

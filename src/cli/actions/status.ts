@@ -1,4 +1,4 @@
-import { believable, JobDirectory, type JobScan } from '../../job/job-directory.js';
+import { believable, forEachLimited, JobDirectory, type JobScan } from '../../job/job-directory.js';
 import { revisionDuration, type Revision } from '../../job/revision.js';
 import { systemClock } from '../../util/clock.js';
 import { formatTimestamp } from '../../util/logger.js';
@@ -11,13 +11,16 @@ export async function status(context: ActionContext): Promise<number> {
   await job.ensureJob();
   const store = await job.store();
   const scan = await job.scan(context.logger);
-  const present = new Set(await store.list());
+  const missing = new Set<string>();
+  await forEachLimited(scan.revisions, 32, async (revision) => {
+    if ((await store.stat(revision.uuid)).state !== 'present') missing.add(revision.uuid);
+  });
   const now = systemClock.now();
   const future = new Set(scan.revisions.filter((r) => !believable([r], now).length).map((r) => r.uuid));
   for (const id of future) context.logger.warn(`revision ${id} is dated in the future; it is not taken for the last revision`);
   const marks = (revision: Revision): string[] => [
     ...(revision.trust === 'distrusted' ? ['distrusted'] : []),
-    ...(present.has(revision.uuid) ? [] : ['data missing']),
+    ...(missing.has(revision.uuid) ? ['data missing'] : []),
     ...(future.has(revision.uuid) ? ['in the future'] : []),
   ];
   context.stdout.write(`${renderRevisionTable(scan, marks)}\n`);

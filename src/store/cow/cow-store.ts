@@ -164,9 +164,12 @@ export class CowStore implements Store {
     for (const path of [this.filePath(id), this.recordPath(id), this.pendingRecordPath(id)]) await unlinkIfPresent(path);
   }
 
+  /** Regular files only: a directory or a symlink under a revision's name is none of ours, and never removed. */
   async list(): Promise<string[]> {
     const ids = new Set<string>();
-    for (const name of await readdir(this.directory)) {
+    for (const entry of await readdir(this.directory, { withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const name = entry.name;
       const candidate = name.endsWith(RECORD_SUFFIX) ? name.slice(0, -RECORD_SUFFIX.length) : (PENDING_RECORD.exec(name)?.[1] ?? name);
       if (isRevisionId(candidate)) ids.add(candidate);
     }
