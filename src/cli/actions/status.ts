@@ -1,5 +1,5 @@
 import { JobDirectory } from '../../job/job-directory.js';
-import { revisionDuration, type Revision } from '../../job/revision.js';
+import { isComplete, revisionDuration, type Revision } from '../../job/revision.js';
 import { formatTimestamp } from '../../util/logger.js';
 import { formatBytes, formatSeconds } from '../../util/units.js';
 import type { ActionContext } from '../context.js';
@@ -19,13 +19,18 @@ export function renderRevisionTable(revisions: readonly Revision[]): string {
     formatTimestamp(r.timestamp),
     r.uuid,
     formatBytes(writtenBytes(r)),
-    formatSeconds(revisionDuration(r)),
+    durationText(r),
     r.tags.join(','),
   ]);
   const table = renderTable(['Date (UTC)', 'ID', 'Size', 'Durat', 'Tags'], rows, ['left', 'left', 'right', 'right', 'left']);
   const total = revisions.reduce((sum, r) => sum + writtenBytes(r), 0);
   const count = `${revisions.length} revision${revisions.length === 1 ? '' : 's'}`;
   return `${table}\n${count} containing ${formatBytes(total)} data (estimated)`;
+}
+
+/** backy 2.x prints a revision without a duration (not complete) as `0 s`. */
+function durationText(revision: Revision): string {
+  return isComplete(revision) ? formatSeconds(revisionDuration(revision)) : '0 s';
 }
 
 function writtenBytes(revision: Revision): number {
