@@ -45,3 +45,17 @@ test('overdue, never backed up, queued, running and failed jobs; `-` where there
     ].join('\n'),
   );
 });
+
+test('no jobs: the header, the bottom rule and "0 jobs shown"; a last revision without tags shows an empty cell, as in backy 2.x', () => {
+  const now = new Date('2026-01-10T10:00:00Z');
+  const rule = '+-----+-----+--------+-------------------+-----------+----------+-------------------+-----------+';
+  assert.equal(
+    renderJobsTable([], now),
+    [rule, '| Job | SLA | Status | Last Backup (UTC) | Last Tags | Last Dur | Next Backup (UTC) | Next Tags |', rule, rule, '0 jobs shown'].join('\n'),
+  );
+  const untagged = job({ name: 'a', lastBackup: new Date('2026-01-10T09:00:00Z'), lastDuration: 2, nextBackup: new Date('2026-01-11T09:00:00Z'), nextTags: ['daily'] });
+  assert.equal(
+    renderJobsTable([untagged], now).split('\n')[3],
+    '| a   | OK  | waiting | 2026-01-10 09:00:00 |           |    2.0 s | 2026-01-11 09:00:00 | daily     |',
+  );
+});

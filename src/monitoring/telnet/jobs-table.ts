@@ -4,28 +4,30 @@ import { formatTimestamp } from '../../util/logger.js';
 import { renderTable } from '../../util/table.js';
 import { formatSeconds } from '../../util/units.js';
 
+const NONE = '-';
 const HEAD = ['Job', 'SLA', 'Status', 'Last Backup (UTC)', 'Last Tags', 'Last Dur', 'Next Backup (UTC)', 'Next Tags'];
 
 /**
  * The `jobs` command's output: the manual's table, sorted by job name, then
- * backy 2.x's `N jobs shown` line. Cells without a value (no backup yet)
- * read `-`, as in backy 2.x.
+ * backy 2.x's `N jobs shown` line. Where backy 2.x prints `-` (no backup
+ * yet, no next run), so does this.
  */
 export function renderJobsTable(jobs: readonly JobStatus[], now: Date): string {
   const rows = [...jobs]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((job) =>
-      [
+    .map((job) => {
+      const last = job.lastBackup;
+      return [
         job.name,
         slaStatus(job, now).ok ? 'OK' : 'TOO OLD',
         stateText(job, now),
-        job.lastBackup ? formatTimestamp(job.lastBackup) : '',
-        job.lastTags.join(','),
-        job.lastDuration === null ? '' : formatSeconds(job.lastDuration),
-        job.nextBackup ? formatTimestamp(job.nextBackup) : '',
-        job.nextTags.join(','),
-      ].map((cell) => cell || '-'),
-    );
+        last ? formatTimestamp(last) : NONE,
+        last ? job.lastTags.join(',') : NONE,
+        last && job.lastDuration !== null ? formatSeconds(job.lastDuration) : NONE,
+        job.nextBackup ? formatTimestamp(job.nextBackup) : NONE,
+        job.nextTags.length > 0 ? job.nextTags.join(',') : NONE,
+      ];
+    });
   const table = renderTable(HEAD, rows, ['left', 'left', 'left', 'left', 'left', 'right', 'left', 'left']);
   return `${table}\n${rows.length} jobs shown`;
 }
