@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { SOURCE_TYPE_NAMES } from '../sources/source-type-names.js';
+import { BackyError } from '../util/errors.js';
 import { VERSION } from '../util/version.js';
 import { createContext, type GlobalOptions } from './context.js';
 
@@ -68,12 +69,23 @@ export function buildProgram(onExit: (code: number) => void): Command {
 
   program
     .command('restore')
-    .description('copy a revision (default: the last) to a file, a block device, or - for stdout')
+    .description('copy a revision (default: the last) to a file, a block device, or - for stdout, checking every block')
     .addOption(revisionOption())
+    .option('--force', 'write blocks that do not match their recorded hashes as they are (warns, exits 1)')
     .argument('<TARGET>', 'file or block device to write, or - for stdout')
-    .action((target: string, opts: { revision?: string }) =>
-      run(target === '-', async (c) => (await import('./actions/restore.js')).restore(c, opts.revision, target))(),
+    .action((target: string, opts: { revision?: string; force?: boolean }) =>
+      run(target === '-', async (c) => (await import('./actions/restore.js')).restore(c, opts.revision, target, Boolean(opts.force)))(),
     );
+
+  program
+    .command('verify')
+    .description("read revisions back and check every block against its recorded hash (default: the last)")
+    .addOption(revisionOption())
+    .option('--all', 'every complete revision of the job')
+    .action((opts: { revision?: string; all?: boolean }) => {
+      if (opts.all && opts.revision !== undefined) throw new BackyError('verify: give -r REVISION or --all, not both');
+      return run(true, async (c) => (await import('./actions/verify.js')).verify(c, opts.revision, Boolean(opts.all)))();
+    });
 
   program
     .command('scheduler')

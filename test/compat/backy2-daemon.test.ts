@@ -94,15 +94,15 @@ test('test_sla_before_first_backup, test_incomplete_revs_dont_count_for_sla: as 
     const port = await freePort();
     // The source is missing, so no backup can succeed while the test looks.
     fixture.writeConfig(backy2Config(fixture.base, port, join(fixture.dir, 'missing.img'), ['test01', 'foo00']));
-    // test01: a complete revision 48 hours old and an incomplete one an hour old, as backy 2.x left them.
+    // test01: a complete revision 48 hours old and an incomplete one an hour old, as backy 2.x's test writes them.
     const job = fixture.job('test01');
     mkdirSync(job);
     const revision = (id: string, timestamp: string, stats: string) => {
-      writeFileSync(join(job, `${id}.rev`), `parent: null\nstats: ${stats}\ntags: [daily]\ntimestamp: ${timestamp}\nuuid: ${id}\n`);
+      writeFileSync(join(job, `${id}.rev`), `parent: null\nstats: ${stats}\ntags: [daily]\ntimestamp: ${timestamp}\nuuid: '${id}'\n`);
       writeFileSync(join(job, id), '');
     };
-    revision('r1aaaaaaaaaaaaaaaaaaaa', '2015-08-30 07:06:47+00:00', '{bytes_written: 0, duration: 60.0}');
-    revision('r2aaaaaaaaaaaaaaaaaaaa', '2015-09-01 06:06:47+00:00', '{bytes_written: 0}');
+    revision('1', '2015-08-30 07:06:47+00:00', '{bytes_written: 0, duration: 60.0}');
+    revision('2', '2015-09-01 06:06:47+00:00', '{bytes_written: 0}');
     const scheduler = fixture.start({ faketime: CLOCK, env });
     await fixture.waitForStatus('both jobs', (s) => s.jobs.length === 2);
 

@@ -29,8 +29,8 @@ test('test_commands_wrapper_status: a revision without stats beyond bytes_writte
     assert.equal(empty.status, 0, empty.stderr);
     assert.equal(empty.stdout, `${EMPTY_TABLE}0 revisions containing 0 Bytes data (estimated)\n`);
 
-    // backy 2.x wrote `uuid: 1` (a YAML integer) here; the quoted form keeps this test to the table.
-    writeFileSync(join(job, '1.rev'), "parent: null\nstats: {bytes_written: 0}\ntags: []\ntimestamp: 2015-09-01 07:06:47+00:00\nuuid: '1'\n");
+    // Revision(1): the ID is a YAML integer.
+    writeFileSync(join(job, '1.rev'), 'parent: null\nstats: {bytes_written: 0}\ntags: []\ntimestamp: 2015-09-01 07:06:47+00:00\nuuid: 1\n');
     writeFileSync(join(job, '1'), '');
     const result = backy(['-b', job, 'status']);
     assert.equal(result.stderr, '');
