@@ -83,7 +83,7 @@ test('status prints the manual example exactly from a backy 2.0 job directory', 
   }
 });
 
-test('status: exact sizes and durations, incomplete revisions with 0.0 s, oldest first', () => {
+test('status: exact sizes and durations, incomplete revisions with 0 s (as backy 2.x), oldest first', () => {
   const dir = mkdtempSync(join(tmpdir(), 'backy-status-'));
   try {
     const job = join(dir, 'job');
@@ -111,7 +111,7 @@ test('status: exact sizes and durations, incomplete revisions with 0.0 s, oldest
 | 2026-03-01 10:00:00 | Ab3dEfGhJkMnPqRsTuVw2A |  0 Bytes |    0.0 s | daily  |
 | 2026-03-02 23:59:59 | Bc4eFgHjKmNpQrStUvWx3B |   1 Byte |    1.3 s | daily  |
 | 2026-03-03 08:30:00 | Xk5mNpQrStUvWxYz23456C | 1.50 KiB | 3600.0 s | weekly |
-| 2026-03-04 00:00:01 | Yz6nPqRsTuVwXyZa34567D |  0 Bytes |    0.0 s | hourly |
+| 2026-03-04 00:00:01 | Yz6nPqRsTuVwXyZa34567D |  0 Bytes |      0 s | hourly |
 +---------------------+------------------------+----------+----------+--------+
 4 revisions containing 1.50 KiB data (estimated)
 `,
@@ -127,6 +127,7 @@ test('status: exact sizes and durations, incomplete revisions with 0.0 s, oldest
       none.stdout,
       `+------------+----+------+-------+------+
 | Date (UTC) | ID | Size | Durat | Tags |
++------------+----+------+-------+------+
 +------------+----+------+-------+------+
 0 revisions containing 0 Bytes data (estimated)
 `,

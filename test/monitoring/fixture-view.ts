@@ -15,6 +15,9 @@ export const MANUAL_JOBS_TABLE = [
   '+--------+-----+---------+---------------------+-----------+----------+---------------------+--------------+',
 ].join('\n');
 
+/** What `jobs ^test` answers: the manual's table and backy 2.x's count line. */
+export const MANUAL_JOBS_OUTPUT = `${MANUAL_JOBS_TABLE}\n3 jobs shown`;
+
 export interface FixtureView extends SchedulerView {
   /** Jobs queued through `run`, in order. */
   readonly runs: string[];

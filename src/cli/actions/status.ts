@@ -1,5 +1,5 @@
 import { believable, forEachLimited, JobDirectory, type JobScan } from '../../job/job-directory.js';
-import { revisionDuration, type Revision } from '../../job/revision.js';
+import { isComplete, revisionDuration, type Revision } from '../../job/revision.js';
 import { systemClock } from '../../util/clock.js';
 import { formatTimestamp } from '../../util/logger.js';
 import { formatBytes, formatSeconds } from '../../util/units.js';
@@ -12,7 +12,8 @@ export async function status(context: ActionContext): Promise<number> {
   const store = await job.store();
   const scan = await job.scan(context.logger);
   const missing = new Set<string>();
-  await forEachLimited(scan.revisions, 32, async (revision) => {
+  // An incomplete revision may be a backup still running: its data comes and goes.
+  await forEachLimited(scan.revisions.filter(isComplete), 32, async (revision) => {
     if ((await store.stat(revision.uuid)).state !== 'present') missing.add(revision.uuid);
   });
   const now = systemClock.now();
@@ -38,7 +39,7 @@ export function renderRevisionTable(scan: JobScan, marks: (revision: Revision) =
     formatTimestamp(r.timestamp),
     r.uuid,
     formatBytes(writtenBytes(r)),
-    formatSeconds(revisionDuration(r)),
+    durationText(r),
     [r.tags.join(','), ...marks(r).map((mark) => `[${mark}]`)].filter((cell) => cell.length > 0).join(' '),
   ]);
   for (const broken of scan.unreadable) rows.push(['-', broken.id, '-', '-', '[unreadable .rev]']);
@@ -47,6 +48,11 @@ export function renderRevisionTable(scan: JobScan, marks: (revision: Revision) =
   const count = `${scan.revisions.length} revision${scan.revisions.length === 1 ? '' : 's'}`;
   const unreadable = scan.unreadable.length > 0 ? `, ${scan.unreadable.length} unreadable` : '';
   return `${table}\n${count} containing ${formatBytes(total)} data (estimated)${unreadable}`;
+}
+
+/** backy 2.x prints a revision without a duration (not complete) as `0 s`. */
+function durationText(revision: Revision): string {
+  return isComplete(revision) ? formatSeconds(revisionDuration(revision)) : '0 s';
 }
 
 function writtenBytes(revision: Revision): number {

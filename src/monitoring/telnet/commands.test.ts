@@ -32,11 +32,12 @@ function fixture(): SchedulerView & { queued: string[] } {
   };
 }
 
+/** The job column of the table; the line after the table counts the rows. */
 function jobNames(output: string): string[] {
-  return output
-    .split('\n')
-    .slice(3, -1)
-    .map((row) => row.split('|')[1].trim());
+  const lines = output.split('\n');
+  const names = lines.slice(3, -2).map((row) => row.split('|')[1].trim());
+  assert.equal(lines.at(-1), `${names.length} jobs shown`);
+  return names;
 }
 
 test('jobs lists every job sorted by name; a regex filters by name like grep -E', () => {
