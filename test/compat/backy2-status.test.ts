@@ -45,7 +45,7 @@ test('test_commands_wrapper_status: a revision without stats beyond bytes_writte
 +---------------------+----+---------+-------+------+`,
     );
     // backy 2.x says "1 revisions".
-    assert.equal(summary, '1 revision containing 0 Bytes data (estimated)\n');
+    assert.equal(summary, '1 revisions containing 0 Bytes data (estimated)\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

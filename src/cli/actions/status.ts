@@ -45,7 +45,8 @@ export function renderRevisionTable(scan: JobScan, marks: (revision: Revision) =
   for (const broken of scan.unreadable) rows.push(['-', broken.id, '-', '-', '[unreadable .rev]']);
   const table = renderTable(['Date (UTC)', 'ID', 'Size', 'Durat', 'Tags'], rows, ['left', 'left', 'right', 'right', 'left']);
   const total = scan.revisions.reduce((sum, r) => sum + writtenBytes(r), 0);
-  const count = `${scan.revisions.length} revision${scan.revisions.length === 1 ? '' : 's'}`;
+  // backy 2.x's words, "1 revisions" included: scripts read this line.
+  const count = `${scan.revisions.length} revisions`;
   const unreadable = scan.unreadable.length > 0 ? `, ${scan.unreadable.length} unreadable` : '';
   return `${table}\n${count} containing ${formatBytes(total)} data (estimated)${unreadable}`;
 }
