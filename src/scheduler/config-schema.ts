@@ -1,4 +1,4 @@
-import { isAbsolute } from 'node:path';
+import { isAbsolute, normalize } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from '../schedule/duration.js';
 
@@ -12,6 +12,39 @@ const absolutePath = (what: string) =>
   z
     .string({ error: `expected ${what} as an absolute path` })
     .refine((value) => isAbsolute(value), { message: `expected ${what} as an absolute path (e.g. /srv/backy)` });
+
+/** Directories the system lives in: nothing of backy's belongs there or below. */
+const SYSTEM_TREES = ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/proc', '/run', '/sbin', '/sys', '/usr'];
+/** Directories that hold other things: fine above a base directory, never one themselves. */
+const SHARED_DIRECTORIES = ['/', '/home', '/root', '/tmp', '/var', '/var/lib', '/var/tmp', '/var/log', '/opt', '/srv'];
+
+/** Why `path` must not be a base directory (job directories are made in it), or null when it may. */
+export function systemDirectoryProblem(path: string): string | null {
+  const clean = normalize(path).replace(/(.)\/+$/, '$1');
+  const tree = SYSTEM_TREES.find((top) => clean === top || clean.startsWith(`${top}/`));
+  if (tree) return `${tree} is a system directory; use a directory of its own (e.g. /srv/backy)`;
+  if (SHARED_DIRECTORIES.includes(clean)) return `${clean} holds more than backups; use a directory of its own (e.g. /srv/backy)`;
+  return null;
+}
+
+/** Why `path` must not be the status file (which is replaced on every write), or null. /run is fine for it. */
+function systemFileProblem(path: string): string | null {
+  const clean = normalize(path);
+  const tree = SYSTEM_TREES.filter((top) => top !== '/run').find((top) => clean === top || clean.startsWith(`${top}/`));
+  return tree ? `${tree} is a system directory; the status file is replaced on every write: put it elsewhere (e.g. /srv/backy/status)` : null;
+}
+
+const checkedPath = (what: string, problemOf: (path: string) => string | null) =>
+  absolutePath(what).superRefine((value, ctx) => {
+    const problem = problemOf(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+/** Within limits an operator can mean: e.g. 1 s to 1 h. */
+const secondsBetween = (min: number, max: number, example: number) => {
+  const expected = `expected a number of seconds from ${min} to ${max} (e.g. ${example})`;
+  return z.number({ error: expected }).min(min, { error: expected }).max(max, { error: expected });
+};
 
 const positiveInteger = z
   .number({ error: 'expected a positive integer' })
@@ -28,14 +61,13 @@ const addressList = z
   .refine((list) => list.every((a) => !/\s/.test(a)), { message: 'listen addresses are separated by commas, not blanks' });
 
 export const globalSection = z.strictObject({
-  'base-dir': absolutePath('the directory holding the job directories').optional(),
+  'base-dir': checkedPath('the directory holding the job directories', systemDirectoryProblem).optional(),
   'worker-limit': positiveInteger.optional(),
-  'status-file': absolutePath('the status file').optional(),
-  'status-interval': z
-    .number({ error: 'expected a number of seconds' })
-    .positive({ error: 'expected a positive number of seconds' })
-    .optional(),
+  'status-file': checkedPath('the status file', systemFileProblem).optional(),
+  'status-interval': secondsBetween(1, 3600, 30).optional(),
   'telnet-addrs': addressList.optional(),
+  'telnet-max-sessions': positiveInteger.max(1000, { error: 'expected a number of sessions from 1 to 1000' }).optional(),
+  'telnet-idle-timeout': secondsBetween(1, 86400, 600).optional(),
   'telnet-port': z
     .number({ error: 'expected a port number' })
     .int({ error: 'expected a port number' })
@@ -53,6 +85,8 @@ export const DEFAULTS = {
   statusIntervalSeconds: 30,
   telnetAddresses: ['127.0.0.1', '::1'],
   telnetPort: 6023,
+  telnetMaxSessions: 64,
+  telnetIdleTimeoutSeconds: 600,
 } as const;
 
 const DURATION_EXPECTED = 'expected an integer with one of the suffixes s, m, h, d, w (e.g. 1d)';

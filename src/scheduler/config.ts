@@ -8,6 +8,10 @@ export interface SchedulerConfig {
   statusIntervalSeconds: number;
   telnetAddresses: string[];
   telnetPort: number;
+  /** Sessions the telnet shell serves at once; more are told so and closed. */
+  telnetMaxSessions: number;
+  /** A telnet session that sends nothing for this long is closed. */
+  telnetIdleTimeoutSeconds: number;
   /** Schedules by name, in the file's order. */
   schedules: ReadonlyMap<string, Schedule>;
   /** Jobs by name, in the file's order. */

@@ -167,8 +167,12 @@ export class ScheduledJob {
       lastBackup: last?.timestamp ?? null,
       lastTags: last?.tags ?? [],
       lastDuration: last?.duration ?? null,
+      lastBytesWritten: last?.bytesWritten ?? null,
       nextBackup: next?.at ?? null,
       nextTags: next?.tags ?? [],
+      revisions: this.history.revisions,
+      estimatedBytes: this.history.estimatedBytes,
+      distrustedRevisions: this.history.distrusted,
     };
   }
 

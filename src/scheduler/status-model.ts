@@ -22,8 +22,16 @@ export interface JobStatus {
   lastTags: string[];
   /** Seconds the last complete backup took. */
   lastDuration: number | null;
+  /** Bytes the last complete backup wrote (its `bytes_written`). */
+  lastBytesWritten: number | null;
   nextBackup: Date | null;
   nextTags: string[];
+  /** Revisions in the job directory (complete or not). */
+  revisions: number;
+  /** The sum of the revisions' `bytes_written`: what `backy status` calls the data they contain (estimated). */
+  estimatedBytes: number;
+  /** Revisions whose data failed a check (issue 13): never used as parents. */
+  distrustedRevisions: number;
 }
 
 export interface RunningBackup {
@@ -43,6 +51,13 @@ export interface SchedulerStatus {
   running: RunningBackup[];
   /** Job names waiting for a worker, in the order they will run. */
   queued: string[];
+  /** Configured jobs the scheduler does not run, and why (e.g. a foreign directory in the way). */
+  skipped: SkippedJob[];
+}
+
+export interface SkippedJob {
+  job: string;
+  reason: string;
 }
 
 /** What the status file holds. */

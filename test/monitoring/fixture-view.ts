@@ -70,6 +70,7 @@ export function fixtureView(): FixtureView {
     workerLimit: 2,
     running: [{ job: 'test02', tags: ['daily'], started: new Date('2015-11-06T09:58:30Z'), pid: 4802 }],
     queued: [],
+    skipped: [],
   };
   return {
     runs,

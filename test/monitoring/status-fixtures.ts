@@ -27,6 +27,7 @@ export function snapshotAt(now: Date, jobs: JobSpec[], writtenSecondsAgo = 20): 
       workerLimit: 1,
       running: [],
       queued: [],
+      skipped: [],
     },
     jobs: jobs.map((spec) =>
       jobStatus({

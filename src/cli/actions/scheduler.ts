@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { telnetFrontEnd } from '../../monitoring/telnet-shell.js';
 import { backyCommand, processSpawner } from '../../scheduler/backup-process.js';
 import { loadConfig } from '../../scheduler/config-load.js';
 import { Scheduler } from '../../scheduler/scheduler.js';
@@ -18,6 +19,7 @@ export async function scheduler(context: ActionContext, configPath: string): Pro
     spawner: processSpawner,
     logger: context.logger,
     backyCommand: backyCommand(),
+    frontEnds: [telnetFrontEnd],
   });
   await runUntilTerminated(daemon, context.logger);
   return 0;

@@ -18,6 +18,7 @@ function fixture(): SchedulerView & { queued: string[] } {
     workerLimit: 1,
     running: [],
     queued,
+    skipped: [],
   };
   const jobs = ['web1', 'db1', 'web2', 'mail'].map((name) => jobStatus({ name, nextTags: ['daily', 'weekly'] }));
   return {

@@ -8,7 +8,12 @@ export interface SessionOptions {
   prompt: string;
   logger: Logger;
   now: () => Date;
+  /** A client that sends nothing for this long is told so and disconnected. */
+  idleTimeoutMs: number;
 }
+
+/** After the session ended, how long the client gets to close its side before the connection is dropped. */
+const CLOSE_LINGER_MS = 10_000;
 
 /**
  * One telnet client: prompt, read a line, answer, prompt again, until
@@ -35,6 +40,7 @@ export function serveSession(socket: Socket, view: SchedulerView, options: Sessi
   const finish = (): void => {
     closing = true;
     socket.end();
+    socket.setTimeout(CLOSE_LINGER_MS);
   };
   const schedule = (): void => {
     if (scheduled || closing) return;
@@ -107,6 +113,16 @@ export function serveSession(socket: Socket, view: SchedulerView, options: Sessi
     schedule();
   });
   socket.on('error', (err) => options.logger.debug(`telnet: session ${peer}: ${err.message}`));
+  socket.setTimeout(options.idleTimeoutMs);
+  socket.on('timeout', () => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    options.logger.debug(`telnet: session ${peer} idle; closed`);
+    send(`\nidle for ${Math.round(options.idleTimeoutMs / 1000)} s: session closed\n`);
+    finish();
+  });
   socket.on('close', () => {
     closing = true;
     queue = [];

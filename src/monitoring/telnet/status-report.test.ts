@@ -18,6 +18,7 @@ const scheduler: SchedulerStatus = {
     { job: 'vm01', tags: ['hourly'], started: new Date('2026-01-10T08:59:00Z'), pid: null },
   ],
   queued: ['vm03', 'vm04'],
+  skipped: [],
 };
 
 function job(name: string, state: JobStatus['state'], lastBackup: string | null): JobStatus {
