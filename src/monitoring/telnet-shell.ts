@@ -4,6 +4,7 @@ import type { SchedulerView } from '../scheduler/status-model.js';
 import type { Logger } from '../util/logger.js';
 import { VERSION } from '../util/version.js';
 import { closeServers, listenOnAll } from './listen.js';
+import { JobMatcher } from './telnet/job-matcher.js';
 import { serveSession } from './telnet/session.js';
 
 export interface TelnetShellOptions {
@@ -43,6 +44,7 @@ export async function startTelnetShell(view: SchedulerView, options: TelnetShell
   const maxSessions = options.maxSessions ?? 64;
   const idleTimeoutMs = (options.idleTimeoutSeconds ?? 600) * 1000;
   const sessions = new Set<Socket>();
+  const matcher = new JobMatcher();
   let refused = 0;
 
   const accept = (socket: Socket): void => {
@@ -59,7 +61,7 @@ export async function startTelnetShell(view: SchedulerView, options: TelnetShell
     }
     sessions.add(socket);
     socket.on('close', () => sessions.delete(socket));
-    serveSession(socket, view, { prompt: TELNET_PROMPT, logger, now, idleTimeoutMs });
+    serveSession(socket, view, { prompt: TELNET_PROMPT, logger, now, idleTimeoutMs, matcher });
   };
 
   const { servers, addresses } = await listenOnAll(
@@ -71,7 +73,10 @@ export async function startTelnetShell(view: SchedulerView, options: TelnetShell
       wildcardWarning: 'without authentication: anyone who reaches the port can see every job and start backups',
     },
     () => createServer(accept),
-  );
+  ).catch(async (err: unknown) => {
+    await matcher.close();
+    throw err;
+  });
 
   let closed: Promise<void> | undefined;
   return {
@@ -80,7 +85,7 @@ export async function startTelnetShell(view: SchedulerView, options: TelnetShell
       closed ??= (async () => {
         const stopped = closeServers(servers);
         for (const socket of sessions) socket.destroy();
-        await stopped;
+        await Promise.all([stopped, matcher.close()]);
       })();
       return closed;
     },

@@ -108,6 +108,7 @@ export function encodeScheduler(status: SchedulerStatus): Record<string, unknown
 function describeIssue(issue: z.core.$ZodIssue): string {
   const path = issue.path.map((part) => (typeof part === 'number' ? `[${part}]` : `.${wireName(String(part))}`)).join('').replace(/^\./, '');
   if (path.length === 0) return issue.code === 'invalid_type' ? 'expected a mapping' : issue.message;
+  if (path === 'format') return issue.message;
   return `${path}: ${issue.message}`;
 }
 

@@ -179,6 +179,8 @@ export interface ConfigOptions {
   port: number;
   workerLimit?: number;
   statusInterval?: number;
+  /** Other global options, e.g. `status-file`. */
+  global?: Record<string, unknown>;
   schedules: Record<string, Record<string, { interval: string; keep: number }>>;
   jobs: Record<string, { schedule: string; filename: string }>;
 }
@@ -192,6 +194,7 @@ export function configText(options: ConfigOptions): string {
       'status-interval': options.statusInterval ?? 1,
       'telnet-addrs': '127.0.0.1',
       'telnet-port': options.port,
+      ...options.global,
     },
     schedules: options.schedules,
     jobs: Object.fromEntries(
