@@ -5,6 +5,9 @@
  * - where a buffer starts within its memory page: the kernel copies to and
  *   from page-aligned buffers at about twice the speed of buffers that
  *   start 16 bytes in, which is where large Node buffers start;
+ * - flock(2), the lock backy 2.x takes on a job's `config`: the locking
+ *   library backy uses takes open file description locks on Linux, which
+ *   flock locks do not see;
  * and one thing it has nothing fast enough for:
  * - a checksum of a chunk at memory speed (XXH3 from the xxHash library,
  *   inlined from its header: nothing to load at run time), for verifying
@@ -14,6 +17,8 @@
 #define _GNU_SOURCE
 #define _FILE_OFFSET_BITS 64
 #include <errno.h>
+#include <string.h>
+#include <sys/file.h>
 #include <node_api.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -98,6 +103,32 @@ static napi_value page_offset(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * tryFlock(fd) -> true when it took an exclusive flock(2) on the file (held
+ * until the descriptor is closed), false when another holds one.
+ */
+static napi_value try_flock(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  if (argc != 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
+    napi_throw_type_error(env, NULL, "tryFlock(fd) takes a file descriptor");
+    return NULL;
+  }
+  int res;
+  do {
+    res = flock(fd, LOCK_EX | LOCK_NB);
+  } while (res != 0 && errno == EINTR);
+  if (res != 0 && errno != EWOULDBLOCK) {
+    napi_throw_error(env, NULL, strerror(errno));
+    return NULL;
+  }
+  napi_value result;
+  CHECK(napi_get_boolean(env, res == 0, &result));
+  return result;
+}
+
 #ifdef HAVE_XXHASH
 /* checksum(buffer, seed) -> the XXH3 64-bit hash of its bytes with a BigInt seed, as a BigInt. */
 static napi_value checksum(napi_env env, napi_callback_info info) {
@@ -125,6 +156,8 @@ NAPI_MODULE_INIT() {
   CHECK(napi_set_named_property(env, exports, "dataRanges", fn));
   CHECK(napi_create_function(env, "pageOffset", NAPI_AUTO_LENGTH, page_offset, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "pageOffset", fn));
+  CHECK(napi_create_function(env, "tryFlock", NAPI_AUTO_LENGTH, try_flock, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "tryFlock", fn));
 #ifdef HAVE_XXHASH
   CHECK(napi_create_function(env, "checksum", NAPI_AUTO_LENGTH, checksum, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "checksum", fn));

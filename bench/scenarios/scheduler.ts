@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import YAML from 'yaml';
 import { JobDirectory } from '../../src/job/job-directory.js';
-import { newRevisionId } from '../../src/job/revision-id.js';
+import { newRevisionId } from '../../src/store/revision-id.js';
 import { nextSlot } from '../../src/schedule/next-run.js';
 import { jobSpreadSeconds } from '../../src/schedule/spread.js';
 import { parseConfig } from '../../src/scheduler/config-load.js';

@@ -34,6 +34,9 @@ export function createContext(options: GlobalOptions, stdoutCarriesData: boolean
     try {
       sink = fileSink(resolve(options.logfile));
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ELOOP') {
+        throw new BackyError(`log file ${options.logfile} is a symbolic link; refusing to follow it`);
+      }
       throw describeIoError(err, `cannot open log file ${options.logfile}`);
     }
   } else {

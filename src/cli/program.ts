@@ -1,7 +1,9 @@
 import { Command, Option } from 'commander';
 import { SOURCE_TYPE_NAMES } from '../sources/source-type-names.js';
+import { BackyError } from '../util/errors.js';
 import { VERSION } from '../util/version.js';
 import { createContext, type GlobalOptions } from './context.js';
+import { dataFormat } from './render/structured.js';
 
 // Kept for importers of the CLI module; the version lives in util/version.ts.
 export { VERSION };
@@ -56,7 +58,20 @@ export function buildProgram(onExit: (code: number) => void): Command {
   program
     .command('status')
     .description('print a table of all revisions in the job directory')
-    .action(() => run(true, async (c) => (await import('./actions/status.js')).status(c))());
+    .addOption(new Option('--json', 'print the revisions as JSON, for scripts').conflicts('yaml'))
+    .addOption(new Option('--yaml', 'print the revisions as YAML (what backup-completed-callback gets)'))
+    .action((opts: { json?: boolean; yaml?: boolean }) =>
+      run(true, async (c) => (await import('./actions/status.js')).status(c, dataFormat(opts)))(),
+    );
+
+  program
+    .command('jobs')
+    .description("print the scheduler's jobs as telnet 'jobs' shows them, from its status file")
+    .option('-c, --config <CONFIG>', `configuration file (default: ${DEFAULT_CONFIG})`)
+    .addOption(new Option('--json', 'as JSON, for scripts'))
+    .action((opts: { config?: string; json?: boolean }) =>
+      run(true, async (c) => (await import('./actions/jobs.js')).jobs(c, configPath(program, opts), opts.json ? 'json' : null))(),
+    );
 
   program
     .command('find')
@@ -68,12 +83,23 @@ export function buildProgram(onExit: (code: number) => void): Command {
 
   program
     .command('restore')
-    .description('copy a revision (default: the last) to a file, a block device, or - for stdout')
+    .description('copy a revision (default: the last) to a file, a block device, or - for stdout, checking every block')
     .addOption(revisionOption())
+    .option('--force', 'write blocks that do not match their recorded hashes as they are (warns, exits 1)')
     .argument('<TARGET>', 'file or block device to write, or - for stdout')
-    .action((target: string, opts: { revision?: string }) =>
-      run(target === '-', async (c) => (await import('./actions/restore.js')).restore(c, opts.revision, target))(),
+    .action((target: string, opts: { revision?: string; force?: boolean }) =>
+      run(target === '-', async (c) => (await import('./actions/restore.js')).restore(c, opts.revision, target, Boolean(opts.force)))(),
     );
+
+  program
+    .command('verify')
+    .description("read revisions back and check every block against its recorded hash (default: the last)")
+    .addOption(revisionOption())
+    .option('--all', 'every complete revision of the job')
+    .action((opts: { revision?: string; all?: boolean }) => {
+      if (opts.all && opts.revision !== undefined) throw new BackyError('verify: give -r REVISION or --all, not both');
+      return run(true, async (c) => (await import('./actions/verify.js')).verify(c, opts.revision, Boolean(opts.all)))();
+    });
 
   program
     .command('scheduler')

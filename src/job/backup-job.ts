@@ -3,12 +3,11 @@ import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { formatBytes } from '../util/units.js';
 import { createSource } from '../sources/registry.js';
-import type { ProgressListener } from '../sources/source.js';
-import type { Store } from '../store/store.js';
-import { CowStore } from '../store/cow/cow-store.js';
-import { JobDirectory } from './job-directory.js';
+import type { ProgressListener, Source } from '../sources/source.js';
+import { ParentUnreadableError, type Store } from '../store/store.js';
+import { newRevisionId } from '../store/revision-id.js';
+import { believable, JobDirectory, type JobScan } from './job-directory.js';
 import { isComplete, type Revision } from './revision.js';
-import { newRevisionId } from './revision-id.js';
 
 export interface BackupOptions {
   tags: string[];
@@ -16,55 +15,49 @@ export interface BackupOptions {
   clock: Clock;
   signal: AbortSignal;
   onProgress: ProgressListener;
-  /** Defaults to the reflink image store in the job directory. */
+  /** Defaults to the store the job's `config` names. */
   store?: Store;
+}
+
+interface Context {
+  job: JobDirectory;
+  store: Store;
+  source: Source;
+  options: BackupOptions;
 }
 
 /**
  * `backy backup`: one new revision, complete and verified, or nothing.
  *
- * Under the job lock: clear out what an interrupted backup left, copy the
- * parent's image, let the source write what differs, flush, verify, and
- * only then record the stats that mark the revision complete. Any failure
- * removes the new revision; earlier revisions are never touched.
+ * Under the job lock: clear out what an interrupted backup left, choose the
+ * parent, let the source write into the store what differs, flush, verify,
+ * record the hashes, and only then record the stats that mark the revision
+ * complete. Any failure removes the new revision; earlier revisions are
+ * never touched. A parent whose data turns out unreadable is given up for
+ * a full backup, so that one bad revision never wedges a job.
  */
 export async function backupJob(path: string, options: BackupOptions): Promise<Revision> {
-  const { logger, clock, signal, onProgress } = options;
+  const { logger } = options;
   const job = new JobDirectory(path);
-  const source = createSource(await job.readConfig(), job.configPath);
+  const config = await job.readConfig();
+  const source = createSource(config.source, job.configPath);
+  const store = options.store ?? job.openStore(config.store);
   const lock = await job.lock();
   try {
-    await job.removeIncomplete(logger);
-    const revisions = await job.revisions(logger);
-    const parent = revisions.filter(isComplete).at(-1) ?? null;
-    const store = options.store ?? new CowStore(job.path);
-    const started = clock.now();
-    const revision: Revision = {
-      uuid: newRevisionId(),
-      timestamp: started,
-      parent: parent?.uuid ?? null,
-      tags: options.tags,
-      stats: {},
-    };
-    logger.info(`backup of ${source.describe()} started: revision ${revision.uuid}, tags ${revision.tags.join(',')}`);
-    // The metadata comes first: if we die from here on, the next backup
-    // finds an incomplete revision and removes it with its image.
-    await job.writeRevision(revision).catch((err: unknown) => {
-      throw describeIoError(err, `cannot create revision ${revision.uuid} in ${job.path}`);
-    });
+    const scan = await job.scan(logger);
+    await job.removeIncomplete(scan, store, logger);
+    const context = { job, store, source, options };
+    const parent = await chooseParent(scan, store, options.clock.now(), logger);
+    let revision: Revision;
     try {
-      const stats = await writeRevision(job, store, source, revision, parent, { logger, signal, onProgress });
-      revision.stats = { ...stats, duration: (clock.now().getTime() - started.getTime()) / 1000 };
-      await store.seal(revision.uuid);
-      await job.writeRevision(revision);
-      await job.updateLastLinks();
+      revision = await makeRevision(context, parent);
     } catch (err) {
-      await job.removeRevision(revision.uuid).catch((cleanupError: unknown) => {
-        logger.error(`could not remove failed revision ${revision.uuid}: ${String(cleanupError)}`);
-      });
-      // Failing system calls (a full disk) get a sentence; a source's own errors pass as they are.
-      throw errorCode(err) ? describeIoError(err, `cannot complete revision ${revision.uuid} in ${job.path}`) : err;
+      if (!(err instanceof ParentUnreadableError) || !parent) throw err;
+      logger.warn(`${err.message}; making a full backup from the source instead`);
+      revision = await makeRevision(context, null);
     }
+    const newest = believable([...scan.revisions, revision], options.clock.now()).filter(isComplete).at(-1) ?? null;
+    await job.updateLastLinks(newest, logger, { imageLink: Boolean(store.filePath) });
     logger.info(
       `backup of revision ${revision.uuid} complete: ${formatBytes(Number(revision.stats.bytes_written))} written ` +
         `in ${revision.stats.duration?.toFixed(1)} s, verified (${String(revision.stats.verification)})`,
@@ -75,58 +68,113 @@ export async function backupJob(path: string, options: BackupOptions): Promise<R
   }
 }
 
-async function writeRevision(
-  job: JobDirectory,
-  store: Store,
-  source: ReturnType<typeof createSource>,
-  revision: Revision,
-  parent: Revision | null,
-  context: { logger: Logger; signal: AbortSignal; onProgress: ProgressListener },
-): Promise<Record<string, unknown>> {
-  const action = `backup of revision ${revision.uuid} to ${job.imagePath(revision.uuid)}`;
-  const sourceBackup = await source.begin({ revision, parent, ...context });
+/**
+ * The newest complete revision, if its data is there and trusted. One with
+ * missing data is passed over for the one before; a distrusted one means a
+ * full backup, so that nothing of the damage is shared or inherited.
+ */
+async function chooseParent(scan: JobScan, store: Store, now: Date, logger: Logger): Promise<Revision | null> {
+  const complete = believable(scan.revisions, now).filter(isComplete);
+  for (const candidate of [...complete].reverse()) {
+    const data = await store.stat(candidate.uuid);
+    if (data.state !== 'present') {
+      const why = data.state === 'missing' ? 'its data is missing' : `its data is unreadable (${data.reason})`;
+      logger.warn(`revision ${candidate.uuid} cannot be the parent: ${why}; looking at the one before`);
+      continue;
+    }
+    if (candidate.trust === 'distrusted') {
+      logger.warn(`revision ${candidate.uuid} is distrusted (damaged): this backup is a full one`);
+      return null;
+    }
+    return candidate;
+  }
+  return null;
+}
+
+async function makeRevision({ job, store, source, options }: Context, parent: Revision | null): Promise<Revision> {
+  const { logger, clock } = options;
+  const started = clock.now();
+  const revision: Revision = {
+    uuid: newRevisionId(),
+    timestamp: started,
+    parent: parent?.uuid ?? null,
+    tags: options.tags,
+    stats: {},
+    trust: 'trusted',
+    hashes: null,
+    verified: null,
+  };
+  logger.info(`backup of ${source.describe()} started: revision ${revision.uuid}, tags ${revision.tags.join(',')}`);
+  // The metadata comes first: if we die from here on, the next backup
+  // finds an incomplete revision and removes it with its data.
+  await job.writeRevision(revision).catch((err: unknown) => {
+    throw describeIoError(err, `cannot create revision ${revision.uuid} in ${job.path}`);
+  });
+  try {
+    const { stats, hashes } = await writeData(store, source, revision, parent, options);
+    revision.stats = { ...stats, duration: (clock.now().getTime() - started.getTime()) / 1000 };
+    revision.hashes = hashes;
+    await job.writeRevision(revision);
+    return revision;
+  } catch (err) {
+    await job.removeRevisions([revision.uuid], store).catch((cleanupError: unknown) => {
+      logger.error(`could not remove failed revision ${revision.uuid}: ${String(cleanupError)}`);
+    });
+    if (err instanceof ParentUnreadableError) throw err;
+    // Failing system calls (a full disk) get a sentence; a source's own errors pass as they are.
+    throw errorCode(err) ? describeIoError(err, `cannot complete revision ${revision.uuid} in ${job.path}`) : err;
+  }
+}
+
+async function writeData(store: Store, source: Source, revision: Revision, parent: Revision | null, options: BackupOptions) {
+  const { logger, signal, onProgress } = options;
+  const action = `backup of revision ${revision.uuid}`;
+  const sourceBackup = await source.begin({ revision, parent, logger, signal, onProgress });
   let success = false;
   try {
-    const clone = await store.create(revision.uuid, parent?.uuid ?? null, context.logger).catch((err: unknown) => {
-      throw describeIoError(err, `${action} failed while copying the parent image`);
+    const writer = await store.create(revision.uuid, parent ? { id: parent.uuid, hashes: parent.hashes } : null, logger).catch((err: unknown) => {
+      if (err instanceof ParentUnreadableError) throw err;
+      throw describeIoError(err, `${action} failed while copying the parent's data`);
     });
-    context.logger.debug(`image for ${revision.uuid} created by ${clone}`);
-    const writer = await store.openWriter(revision.uuid, parent?.uuid ?? null, clone);
+    logger.debug(`data of ${revision.uuid} created by ${writer.clone}`);
     let sourceStats: Record<string, unknown>;
     let verification;
+    let committed;
     try {
       try {
         sourceStats = await sourceBackup.transfer(writer);
       } catch (err) {
+        if (err instanceof ParentUnreadableError) throw err;
         throw describeIoError(err, `${action} failed`);
       }
       // Verification reads the source again (and the image where it has no
       // checksums of what was written) while the flush goes to disk; the
       // revision is complete only when both have succeeded.
-      const [flushed, verified] = await Promise.allSettled([
-        writer.sync(),
-        sourceBackup.verify(store.imagePath(revision.uuid), writer.reader()),
-      ]);
+      const [flushed, verified] = await Promise.allSettled([writer.sync(), sourceBackup.verify(writer.reader())]);
       if (flushed.status === 'rejected') throw describeIoError(flushed.reason, `${action} failed`);
       if (verified.status === 'rejected') throw verified.reason;
       verification = verified.value;
+      committed = await writer.commit();
     } finally {
       await writer.close();
     }
     const written = writer.stats();
     success = true;
     return {
-      bytes_written: written.bytesWritten,
-      bytes_punched: written.bytesPunched,
-      size: sourceBackup.size,
-      clone,
-      verification: verification.kind,
-      bytes_verified: verification.bytesVerified,
-      ...(verification.bytesReadBack !== undefined ? { bytes_read_back: verification.bytesReadBack } : {}),
-      ...sourceStats,
+      hashes: committed.hashes,
+      stats: {
+        bytes_written: written.bytesWritten,
+        bytes_punched: written.bytesPunched,
+        size: sourceBackup.size,
+        clone: writer.clone,
+        verification: verification.kind,
+        bytes_verified: verification.bytesVerified,
+        ...(verification.bytesReadBack !== undefined ? { bytes_read_back: verification.bytesReadBack } : {}),
+        ...sourceStats,
+      },
     };
   } catch (err) {
-    if (err instanceof BackyError) throw err;
+    if (err instanceof BackyError || err instanceof ParentUnreadableError) throw err;
     throw describeIoError(err, `${action} failed`);
   } finally {
     await sourceBackup.finish({ success });

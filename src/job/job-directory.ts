@@ -1,22 +1,56 @@
-import { readdir, readFile, rename, stat, symlink, unlink } from 'node:fs/promises';
+import { lstat, readdir, readFile, rename, stat, symlink, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import YAML from 'yaml';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { BackyError, describeIoError, errorCode } from '../util/errors.js';
-import { FileLock } from '../util/lock.js';
 import type { Logger } from '../util/logger.js';
 import { syncDirectory } from '../util/fsync.js';
-import { isComplete, readRevisionFile, writeRevisionFile, type Revision } from './revision.js';
-import { isRevisionId } from './revision-id.js';
+import { DEFAULT_STORE, openStore } from '../store/registry.js';
+import { assertRevisionId, isRevisionId } from '../store/revision-id.js';
+import type { Store } from '../store/store.js';
+import { FileLock } from '../util/lock.js';
+import { JobLock } from './job-lock.js';
+import { isComplete, readRevisionFile, RevisionFileError, writeRevisionFile, type Revision } from './revision.js';
 
 export const CONFIG_FILE = 'config';
 export const LOCK_FILE = '.backy.lock';
+/**
+ * Held while existing `.rev` files are rewritten or removed (retention,
+ * and noting a verification's outcome), so that a verification never
+ * waits for a backup, which holds LOCK_FILE for as long as it runs.
+ */
+export const METADATA_LOCK_FILE = '.backy.rev.lock';
 export const LOG_FILE = 'backy.log';
+const LAST_LINKS = ['last', 'last.rev'];
+
+/** How far a revision's timestamp may lie ahead of the clock (skew between hosts) before it is not believed. */
+export const FUTURE_TOLERANCE_MS = 5 * 60 * 1000;
+/** `.rev` files read at once: enough to keep the disk busy, few enough for any descriptor limit. */
+const READ_CONCURRENCY = 32;
+
+/** A `.rev` named for a revision that could not be used; its data is left alone. */
+export interface UnreadableRevision {
+  id: string;
+  reason: string;
+}
+
+/** What one read of a job directory found. */
+export interface JobScan {
+  /** Revisions with usable metadata, oldest first. */
+  revisions: Revision[];
+  unreadable: UnreadableRevision[];
+}
+
+/** A job's `config`: its source, and which store keeps its data. */
+export interface JobConfigFile {
+  source: Record<string, unknown>;
+  store: string;
+}
 
 /**
- * A job directory: its source configuration, its revisions (`{id}` image +
- * `{id}.rev` metadata), the `last` links and the lock that serializes
- * every command that changes it.
+ * A job directory: its source configuration, its revisions' metadata
+ * (`{id}.rev`), the `last` links and the lock that serializes every command
+ * that changes it. The revisions' data belongs to the job's store.
  */
 export class JobDirectory {
   readonly path: string;
@@ -29,12 +63,8 @@ export class JobDirectory {
     return join(this.path, CONFIG_FILE);
   }
 
-  imagePath(id: string): string {
-    return join(this.path, id);
-  }
-
   revisionPath(id: string): string {
-    return join(this.path, `${id}.rev`);
+    return join(this.path, `${assertRevisionId(id)}.rev`);
   }
 
   /** Fails unless the directory exists. */
@@ -67,8 +97,8 @@ export class JobDirectory {
     if (!(await this.hasConfig())) throw this.noConfigError();
   }
 
-  /** The raw source configuration (validated by the source registry). */
-  async readConfig(): Promise<Record<string, unknown>> {
+  /** The source configuration (validated by the source registry) and the store's name. */
+  async readConfig(): Promise<JobConfigFile> {
     await this.ensureExists();
     let text: string;
     try {
@@ -83,14 +113,26 @@ export class JobDirectory {
     } catch (err) {
       throw new BackyError(`${this.configPath}: invalid YAML: ${(err as Error).message.split('\n')[0]}`);
     }
-    if (!data || typeof data !== 'object' || Array.isArray(data)) {
-      throw new BackyError(`${this.configPath}: expected a mapping with the source's "type" and parameters`);
-    }
-    const record = data as Record<string, unknown>;
+    if (!isMapping(data)) throw new BackyError(`${this.configPath}: expected a mapping with the source's "type" and parameters`);
+    const { store = DEFAULT_STORE, ...rest } = data;
+    if (typeof store !== 'string') throw new BackyError(`${this.configPath}: store: expected the name of a store (e.g. cow)`);
     // backy 2.0 nested the source under `source:` beside the schedule.
-    const source = record.source;
-    if (source && typeof source === 'object' && !Array.isArray(source)) return source as Record<string, unknown>;
-    return record;
+    const source = isMapping(rest.source) ? rest.source : rest;
+    return { source, store };
+  }
+
+  /** The store of this job, as its `config` names it. */
+  async store(): Promise<Store> {
+    const { store } = await this.readConfig();
+    return this.openStore(store);
+  }
+
+  openStore(name: string): Store {
+    try {
+      return openStore(name, this.path);
+    } catch (err) {
+      throw new BackyError(`${this.configPath}: ${(err as Error).message}`);
+    }
   }
 
   private noConfigError(): BackyError {
@@ -98,92 +140,160 @@ export class JobDirectory {
   }
 
   async writeConfig(config: Record<string, unknown>): Promise<void> {
-    await writeFileAtomic(this.configPath, YAML.stringify(config));
+    // Read-only, as backy 2.x writes it; replaced atomically, never in place.
+    await writeFileAtomic(this.configPath, YAML.stringify(config), 0o440);
   }
 
-  /** Every revision with readable metadata, oldest first. */
-  async revisions(logger?: Logger): Promise<Revision[]> {
+  /**
+   * Reads every revision's metadata once. A revision's identity is its file
+   * name: `.rev` files not named for a revision ID are no revisions; those
+   * that are but cannot be used are reported as unreadable, never deleted,
+   * and keep their data from ever being taken for a leftover.
+   */
+  async scan(logger?: Logger): Promise<JobScan> {
     await this.ensureExists();
-    const names = await readdir(this.path);
-    const revisions: Revision[] = [];
-    for (const name of names) {
-      if (!name.endsWith('.rev') || name.startsWith('.') || name === 'last.rev') continue;
-      try {
-        revisions.push(await readRevisionFile(join(this.path, name)));
-      } catch (err) {
-        if (errorCode(err) === 'ENOENT') continue; // removed while we listed
-        logger?.warn(`ignoring unreadable revision file ${join(this.path, name)}: ${(err as Error).message}`);
-      }
+    let names: string[];
+    try {
+      names = await readdir(this.path);
+    } catch (err) {
+      throw describeIoError(err, `cannot list job directory ${this.path}`);
     }
-    return revisions.sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime());
+    const ids: string[] = [];
+    for (const name of names) {
+      if (!name.endsWith('.rev') || LAST_LINKS.includes(name)) continue;
+      const id = name.slice(0, -'.rev'.length);
+      if (isRevisionId(id)) ids.push(id);
+      else if (!name.startsWith('.')) logger?.warn(`ignoring ${join(this.path, name)}: not named for a revision ID`);
+    }
+    const revisions: Revision[] = [];
+    const unreadable: UnreadableRevision[] = [];
+    await forEachLimited(ids, READ_CONCURRENCY, async (id) => {
+      try {
+        revisions.push(await readRevisionFile(this.revisionPath(id), id));
+      } catch (err) {
+        if (errorCode(err) === 'ENOENT') return; // removed while we listed
+        const reason = err instanceof RevisionFileError ? err.message : describeIoError(err, 'cannot read it').message;
+        logger?.warn(`revision ${id} is unreadable and left alone: ${this.revisionPath(id)}: ${reason}`);
+        unreadable.push({ id, reason });
+      }
+    });
+    revisions.sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime() || (a.uuid < b.uuid ? -1 : 1));
+    unreadable.sort((a, b) => (a.id < b.id ? -1 : 1));
+    return { revisions, unreadable };
   }
 
-  async lock(what = `a backup of ${this.path}`): Promise<FileLock> {
-    await this.ensureExists();
-    return FileLock.acquireOrFail(join(this.path, LOCK_FILE), what);
+  /** Every revision with usable metadata, oldest first. */
+  async revisions(logger?: Logger): Promise<Revision[]> {
+    return (await this.scan(logger)).revisions;
   }
 
-  async waitForLock(): Promise<FileLock> {
+  async lock(what = `a backup of ${this.path}`): Promise<JobLock> {
     await this.ensureExists();
-    return FileLock.acquire(join(this.path, LOCK_FILE));
+    return JobLock.acquireOrFail(this.path, LOCK_FILE, CONFIG_FILE, what);
+  }
+
+  async waitForLock(): Promise<JobLock> {
+    await this.ensureExists();
+    return JobLock.acquire(this.path, LOCK_FILE, CONFIG_FILE);
+  }
+
+  /** Waits for the lock on rewriting existing revisions' metadata. */
+  async metadataLock(): Promise<FileLock> {
+    await this.ensureExists();
+    return FileLock.acquire(join(this.path, METADATA_LOCK_FILE));
   }
 
   async writeRevision(revision: Revision): Promise<void> {
     await writeRevisionFile(this.revisionPath(revision.uuid), revision);
   }
 
-  /** Removes a revision: metadata first, so a crash never leaves an image that looks complete. */
-  async removeRevision(id: string): Promise<void> {
-    await unlinkIfPresent(this.revisionPath(id));
-    await unlinkIfPresent(this.imagePath(id));
-    await syncDirectory(this.path);
+  /** Rewrites many revisions' metadata with one flush of the directory (retention's retagging). */
+  async writeRevisions(revisions: readonly Revision[]): Promise<void> {
+    for (const revision of revisions) await writeRevisionFile(this.revisionPath(revision.uuid), revision, false);
+    if (revisions.length > 0) await syncDirectory(this.path);
   }
 
   /**
-   * Removes revisions whose backup never finished and image files without
-   * metadata (a backup killed between creating the two). Caller holds the lock.
+   * Removes revisions: each one's metadata first, so a crash never leaves
+   * data that looks complete, then its data; the directory is flushed once
+   * for all of them.
    */
-  async removeIncomplete(logger: Logger): Promise<string[]> {
-    const revisions = await this.revisions(logger);
-    const removed: string[] = [];
-    for (const revision of revisions.filter((r) => !isComplete(r))) {
-      logger.info(`removing incomplete revision ${revision.uuid}`);
-      await this.removeRevision(revision.uuid);
-      removed.push(revision.uuid);
+  async removeRevisions(ids: readonly string[], store: Store): Promise<void> {
+    for (const id of ids) {
+      await unlinkIfPresent(this.revisionPath(id));
+      await store.remove(id);
     }
-    const known = new Set(revisions.map((r) => r.uuid));
-    for (const name of await readdir(this.path)) {
-      if (isRevisionId(name) && !known.has(name)) {
-        logger.info(`removing image ${name} that has no revision metadata`);
-        await unlinkIfPresent(this.imagePath(name));
-        removed.push(name);
-      } else if (name.startsWith('.') && name.endsWith('.tmp')) {
-        await unlinkIfPresent(join(this.path, name));
-      }
-    }
-    return removed;
+    if (ids.length > 0) await syncDirectory(this.path);
   }
 
-  /** Points `last` and `last.rev` at the newest complete revision (or removes them). */
-  async updateLastLinks(): Promise<void> {
-    const complete = (await this.revisions()).filter(isComplete);
-    const newest = complete[complete.length - 1];
-    for (const [link, target] of [
-      ['last', newest?.uuid],
+  /**
+   * Removes what interrupted backups left: revisions whose own metadata
+   * says they never finished, and data with no `.rev` at all. Nothing whose
+   * `.rev` could not be read is touched. Caller holds the lock.
+   */
+  async removeIncomplete(scan: JobScan, store: Store, logger: Logger): Promise<string[]> {
+    const incomplete = scan.revisions.filter((r) => !isComplete(r)).map((r) => r.uuid);
+    const known = new Set([...scan.revisions.map((r) => r.uuid), ...scan.unreadable.map((r) => r.id)]);
+    const orphans = (await store.list()).filter((id) => !known.has(id));
+    for (const id of incomplete) logger.info(`removing incomplete revision ${id}`);
+    for (const id of orphans) logger.info(`removing data of ${id}, which has no revision metadata`);
+    await this.removeRevisions([...incomplete, ...orphans], store);
+    for (const name of await readdir(this.path)) {
+      if (name.startsWith('.last') && name.endsWith('.tmp')) await unlinkIfPresent(join(this.path, name));
+    }
+    scan.revisions = scan.revisions.filter((r) => isComplete(r));
+    return [...incomplete, ...orphans];
+  }
+
+  /**
+   * Points `last` and `last.rev` at `newest` (or removes them). A link that
+   * cannot be replaced (a directory in the way) is a warning: the links are
+   * a convenience, the revisions are what counts.
+   */
+  async updateLastLinks(newest: Revision | null, logger: Logger, options: { imageLink: boolean }): Promise<void> {
+    const targets: Array<[string, string | undefined]> = [
+      ['last', newest && options.imageLink ? newest.uuid : undefined],
       ['last.rev', newest ? `${newest.uuid}.rev` : undefined],
-    ] as const) {
+    ];
+    for (const [link, target] of targets) {
       const linkPath = join(this.path, link);
-      if (!target) {
-        await unlinkIfPresent(linkPath);
-        continue;
+      try {
+        const existing = await lstat(linkPath).catch((err: unknown) => {
+          if (errorCode(err) === 'ENOENT') return null;
+          throw err;
+        });
+        if (existing && !existing.isSymbolicLink()) {
+          logger.warn(`${linkPath} is not a symbolic link; leaving it alone (remove it to have backy keep it up to date)`);
+          continue;
+        }
+        if (!target) {
+          await unlinkIfPresent(linkPath);
+          continue;
+        }
+        const tmp = join(this.path, `.${link}.${process.pid}.tmp`);
+        await unlinkIfPresent(tmp);
+        await symlink(target, tmp);
+        await rename(tmp, linkPath);
+      } catch (err) {
+        logger.warn(`cannot update ${linkPath}: ${describeIoError(err, 'error').message.replace(/^error: /, '')}`);
       }
-      const tmp = join(this.path, `.${link}.${process.pid}.tmp`);
-      await unlinkIfPresent(tmp);
-      await symlink(target, tmp);
-      await rename(tmp, linkPath);
     }
     await syncDirectory(this.path);
   }
+}
+
+/**
+ * The revision everything defaults to ("last"): the newest complete one
+ * whose timestamp is not implausibly far in the future — a clock that was
+ * wrong once must not hide every later backup.
+ */
+export function believable(revisions: readonly Revision[], now: Date): Revision[] {
+  const limit = now.getTime() + FUTURE_TOLERANCE_MS;
+  return revisions.filter((r) => r.timestamp.getTime() <= limit);
+}
+
+export function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 async function unlinkIfPresent(path: string): Promise<void> {
@@ -193,3 +303,13 @@ async function unlinkIfPresent(path: string): Promise<void> {
     if (errorCode(err) !== 'ENOENT') throw err;
   }
 }
+
+/** Runs `action` on every item, at most `limit` at a time. */
+export async function forEachLimited<T>(items: readonly T[], limit: number, action: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await action(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+

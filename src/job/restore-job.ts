@@ -1,16 +1,22 @@
-import { constants } from 'node:fs';
-import { chmod, copyFile, open, realpath, stat, type FileHandle } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { constants, type Stats } from 'node:fs';
+import { chmod, chown, copyFile, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { BackyError, describeIoError, errorCode } from '../util/errors.js';
 import { blockDeviceSize } from '../util/block-device.js';
+import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { ProgressListener } from '../sources/source.js';
-import { ImageFile } from '../store/direct-io.js';
-import { copyToDevice, copyToSparseFile, copyToStream, type CopyOptions } from '../store/image-copy.js';
-import { CONFIG_FILE, JobDirectory, LOCK_FILE } from './job-directory.js';
-import { resolveRevisionSpec } from './revision-spec.js';
+import { pipeChunks, type Chunk, type ChunkSource } from '../io/chunk-pipeline.js';
+import { ImageFile } from '../io/image-file.js';
+import { deviceSink, sparseFileSink, streamSink, type ChunkSink } from '../io/image-copy.js';
+import { dataRanges } from '../io/native-io.js';
+import { readFully } from '../io/read-fully.js';
+import { DamageError, hashCheck } from '../integrity/hash-check.js';
+import type { RevisionReader } from '../store/store.js';
+import { openRevision, selectRevision, type SelectedRevision } from './revision-data.js';
+import { resolveRestoreTarget } from './restore-target.js';
 import type { Revision } from './revision.js';
 
 /** Images are read-only in the job; a restored copy is the operator's to change. */
@@ -20,135 +26,194 @@ export interface RestoreOptions {
   spec?: string;
   /** A path, or `-` for `stdout`. */
   target: string;
+  /** Write damaged blocks as they are, warning about each (exit status 1 all the same). */
+  force?: boolean;
   stdout: Writable;
   logger: Logger;
+  clock: Clock;
   signal: AbortSignal;
   onProgress: ProgressListener;
 }
 
-/** Finds the revision a spec names and the path of its image. */
-export async function findRevision(path: string, spec: string | undefined, logger?: Logger): Promise<{ revision: Revision; image: string }> {
-  const job = new JobDirectory(path);
-  await job.ensureJob();
-  const revision = resolveRevisionSpec(spec, await job.revisions(logger));
-  return { revision, image: job.imagePath(revision.uuid) };
-}
-
 /**
- * `backy restore`: copies a revision's image to a file (sparse, replacing
- * it), onto a block device (in place, without truncating), or to stdout.
+ * `backy restore`: copies a revision to a file, onto a block device (in
+ * place, without truncating) or to stdout, proving every block against
+ * the revision's recorded hashes on the way. A file is written beside the
+ * target and renamed over it only when complete, so a failed restore
+ * leaves what was there before.
  */
 export async function restoreJob(path: string, options: RestoreOptions): Promise<Revision> {
-  const { revision, image } = await findRevision(path, options.spec, options.logger);
-  const progress = (done: number, total: number) => options.onProgress('restore', done, total);
-  let input;
+  const selected = await selectRevision(path, options.spec, options.logger, options.clock.now());
+  const { revision } = selected;
+  const data = await openRevision(selected, options.logger);
   try {
-    input = await open(image, 'r');
-  } catch (err) {
-    throw describeIoError(err, `cannot read image of revision ${revision.uuid}`);
-  }
-  try {
-    const size = (await input.stat()).size;
-    if (options.target === '-') {
-      options.logger.info(`restoring revision ${revision.uuid} to standard output`);
-      await restoreToStream(input, size, options.stdout, { signal: options.signal, onProgress: progress });
-      return revision;
+    const damage = new DamageTally(revision, options);
+    const check = data.record ? hashCheck(data.record, options.force ? (offset) => damage.found(offset) : undefined) : undefined;
+    const restore = new Restore(selected, data.reader, check, options);
+    try {
+      await restore.run();
+    } catch (err) {
+      if (err instanceof DamageError) {
+        throw new BackyError(`revision ${revision.uuid} is damaged: ${err.message}; nothing was restored to ${options.target === '-' ? 'standard output past that block' : options.target} (--force writes it anyway)`);
+      }
+      throw err;
     }
-    const target = resolve(options.target);
-    await refuseJobDirectoryTarget(target, new JobDirectory(path));
+    damage.finish(options.target);
+    return revision;
+  } finally {
+    await data.close();
+  }
+}
+
+/** Damage found under `--force`: one warning per block, a failure at the end. */
+class DamageTally {
+  private count = 0;
+  private first = -1;
+
+  constructor(
+    private readonly revision: Revision,
+    private readonly options: RestoreOptions,
+  ) {}
+
+  /** Chunks are checked ahead, several at a time: the first is the lowest offset, not the first reported. */
+  found(offset: number): void {
+    if (this.count++ === 0 || offset < this.first) this.first = offset;
+    this.options.logger.warn(`revision ${this.revision.uuid}: block at offset ${offset} does not match its recorded hash; written as it is (--force)`);
+  }
+
+  finish(target: string): void {
+    if (this.count === 0) return;
+    throw new BackyError(
+      `revision ${this.revision.uuid} is damaged: ${this.count} block${this.count === 1 ? '' : 's'} did not match their recorded hashes ` +
+        `(the first at offset ${this.first}); restored to ${target} anyway (--force)`,
+    );
+  }
+}
+
+class Restore {
+  constructor(
+    private readonly selected: SelectedRevision,
+    private readonly reader: RevisionReader,
+    private readonly check: ((chunk: Chunk) => Promise<void>) | undefined,
+    private readonly options: RestoreOptions,
+  ) {}
+
+  private get id(): string {
+    return this.selected.revision.uuid;
+  }
+
+  private pipe(source: ChunkSource, write: ChunkSink | undefined): Promise<void> {
+    return pipeChunks(source, { check: this.check, write }, {
+      signal: this.options.signal,
+      onProgress: (done, total) => this.options.onProgress('restore', done, total),
+    });
+  }
+
+  async run(): Promise<void> {
+    const { options } = this;
+    if (options.target === '-') {
+      options.logger.info(`restoring revision ${this.id} to standard output`);
+      try {
+        await this.pipe(this.reader, streamSink(options.stdout));
+      } catch (err) {
+        if (errorCode(err) === 'EPIPE') throw new BackyError('restore to standard output stopped: the reading end of the pipe was closed');
+        throw describeIoError(err, 'restore to standard output failed');
+      }
+      return;
+    }
+    const target = await resolveRestoreTarget(options.target, this.selected.job.path);
     const existing = await stat(target).catch((err: unknown) => {
       if (errorCode(err) === 'ENOENT') return null;
       throw describeIoError(err, `cannot restore to ${target}`);
     });
-    options.logger.info(`restoring revision ${revision.uuid} to ${target}`);
-    if (existing?.isBlockDevice()) {
-      // Checked first: a device that is too small would be half overwritten.
-      const deviceSize = await blockDeviceSize(existing);
-      if (deviceSize < size) {
-        throw new BackyError(
-          `cannot restore to ${target}: the device has ${deviceSize} bytes, revision ${revision.uuid} needs ${size}`,
-        );
-      }
-      const output = await openTarget(target, 'r+');
-      try {
-        await copyToDevice(input, size, output, { signal: options.signal, onProgress: progress });
-        await output.handle.sync();
-      } catch (err) {
-        throw describeIoError(err, `restore to ${target} failed`);
-      } finally {
-        await output.close();
-      }
-      return revision;
-    }
+    options.logger.info(`restoring revision ${this.id} to ${target}`);
+    if (existing?.isBlockDevice()) return this.toDevice(target, await blockDeviceSize(existing));
     if (existing && !existing.isFile()) throw new BackyError(`cannot restore to ${target}: not a regular file or block device`);
-    if (!existing && (await tryReflink(image, target))) {
-      progress(size, size);
-      return revision;
+    return this.toFile(target, existing);
+  }
+
+  /** In place: a device cannot be replaced. Checked first: a device that is too small would be half overwritten. */
+  private async toDevice(target: string, deviceSize: number): Promise<void> {
+    const size = this.reader.size;
+    if (deviceSize < size) {
+      throw new BackyError(`cannot restore to ${target}: the device has ${deviceSize} bytes, revision ${this.id} needs ${size}`);
     }
-    const output = await openTarget(target, 'w');
+    const output = await openOutput(target, 'r+');
     try {
-      // No fsync, like cp: a restore can be repeated. Direct writes are on
-      // the disk when they return anyway; where the filesystem has no direct
-      // I/O the page cache is coherent for whoever reads the file next.
-      await copyToSparseFile(input, size, output, { signal: options.signal, onProgress: progress });
+      await this.pipe(this.reader, deviceSink(output));
+      await output.handle.sync();
     } catch (err) {
+      if (err instanceof DamageError) throw err;
       throw describeIoError(err, `restore to ${target} failed`);
     } finally {
       await output.close();
     }
-    return revision;
-  } finally {
-    await input.close();
+  }
+
+  private async toFile(target: string, existing: Stats | null): Promise<void> {
+    const temporary = join(dirname(target), `.${basename(target)}.restore-${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      if (!(await this.cloned(temporary))) {
+        const output = await openOutput(temporary, 'wx');
+        try {
+          // No fsync, like cp: a restore can be repeated. Direct writes are
+          // on the disk when they return anyway.
+          await this.pipe(this.reader, sparseFileSink(output));
+          await output.handle.truncate(this.reader.size);
+        } finally {
+          await output.close();
+        }
+      }
+      await chmod(temporary, existing ? existing.mode & 0o7777 : RESTORED_MODE);
+      if (existing) await chown(temporary, existing.uid, existing.gid).catch(() => undefined);
+      await rename(temporary, target);
+    } catch (err) {
+      await unlink(temporary).catch(() => undefined);
+      if (err instanceof DamageError || err instanceof BackyError) throw err;
+      throw describeIoError(err, `restore to ${target} failed`);
+    }
+  }
+
+  /**
+   * On the same reflink-capable filesystem a restore is a clone: no space,
+   * no copy. The clone is then read to prove it against the hashes.
+   */
+  private async cloned(temporary: string): Promise<boolean> {
+    const image = this.selected.store.filePath?.(this.id);
+    if (!image) return false;
+    try {
+      await copyFile(image, temporary, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE_FORCE);
+    } catch {
+      return false;
+    }
+    if (this.check) {
+      const handle = await open(temporary, 'r');
+      try {
+        const size = (await handle.stat()).size;
+        await this.pipe(fileChunkSource(handle, size), undefined);
+      } finally {
+        await handle.close();
+      }
+    }
+    this.options.onProgress('restore', this.reader.size, this.reader.size);
+    return true;
   }
 }
 
-/** A reader that goes away (`backy restore - | head`) ends the restore with one line. */
-async function restoreToStream(input: FileHandle, size: number, output: Writable, options: CopyOptions): Promise<void> {
-  try {
-    await copyToStream(input, size, output, options);
-  } catch (err) {
-    if (errorCode(err) === 'EPIPE') throw new BackyError('restore to standard output stopped: the reading end of the pipe was closed');
-    throw describeIoError(err, 'restore to standard output failed');
-  }
+/** A plain file as a chunk source (for a clone being proven). */
+function fileChunkSource(handle: FileHandle, size: number): ChunkSource {
+  return {
+    size,
+    read: (buffer, length, position) => readFully(handle, buffer, length, position),
+    dataRanges: async (start, end) => dataRanges(handle.fd, start, end)?.ranges ?? [[start, Math.min(end, size)]],
+  };
 }
 
 /** The target, written past the page cache where its filesystem allows: a restore is read by a VM, not by us. */
-async function openTarget(target: string, flags: string): Promise<ImageFile> {
+async function openOutput(target: string, flags: string): Promise<ImageFile> {
   try {
     return await ImageFile.open(await open(target, flags, RESTORED_MODE), target, 'r+');
   } catch (err) {
     throw describeIoError(err, `cannot restore to ${target}`);
-  }
-}
-
-/** On the same reflink-capable filesystem a restore is a clone: instant, no space. */
-async function tryReflink(image: string, target: string): Promise<boolean> {
-  try {
-    await copyFile(image, target, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE_FORCE);
-    await chmod(target, RESTORED_MODE);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A restore must never write into a job directory: it could overwrite a revision. */
-async function refuseJobDirectoryTarget(target: string, job: JobDirectory): Promise<void> {
-  let directory = dirname(target);
-  try {
-    directory = await realpath(directory);
-  } catch (err) {
-    throw describeIoError(err, `cannot restore to ${target}`);
-  }
-  const jobPath = await realpath(job.path).catch(() => job.path);
-  const insideThisJob = directory === jobPath || directory.startsWith(jobPath + sep);
-  const looksLikeJob =
-    existsSync(join(directory, CONFIG_FILE)) &&
-    (existsSync(join(directory, LOCK_FILE)) || existsSync(join(directory, 'last.rev')));
-  if (insideThisJob || looksLikeJob) {
-    throw new BackyError(
-      `refusing to restore into the job directory ${insideThisJob ? jobPath : directory}: ` +
-        `choose a target outside it (e.g. /tmp/${basename(target)})`,
-    );
   }
 }

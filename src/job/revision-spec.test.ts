@@ -10,6 +10,9 @@ function rev(uuid: string, minutes: number, tags: string[], complete = true): Re
     parent: null,
     tags,
     stats: complete ? { duration: 1, bytes_written: 0 } : {},
+    trust: 'trusted',
+    hashes: null,
+    verified: null,
   };
 }
 
@@ -41,4 +44,17 @@ test('an incomplete revision named by ID is reported as incomplete; unknown spec
   assert.throws(() => resolveRevisionSpec('CCCC', history), /CCCCCCCCCCCCCCCCCCCCCC is incomplete/);
   assert.throws(() => resolveRevisionSpec('monthly', history), /no revision matches "monthly"/);
   assert.throws(() => resolveRevisionSpec('last', []), /no complete revision/);
+});
+
+test('a revision dated in the future is found by ID only; unreadable ones named by ID say so', () => {
+  const now = new Date(Date.UTC(2026, 0, 1, 0, 5));
+  const ahead = [...history, rev('DDDDDDDDDDDDDDDDDDDDDD', 60, ['daily'])];
+  assert.equal(resolveRevisionSpec('last', ahead, { now }).uuid, 'BBBBBBBBBBBBBBBBBBBBBB');
+  assert.equal(resolveRevisionSpec('0', ahead, { now }).uuid, 'BBBBBBBBBBBBBBBBBBBBBB');
+  assert.equal(resolveRevisionSpec('daily', ahead, { now }).uuid, 'AAAAAAAAAAAAAAAAAAAAAb');
+  assert.equal(resolveRevisionSpec('DDDDDDDDDDDDDDDDDDDDDD', ahead, { now }).uuid, 'DDDDDDDDDDDDDDDDDDDDDD');
+  // Within the tolerance for clock skew it is believed.
+  assert.equal(resolveRevisionSpec('last', ahead, { now: new Date(Date.UTC(2026, 0, 1, 0, 56)) }).uuid, 'DDDDDDDDDDDDDDDDDDDDDD');
+  const unreadable = [{ id: 'EEEEEEEEEEEEEEEEEEEEEE', reason: 'not valid YAML' }];
+  assert.throws(() => resolveRevisionSpec('EEEEEEEEEEEEEEEEEEEEEE', history, { unreadable }), /revision EEEEEEEEEEEEEEEEEEEEEE is unreadable: not valid YAML/);
 });

@@ -1,5 +1,13 @@
 import { BackyError } from '../util/errors.js';
+import { believable, type UnreadableRevision } from './job-directory.js';
 import { isComplete, type Revision } from './revision.js';
+
+export interface SpecContext {
+  /** Revisions dated after this (plus a tolerance) are only found by ID: a wrong clock must not make them "last". */
+  now?: Date;
+  /** `.rev` files that could not be used: named by ID, they are reported as such. */
+  unreadable?: readonly UnreadableRevision[];
+}
 
 /**
  * Resolves a revision spec against a job's revisions (any order), in the
@@ -7,10 +15,13 @@ import { isComplete, type Revision } from './revision.js';
  * `last`/`latest`, tag. Only complete revisions are candidates, except that
  * an incomplete one named by ID is reported as such rather than "unknown".
  */
-export function resolveRevisionSpec(spec: string | undefined, revisions: readonly Revision[]): Revision {
-  const complete = revisions.filter(isComplete).sort((a, b) => b.timestamp.getTime() - a.timestamp.getTime());
+export function resolveRevisionSpec(spec: string | undefined, revisions: readonly Revision[], context: SpecContext = {}): Revision {
+  const candidates = context.now ? believable(revisions, context.now) : revisions;
+  const complete = candidates.filter(isComplete).sort((a, b) => b.timestamp.getTime() - a.timestamp.getTime());
   const wanted = (spec ?? 'last').trim();
   if (wanted.length === 0) throw new BackyError('empty revision spec');
+  const broken = context.unreadable?.find((r) => r.id === wanted);
+  if (broken && !/^\d+$/.test(wanted)) throw new BackyError(`revision ${broken.id} is unreadable: ${broken.reason}`);
 
   if (/^\d+$/.test(wanted)) {
     const index = Number(wanted);

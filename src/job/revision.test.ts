@@ -2,6 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isComplete, parseRevision, parseTimestamp, revisionDuration, serializeRevision, type Revision } from './revision.js';
 
+const ID = 'Q5N5Ng5kFzNFVv6FDDDCHi';
+const BASE = { trust: 'trusted', hashes: null, verified: null } as const;
+
 test('backy 2.0 timestamps: without a zone they are UTC, fractions are kept to the millisecond', () => {
   assert.equal(parseTimestamp('2015-11-04 20:09:32.583452')?.toISOString(), '2015-11-04T20:09:32.583Z');
   assert.equal(parseTimestamp('2015-11-05 06:15:09+00:00')?.toISOString(), '2015-11-05T06:15:09.000Z');
@@ -20,45 +23,75 @@ test('timestamps that are not timestamps are refused', () => {
 test('a .rev file as backy 2.0 wrote it', () => {
   const revision = parseRevision(
     "parent: ''\nstats: {bytes_written: 10737418240, duration: 150.9}\ntags: [daily, weekly]\n" +
-      'timestamp: 2015-11-04 20:09:32.583452\nuuid: Q5N5Ng5kFzNFVv6FDDDCHi\n',
-    'Q5N5Ng5kFzNFVv6FDDDCHi.rev',
+      `timestamp: 2015-11-04 20:09:32.583452\nuuid: ${ID}\n`,
+    ID,
   );
   assert.deepEqual(revision, {
-    uuid: 'Q5N5Ng5kFzNFVv6FDDDCHi',
+    uuid: ID,
     timestamp: new Date('2015-11-04T20:09:32.583Z'),
     parent: null,
     tags: ['daily', 'weekly'],
     stats: { bytes_written: 10737418240, duration: 150.9 },
+    ...BASE,
   });
   assert.ok(isComplete(revision));
   assert.equal(revisionDuration(revision), 150.9);
 });
 
 test('a revision without a duration is incomplete and shows zero', () => {
-  const revision = parseRevision('uuid: abc\ntimestamp: 2026-01-01T00:00:00Z\nparent: x\ntags: [hourly]\nstats: {}\n', 'abc.rev');
-  assert.equal(revision.parent, 'x');
+  const revision = parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\nparent: ENpdQfhQVgzoiWwT4KuQqP\ntags: [hourly]\nstats: {}\n`, ID);
+  assert.equal(revision.parent, 'ENpdQfhQVgzoiWwT4KuQqP');
   assert.equal(isComplete(revision), false);
   assert.equal(revisionDuration(revision), 0);
 });
 
-test('serialize and parse round trip, with an ISO UTC timestamp and an empty parent', () => {
+test('serialize and parse round trip, with an ISO UTC timestamp, an empty parent, trust and hashes', () => {
   const revision: Revision = {
     uuid: 'FqZGAe6iG2hadwJoHdpigW',
     timestamp: new Date('2026-05-06T07:08:09.123Z'),
     parent: null,
     tags: ['daily', 'weekly'],
     stats: { bytes_written: 65536, duration: 1.5, clone: 'reflink' },
+    ...BASE,
   };
   const text = serializeRevision(revision);
   assert.match(text, /^timestamp: 2026-05-06T07:08:09\.123Z$/m);
   assert.match(text, /^parent: ''$/m);
-  assert.deepEqual(parseRevision(text, 'x.rev'), revision);
-  const child = { ...revision, uuid: 'ENpdQfhQVgzoiWwT4KuQqP', parent: revision.uuid };
-  assert.deepEqual(parseRevision(serializeRevision(child), 'y.rev'), child);
+  assert.doesNotMatch(text, /trust|hashes|verified/);
+  assert.deepEqual(parseRevision(text, revision.uuid), revision);
+  const child: Revision = {
+    ...revision,
+    uuid: 'ENpdQfhQVgzoiWwT4KuQqP',
+    parent: revision.uuid,
+    trust: 'distrusted',
+    hashes: { algorithm: 'sha256', blockSize: 65536, root: 'ab'.repeat(32) },
+    verified: new Date('2026-05-07T00:00:00.000Z'),
+  };
+  const childText = serializeRevision(child);
+  assert.match(childText, /^trust: distrusted$/m);
+  assert.match(childText, /^ {2}block_size: 65536$/m);
+  assert.deepEqual(parseRevision(childText, child.uuid), child);
 });
 
-test('broken .rev files are errors naming the file', () => {
-  assert.throws(() => parseRevision('just text', 'a.rev'), /a\.rev/);
-  assert.throws(() => parseRevision('timestamp: 2026-01-01T00:00:00Z\n', 'b.rev'), /b\.rev: no uuid/);
-  assert.throws(() => parseRevision('uuid: x\ntimestamp: soon\n', 'c.rev'), /c\.rev: invalid timestamp/);
+test('reasonable forms are read as meant: a scalar tag, numeric strings, a numeric uuid, backy 2.3 trust words', () => {
+  const revision = parseRevision(`uuid: 1\ntimestamp: 2026-01-01T00:00:00Z\ntags: daily\nstats: {duration: "12.5", bytes_written: "4096"}\ntrust: verified\n`, '1');
+  assert.equal(revision.uuid, '1');
+  assert.deepEqual(revision.tags, ['daily']);
+  assert.equal(revision.stats.duration, 12.5);
+  assert.equal(revision.stats.bytes_written, 4096);
+  assert.equal(revision.trust, 'trusted');
+  assert.deepEqual(parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\ntags: "daily, weekly"\n`, ID).tags, ['daily', 'weekly']);
+});
+
+test('broken .rev files are errors saying what is wrong; a uuid other than the file name is one', () => {
+  assert.throws(() => parseRevision('just text', ID), /not a revision file/);
+  assert.throws(() => parseRevision('[1, 2', ID), /not valid YAML/);
+  assert.throws(() => parseRevision('timestamp: 2026-01-01T00:00:00Z\n', ID), /uuid: expected a revision ID/);
+  assert.throws(() => parseRevision(`uuid: ${ID}\ntimestamp: soon\n`, ID), /timestamp: not a time: "soon"/);
+  assert.throws(() => parseRevision(`uuid: ${ID}\n`, ID), /timestamp: not a time/);
+  assert.throws(() => parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\nstats: {duration: soon}\n`, ID), /stats.duration: expected a number/);
+  assert.throws(() => parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\ntags: {a: 1}\n`, ID), /tags: expected a list of tags/);
+  assert.throws(() => parseRevision(`uuid: ../../etc/passwd\ntimestamp: 2026-01-01T00:00:00Z\n`, ID), /its uuid "..\/..\/etc\/passwd" is not its file name's/);
+  assert.throws(() => parseRevision(`uuid: ENpdQfhQVgzoiWwT4KuQqP\ntimestamp: 2026-01-01T00:00:00Z\n`, ID), /is not its file name's/);
+  assert.throws(() => parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\ntrust: maybe\n`, ID), /trust/);
 });

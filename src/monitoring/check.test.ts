@@ -36,12 +36,13 @@ test('one job and no jobs read naturally', () => {
 });
 
 test('overdue jobs are CRITICAL, named most overdue first', () => {
-  const jobs = [job('test02', 40), job('test01', 50), job('test04', 1), job('test03', 40), job('test05', 36)];
+  // Exactly 1.5 intervals (36 h) old is still within SLA, as in backy 2.x.
+  const jobs = [job('test02', 40), job('test01', 50), job('test04', 1), job('test03', 40), job('test05', 36.5), job('test06', 36)];
   assert.deepEqual(judge(snapshot(jobs)), {
     code: 2,
     line:
-      'CRITICAL: 4 of 5 jobs overdue: test01, test02, test03, test05 | ' +
-      'jobs=5;;;0 overdue=4;;0;0;5 oldest_backup_age=180000s;;;0',
+      'CRITICAL: 4 of 6 jobs overdue: test01, test02, test03, test05 | ' +
+      'jobs=6;;;0 overdue=4;;0;0;6 oldest_backup_age=180000s;;;0',
   });
 });
 

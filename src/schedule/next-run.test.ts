@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { runPython } from '../../test/helpers/cpython.js';
 import { fixedClock } from '../util/clock.js';
 import { missedTags, nextSlot, planNextRun } from './next-run.js';
+import { PythonRandom } from './python-random.js';
 import type { HistoryEntry, Schedule } from './schedule.js';
 
 const HOUR = 3600;
@@ -12,19 +14,57 @@ const standard: Schedule = [
   { tag: 'daily', intervalSeconds: DAY, keep: 7 },
   { tag: 'weekly', intervalSeconds: WEEK, keep: 4 },
 ];
-// 1970-01-01 was a Thursday, so with a spread of 5 h the weekly slots are Thursdays 05:00 UTC.
+// Slots count from 0001-01-01, a Monday: with a spread of 5 h the weekly slots are Mondays 05:00 UTC.
 const spread = 5 * HOUR;
 const at = (iso: string) => new Date(iso);
 const rev = (iso: string, ...tags: string[]): HistoryEntry => ({ timestamp: at(iso), tags });
 
-test('slots are multiples of the interval since the epoch, shifted by the spread, strictly after now', () => {
+test('slots are multiples of the interval since 0001-01-01, shifted by the spread, strictly after now', () => {
   assert.deepEqual(nextSlot(DAY, spread, at('2026-11-27T00:30:00Z')), at('2026-11-27T05:00:00Z'));
   assert.deepEqual(nextSlot(DAY, spread, at('2026-11-27T05:00:00Z')), at('2026-11-28T05:00:00Z'));
   assert.deepEqual(nextSlot(DAY, spread, at('2026-11-27T04:59:59.999Z')), at('2026-11-27T05:00:00Z'));
-  assert.deepEqual(nextSlot(WEEK, spread, at('2026-11-27T00:00:00Z')), at('2026-12-03T05:00:00Z'));
+  assert.deepEqual(nextSlot(WEEK, spread, at('2026-11-27T00:00:00Z')), at('2026-11-30T05:00:00Z'));
+  // 30-day slots: 0001-01-01 lies 719162 days (2 more than a multiple of 30) before 1970-01-01.
+  assert.deepEqual(nextSlot(30 * DAY, 0, at('2026-11-27T00:00:00Z')), at('2026-12-01T00:00:00Z'));
   // A spread beyond a shorter interval wraps around it.
   assert.deepEqual(nextSlot(DAY, 3 * DAY + 2 * HOUR, at('2026-11-27T00:00:00Z')), at('2026-11-27T02:00:00Z'));
   assert.deepEqual(nextSlot(2, 3, at('2026-11-27T00:00:00Z')), at('2026-11-27T00:00:01Z'));
+});
+
+test("the same slots as backy 2.x's arithmetic run by CPython (datetime.min, total_seconds, int division)", (t) => {
+  const intervals = [1, 2, 5, 7, 13, 60, 90, 3600, 5400, 7 * 3600, DAY, 2 * DAY, WEEK, 2 * WEEK, 28 * DAY, 30 * DAY, 365 * DAY];
+  const random = new PythonRandom(2015n);
+  const cases: Array<[number, number, number]> = [];
+  for (const interval of intervals) {
+    for (let i = 0; i < 40; i++) {
+      const spread = random.randint(0, 400 * DAY);
+      // Any millisecond from 1990 to 2100, and the moments around this interval's slots.
+      const ms = Date.parse('1990-01-01T00:00:00Z') + random.randint(0, 110 * 365 * DAY) * 1000 + random.randint(0, 999);
+      cases.push([ms, interval, spread]);
+      const slot = nextSlot(interval, spread, new Date(ms)).getTime();
+      for (const delta of [-1000, -1, 0, 1]) cases.push([slot + delta, interval, spread]);
+    }
+  }
+  const expected = runPython(
+    `import datetime, json, sys
+utc = datetime.timezone.utc
+origin = datetime.datetime.min.replace(tzinfo=utc)
+unix = datetime.datetime(1970, 1, 1, tzinfo=utc)
+out = []
+for ms, seconds, spread in json.load(sys.stdin):
+    interval = datetime.timedelta(seconds=seconds).total_seconds()
+    spread = spread % interval
+    since = (unix + datetime.timedelta(milliseconds=ms) - origin).total_seconds() - spread
+    slot = origin + datetime.timedelta(seconds=(int(since / interval) + 1) * interval + spread)
+    out.append((slot - unix) // datetime.timedelta(milliseconds=1))
+print(json.dumps(out))`,
+    cases,
+  );
+  if (expected === null) return t.skip('python3 is not installed');
+  assert.deepEqual(
+    cases.map(([ms, interval, spread]) => nextSlot(interval, spread, new Date(ms)).getTime()),
+    expected,
+  );
 });
 
 test('a job without revisions runs right away with all its tags', () => {
@@ -33,13 +73,13 @@ test('a job without revisions runs right away with all its tags', () => {
 });
 
 test('a job that is up to date runs at its next slot; tags whose slots meet run together', () => {
-  const history = [rev('2026-11-26T05:00:03Z', 'daily', 'weekly'), rev('2026-11-27T05:00:02Z', 'daily')];
+  const history = [rev('2026-11-23T05:00:03Z', 'daily', 'weekly'), rev('2026-11-27T05:00:02Z', 'daily')];
   const plan = planNextRun(standard, spread, history, at('2026-11-27T12:00:00Z'));
   assert.deepEqual(plan, { at: at('2026-11-28T05:00:00Z'), tags: ['daily'], dueSince: at('2026-11-28T05:00:00Z'), reason: 'regular' });
 
-  const lateWeek = [rev('2026-11-26T05:00:03Z', 'daily', 'weekly'), rev('2026-12-02T05:00:02Z', 'daily')];
-  const weekly = planNextRun(standard, spread, lateWeek, at('2026-12-02T06:00:00Z'));
-  assert.deepEqual(weekly.at, at('2026-12-03T05:00:00Z'));
+  const lateWeek = [rev('2026-11-23T05:00:03Z', 'daily', 'weekly'), rev('2026-11-29T05:00:02Z', 'daily')];
+  const weekly = planNextRun(standard, spread, lateWeek, at('2026-11-29T06:00:00Z'));
+  assert.deepEqual(weekly.at, at('2026-11-30T05:00:00Z'));
   assert.deepEqual(weekly.tags, ['daily', 'weekly']);
 });
 

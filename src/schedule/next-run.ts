@@ -10,15 +10,22 @@ import { inScheduleOrder, type HistoryEntry, type Schedule } from './schedule.js
 export const CATCH_UP_WAIT_LIMIT_SECONDS = 5 * 60;
 
 /**
+ * Where interval slots are counted from: 0001-01-01T00:00:00 UTC, Python's
+ * `datetime.min`, as backy 2.x counts them. (From the Unix epoch, weekly
+ * slots would move by three days and 30-day slots by two.)
+ */
+export const SLOT_ORIGIN = Date.parse('0001-01-01T00:00:00Z');
+
+/**
  * The first slot strictly after `after`: a multiple of the interval (counted
- * from the Unix epoch) shifted by the job's spread. The same for every tag,
+ * from SLOT_ORIGIN) shifted by the job's spread. The same for every tag,
  * so tags whose intervals divide each other meet in one run.
  */
 export function nextSlot(intervalSeconds: number, spreadSeconds: number, after: Date): Date {
   const interval = intervalSeconds * 1000;
   const offset = (spreadSeconds * 1000) % interval;
-  const k = Math.floor((after.getTime() - offset) / interval) + 1;
-  return new Date(k * interval + offset);
+  const k = Math.floor((after.getTime() - SLOT_ORIGIN - offset) / interval) + 1;
+  return new Date(SLOT_ORIGIN + k * interval + offset);
 }
 
 export interface MissedTag {

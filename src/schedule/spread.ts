@@ -1,14 +1,16 @@
 import { createHash } from 'node:crypto';
+import { PythonRandom } from './python-random.js';
 
 /**
- * Where in its schedule a job runs: a fixed offset in [0, longest interval)
- * derived from the job's name alone. A hash spreads many jobs uniformly over
- * the longest interval (and so over every shorter one), and the same name
- * always gets the same offset, so a restart does not move any job.
+ * Where in its schedule a job runs: a fixed offset in [0, longest interval]
+ * derived from the job's name alone, so the same name always gets the same
+ * offset and a restart does not move any job.
+ *
+ * Computed exactly as backy 2.x does (`random.Random()` seeded with the MD5
+ * of the name read as one big integer, then `randint(0, longest interval)`),
+ * so that jobs keep their time of day when a server moves over.
  */
 export function jobSpreadSeconds(jobName: string, longestIntervalSeconds: number): number {
-  const digest = createHash('sha256').update(jobName, 'utf8').digest();
-  // 48 bits keep the product exact in a double for intervals up to years.
-  const fraction = digest.readUIntBE(0, 6) / 2 ** 48;
-  return Math.floor(fraction * longestIntervalSeconds);
+  const digest = createHash('md5').update(jobName, 'utf8').digest('hex');
+  return new PythonRandom(BigInt(`0x${digest}`)).randint(0, longestIntervalSeconds);
 }

@@ -52,13 +52,22 @@ const positiveInteger = z
   .min(1, { error: 'expected a positive integer' });
 
 /** `telnet-addrs`: the manual's comma-separated string; a YAML list is accepted too. */
-const addressList = z
+const addresses = z
   .union([z.string(), z.array(z.string())], {
     error: 'expected a comma-separated list of listen addresses (e.g. "127.0.0.1, ::1")',
   })
   .transform((value) => (Array.isArray(value) ? value : value.split(',')).map((a) => a.trim()).filter((a) => a.length > 0))
-  .refine((list) => list.length > 0, { message: 'expected at least one listen address (e.g. "127.0.0.1, ::1")' })
   .refine((list) => list.every((a) => !/\s/.test(a)), { message: 'listen addresses are separated by commas, not blanks' });
+const addressList = addresses.refine((list) => list.length > 0, { message: 'expected at least one listen address (e.g. "127.0.0.1, ::1")' });
+
+const port = (zeroMeansOff: boolean) => {
+  const expected = `expected a port number from ${zeroMeansOff ? '0 (off)' : '1'} to 65535`;
+  return z
+    .number({ error: 'expected a port number' })
+    .int({ error: 'expected a port number' })
+    .min(zeroMeansOff ? 0 : 1, { error: expected })
+    .max(65535, { error: expected });
+};
 
 export const globalSection = z.strictObject({
   'base-dir': checkedPath('the directory holding the job directories', systemDirectoryProblem).optional(),
@@ -68,12 +77,13 @@ export const globalSection = z.strictObject({
   'telnet-addrs': addressList.optional(),
   'telnet-max-sessions': positiveInteger.max(1000, { error: 'expected a number of sessions from 1 to 1000' }).optional(),
   'telnet-idle-timeout': secondsBetween(1, 86400, 600).optional(),
-  'telnet-port': z
-    .number({ error: 'expected a port number' })
-    .int({ error: 'expected a port number' })
-    .min(1, { error: 'expected a port number from 1 to 65535' })
-    .max(65535, { error: 'expected a port number from 1 to 65535' })
-    .optional(),
+  'telnet-port': port(false).optional(),
+  // An empty list, or port 0, turns the HTTP server off.
+  'http-addrs': addresses.optional(),
+  'http-port': port(true).optional(),
+  'api-tokens': absolutePath('the token file').optional(),
+  'backup-completed-callback': absolutePath('the program to run after each backup').optional(),
+  'callback-timeout': secondsBetween(1, 3600, 60).optional(),
 });
 
 export const GLOBAL_KEYS = Object.keys(globalSection.shape);
@@ -87,6 +97,9 @@ export const DEFAULTS = {
   telnetPort: 6023,
   telnetMaxSessions: 64,
   telnetIdleTimeoutSeconds: 600,
+  httpAddresses: ['127.0.0.1', '::1'],
+  httpPort: 6024,
+  callbackTimeoutSeconds: 60,
 } as const;
 
 const DURATION_EXPECTED = 'expected an integer with one of the suffixes s, m, h, d, w (e.g. 1d)';

@@ -86,7 +86,7 @@ jobs: {}
     `${FILE}: global: status-interval: expected a number of seconds from 1 to 3600 (e.g. 30)`,
     `${FILE}: global: telnet-addrs: listen addresses are separated by commas, not blanks`,
     `${FILE}: global: telnet-port: expected a port number from 1 to 65535`,
-    `${FILE}: global: unknown key "worker_limit" (did you mean "worker-limit"?); expected base-dir, worker-limit, status-file, status-interval, telnet-addrs, telnet-max-sessions, telnet-idle-timeout, telnet-port`,
+    `${FILE}: global: unknown key "worker_limit" (did you mean "worker-limit"?); expected base-dir, worker-limit, status-file, status-interval, telnet-addrs, telnet-max-sessions, telnet-idle-timeout, telnet-port, http-addrs, http-port, api-tokens, backup-completed-callback, callback-timeout`,
   ]);
 });
 

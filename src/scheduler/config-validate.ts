@@ -102,6 +102,12 @@ export function validateConfig(raw: unknown, file: string): ConfigValidation {
       telnetPort: global['telnet-port'] ?? DEFAULTS.telnetPort,
       telnetMaxSessions: global['telnet-max-sessions'] ?? DEFAULTS.telnetMaxSessions,
       telnetIdleTimeoutSeconds: global['telnet-idle-timeout'] ?? DEFAULTS.telnetIdleTimeoutSeconds,
+      httpAddresses: global['http-addrs'] ?? [...DEFAULTS.httpAddresses],
+      httpPort: global['http-port'] ?? DEFAULTS.httpPort,
+      apiTokensFile: global['api-tokens'] ?? null,
+      completionHook: global['backup-completed-callback']
+        ? { program: global['backup-completed-callback'], timeoutSeconds: global['callback-timeout'] ?? DEFAULTS.callbackTimeoutSeconds }
+        : null,
       schedules,
       jobs,
     },

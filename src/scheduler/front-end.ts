@@ -1,6 +1,6 @@
 import type { Logger } from '../util/logger.js';
 import type { SchedulerConfig } from './config.js';
-import type { SchedulerView } from './status-model.js';
+import type { SchedulerControl } from './status-model.js';
 
 /**
  * A way into the running scheduler (the telnet shell, the HTTP server),
@@ -19,7 +19,7 @@ export interface FrontEndPlugin {
 }
 
 export interface FrontEndContext {
-  view: SchedulerView;
+  view: SchedulerControl;
   config: SchedulerConfig;
   logger: Logger;
   now: () => Date;

@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { CONFIG_FILE, JobDirectory, LOCK_FILE, LOG_FILE } from '../job/job-directory.js';
-import { isRevisionId } from '../job/revision-id.js';
+import { isRevisionId } from '../store/revision-id.js';
 import { BackyError, describeIoError, errorCode } from '../util/errors.js';
 
 /** Files backy itself keeps in a job directory besides `config` and the revisions. */
@@ -47,7 +47,7 @@ function isRevisionFile(name: string): boolean {
 
 async function namesASource(directory: JobDirectory): Promise<boolean> {
   try {
-    return typeof (await directory.readConfig()).type === 'string';
+    return typeof (await directory.readConfig()).source.type === 'string';
   } catch {
     return false;
   }

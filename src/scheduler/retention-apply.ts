@@ -1,4 +1,4 @@
-import type { JobDirectory } from '../job/job-directory.js';
+import { believable, type JobDirectory } from '../job/job-directory.js';
 import { isComplete } from '../job/revision.js';
 import { planRetention, type RetentionPlan } from '../schedule/retention.js';
 import type { Schedule } from '../schedule/schedule.js';
@@ -9,29 +9,43 @@ import type { Logger } from '../util/logger.js';
  * Applies the retention rules to a job directory under the job's lock, so
  * that no backup (scheduled or manual) runs meanwhile: plan from what is on
  * disk now, then rewrite the `.rev` files of revisions that lose tags and
- * delete those left without any.
+ * delete those left without any — all of them with one flush of the
+ * directory. Revisions whose `.rev` cannot be read take no part: they are
+ * never deleted; nor are those dated in the future.
  */
 export async function expireRevisions(directory: JobDirectory, schedule: Schedule, clock: Clock, logger: Logger): Promise<RetentionPlan> {
+  const store = await directory.store();
   const lock = await directory.waitForLock();
+  const metadata = await directory.metadataLock().catch(async (err: unknown) => {
+    await lock.release();
+    throw err;
+  });
   try {
-    const revisions = await directory.revisions(logger);
+    const scan = await directory.scan(logger);
+    const now = clock.now();
+    // A revision dated in the future neither counts for its tags nor expires: it is the operator's to look at.
     const plan = planRetention(
-      revisions.map((r) => ({ uuid: r.uuid, timestamp: r.timestamp, tags: r.tags, complete: isComplete(r) })),
+      believable(scan.revisions, now).map((r) => ({ uuid: r.uuid, timestamp: r.timestamp, tags: r.tags, complete: isComplete(r) })),
       schedule,
-      clock.now(),
+      now,
     );
-    const byId = new Map(revisions.map((r) => [r.uuid, r]));
+    const byId = new Map(scan.revisions.map((r) => [r.uuid, r]));
     for (const change of plan.retag) {
       logger.info(`${directory.path}: revision ${change.uuid} expired from ${change.expired.join(',')}, keeps ${change.tags.join(',')}`);
-      await directory.writeRevision({ ...byId.get(change.uuid)!, tags: change.tags });
     }
+    await directory.writeRevisions(plan.retag.map((change) => ({ ...byId.get(change.uuid)!, tags: change.tags })));
     for (const change of plan.remove) {
       logger.info(`${directory.path}: removing revision ${change.uuid} (${change.expired.length > 0 ? `expired from ${change.expired.join(',')}` : 'it carries no tags'})`);
-      await directory.removeRevision(change.uuid);
     }
-    if (plan.remove.length > 0) await directory.updateLastLinks();
+    await directory.removeRevisions(plan.remove.map((change) => change.uuid), store);
+    if (plan.remove.length > 0) {
+      const removed = new Set(plan.remove.map((change) => change.uuid));
+      const newest = believable(scan.revisions, now).filter((r) => isComplete(r) && !removed.has(r.uuid)).at(-1) ?? null;
+      await directory.updateLastLinks(newest, logger, { imageLink: Boolean(store.filePath) });
+    }
     return plan;
   } finally {
+    await metadata.release();
     await lock.release();
   }
 }

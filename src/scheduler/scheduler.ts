@@ -6,6 +6,7 @@ import { FileLock } from '../util/lock.js';
 import type { Logger } from '../util/logger.js';
 import { VERSION } from '../util/version.js';
 import type { Spawner } from './backup-process.js';
+import { CompletionHooks } from './completion-hook.js';
 import { sameJob, type JobConfig, type SchedulerConfig } from './config.js';
 import { loadConfig, type LoadedConfig } from './config-load.js';
 import { systemDirectoryProblem } from './config-schema.js';
@@ -14,7 +15,8 @@ import type { FrontEnd, FrontEndPlugin } from './front-end.js';
 import { ForeignDirectoryError } from './job-adoption.js';
 import { prepareJobDirectory, readJobHistory } from './job-setup.js';
 import { ScheduledJob } from './scheduled-job.js';
-import type { JobStatus, SchedulerStatus, SchedulerView, StatusSnapshot } from './status-model.js';
+import { reportRevisions } from '../job/revision-report.js';
+import type { JobDetail, JobStatus, RunOutcome, SchedulerControl, SchedulerStatus, StatusSnapshot } from './status-model.js';
 import { StatusWriter } from './status-writer.js';
 
 export interface SchedulerOptions {
@@ -56,10 +58,11 @@ const FRONT_END_CLOSE_MS = 1_000;
  * ones, final status, close the front-ends in reverse order, release the
  * lock), every step bounded in time.
  */
-export class Scheduler implements SchedulerView {
+export class Scheduler implements SchedulerControl {
   private config: SchedulerConfig;
   private readonly dispatcher: Dispatcher;
   private readonly statusWriter: StatusWriter;
+  private readonly hooks: CompletionHooks;
   private lock: FileLock | null = null;
   private readonly frontEnds: FrontEnd[] = [];
   /** Configured jobs not run, and why (a foreign directory under their name). */
@@ -73,7 +76,15 @@ export class Scheduler implements SchedulerView {
     this.config = options.config;
     this.startedAt = options.clock.now();
     this.configLoaded = this.startedAt;
-    this.dispatcher = new Dispatcher({ ...options, timers: options.timers ?? true });
+    this.hooks = new CompletionHooks(options.logger);
+    this.dispatcher = new Dispatcher({
+      ...options,
+      timers: options.timers ?? true,
+      onCompleted: (job) => {
+        const hook = this.config.completionHook;
+        if (hook) this.hooks.run(hook.program, hook.timeoutSeconds, job.name, job.directory);
+      },
+    });
     this.dispatcher.workerLimit = this.config.workerLimit;
     this.statusWriter = new StatusWriter(() => this.snapshot(), () => this.config.statusFile, options.logger);
   }
@@ -213,6 +224,7 @@ export class Scheduler implements SchedulerView {
     this.stopping ??= (async () => {
       const { logger } = this.options;
       this.statusWriter.stop();
+      this.hooks.stop();
       await this.dispatcher.shutdown(this.options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS);
       if (!(await settlesWithin(this.statusWriter.write(), FINAL_STATUS_WRITE_MS))) {
         logger.warn(`the last status file write did not finish within ${FINAL_STATUS_WRITE_MS / 1000} s; not waiting for it`);
@@ -246,6 +258,7 @@ export class Scheduler implements SchedulerView {
       running: this.dispatcher.running(),
       queued: this.dispatcher.queued(),
       skipped: [...this.skipped].map(([job, reason]) => ({ job, reason })),
+      finished: { ...this.dispatcher.finished },
     };
   }
 
@@ -253,10 +266,16 @@ export class Scheduler implements SchedulerView {
     return [...this.dispatcher.jobs.values()].map((job) => job.status()).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  runJob(name: string): { ok: true } | { ok: false; reason: string } {
+  runJob(name: string): RunOutcome {
     const skipped = this.skipped.get(name);
-    if (skipped) return { ok: false, reason: `job "${name}" is skipped: ${skipped}` };
+    if (skipped) return { ok: false, reason: `job "${name}" is skipped: ${skipped}`, code: 'JOB_SKIPPED' };
     return this.dispatcher.runNow(name);
+  }
+
+  async jobDetail(name: string): Promise<JobDetail | null> {
+    const job = this.dispatcher.jobs.get(name);
+    if (!job || job.removed) return null;
+    return { job: job.status(), revisions: await reportRevisions(job.directory), failures: [...job.recentFailures] };
   }
 
   snapshot(): StatusSnapshot {

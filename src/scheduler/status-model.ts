@@ -1,3 +1,5 @@
+import type { RevisionRecord } from '../job/revision-report.js';
+
 /**
  * The scheduler's view of its jobs, shared by the status file (written by
  * the scheduler, read by `backy check`) and the telnet shell. Times are
@@ -53,6 +55,8 @@ export interface SchedulerStatus {
   queued: string[];
   /** Configured jobs the scheduler does not run, and why (e.g. a foreign directory in the way). */
   skipped: SkippedJob[];
+  /** Backups ended since the scheduler started, by outcome. */
+  finished: { succeeded: number; failed: number; interrupted: number };
 }
 
 export interface SkippedJob {
@@ -72,5 +76,29 @@ export interface SchedulerView {
   status(): SchedulerStatus;
   jobs(): JobStatus[];
   /** Queues a backup of the job now with its next tags; a message on failure. */
-  runJob(name: string): { ok: true } | { ok: false; reason: string };
+  runJob(name: string): RunOutcome;
+}
+
+/** Why a job could not be run now, for the HTTP API's error codes. */
+export type RunRefusal = 'JOB_NOT_FOUND' | 'JOB_RUNNING' | 'JOB_SKIPPED' | 'SHUTTING_DOWN';
+
+export type RunOutcome = { ok: true } | { ok: false; reason: string; code?: RunRefusal };
+
+/** A backup that failed: when it ended, and why (the last line of the job's log). */
+export interface BackupFailure {
+  at: Date;
+  reason: string;
+}
+
+export interface JobDetail {
+  job: JobStatus;
+  revisions: RevisionRecord[];
+  /** The most recent failures, oldest first (at most a few). */
+  failures: BackupFailure[];
+}
+
+/** What the HTTP server can see and do besides: one job in detail, a reload (as SIGHUP). */
+export interface SchedulerControl extends SchedulerView {
+  jobDetail(name: string): Promise<JobDetail | null>;
+  reload(): Promise<{ ok: true } | { ok: false; reason: string }>;
 }

@@ -51,6 +51,7 @@ export const schedulerStatusSchema = z.object({
   running: z.array(runningSchema),
   queued: strings,
   skipped: z.array(z.object({ job: z.string(), reason: z.string() })).default([]),
+  finished: z.object({ succeeded: count, failed: count, interrupted: count }).default({ succeeded: 0, failed: 0, interrupted: 0 }),
 }) satisfies z.ZodType<SchedulerStatus, unknown>;
 
 export const jobStatusSchema = z.object({

@@ -1,5 +1,5 @@
 import type { Revision } from '../job/revision.js';
-import type { ImageReader, ImageWriter } from '../store/store.js';
+import type { ImageReader, ImageWriter } from '../io/image.js';
 import type { Logger } from '../util/logger.js';
 
 export type ProgressPhase = 'backup' | 'verify' | 'restore';
@@ -47,10 +47,10 @@ export interface SourceBackup {
    */
   transfer(writer: ImageWriter): Promise<Record<string, unknown>>;
   /**
-   * Compares the finished image with the source; throws on any difference.
-   * `image` reads the image as written (cheaper than opening `imagePath`).
+   * Compares the finished image, read through `image`, with the source;
+   * throws on any difference.
    */
-  verify(imagePath: string, image: ImageReader): Promise<VerificationResult>;
+  verify(image: ImageReader): Promise<VerificationResult>;
   /** Releases what the backup held (snapshots, handles). */
   finish(outcome: { success: boolean }): Promise<void>;
 }

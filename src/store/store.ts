@@ -1,86 +1,123 @@
+import type { ImageWriter } from '../io/image.js';
+import type { HashRecord, RecordedHashes } from '../integrity/hash-record.js';
 import type { Logger } from '../util/logger.js';
 
-/** Random access to an image's bytes. */
-export interface ImageReader {
-  readonly size: number;
-  /** Reads up to `length` bytes at `position` into the start of `buffer`; returns the count. */
-  read(buffer: Buffer, length: number, position: number): Promise<number>;
-  /**
-   * The checksum (see chunk-checksums.ts) of what was written at exactly
-   * [position, position + length), where the writer kept one: comparing it
-   * spares reading an image written past the page cache back from the disk.
-   */
-  writtenChecksum?(position: number, length: number): bigint | undefined;
-}
-
 /**
- * Where a new revision's bytes go. `write` compares with the parent's
- * content (which the new image starts out as) and writes only the blocks
- * that differ; all-zero blocks become holes. Offsets are absolute.
- */
-export interface ImageWriter {
-  /** Current logical size of the image. */
-  readonly size: number;
-  /**
-   * Whether the image starts out holding the parent's content (a reflink
-   * clone), so that writing the changes since the parent is enough. When
-   * false it starts empty and the source must write everything.
-   */
-  readonly holdsParent: boolean;
-  /** Grows (with a hole) or shrinks the image to the source's size. */
-  resize(size: number): Promise<void>;
-  /** Makes [offset, offset + data.length) hold `data`, touching only differing blocks. */
-  write(offset: number, data: Buffer): Promise<void>;
-  /**
-   * Like `write`, without comparing: for data the source knows has changed
-   * (an RBD diff), where reading the parent's blocks at random to compare
-   * would cost more than it saves. All-zero blocks still become holes.
-   */
-  overwrite(offset: number, data: Buffer): Promise<void>;
-  /** Makes [offset, offset + length) read as zeros, as a hole where possible. */
-  zero(offset: number, length: number): Promise<void>;
-  /** Bytes actually written and punched so far. */
-  stats(): WriterStats;
-  /** Flushes written data to stable storage. */
-  sync(): Promise<void>;
-  /**
-   * Reads the image as it now is, for verification: ranges this backup
-   * changed from the new image itself, ranges it shares with the parent
-   * from the parent's image, whose pages the comparison already cached.
-   */
-  reader(): ImageReader;
-  close(): Promise<void>;
-}
-
-export interface WriterStats {
-  bytesWritten: number;
-  bytesPunched: number;
-  bytesCompared: number;
-}
-
-/**
- * How a new image began: `reflink`, sharing every block with its parent;
- * `copy`, empty because the filesystem cannot share (the source is written
- * whole: a full sparse copy); `empty`, a first backup.
+ * How a new revision's data began: `reflink`, sharing every block with its
+ * parent's; `copy`, empty because the filesystem cannot share (the source
+ * is written whole); `empty`, a first (or full) backup.
  */
 export type CloneMethod = 'reflink' | 'copy' | 'empty';
 
+/** What a store records about a revision's data once it is complete (goes into the `.rev`). */
+export interface CommittedData {
+  hashes: RecordedHashes;
+}
+
 /**
- * How revisions' images are kept. A store never interprets source data: it
- * creates an image for a new revision from its parent, hands out a writer,
- * seals it when the backup is complete and removes it on failure or expiry.
+ * A new revision's data while its backup runs. The source writes through
+ * the ImageWriter side; the job then flushes (`sync`), has the source
+ * verify through `reader()`, and either commits or aborts. Nothing of a
+ * revision that was not committed may ever be read as a revision.
+ */
+export interface RevisionWriter extends ImageWriter {
+  readonly clone: CloneMethod;
+  /**
+   * Completes the data: records its block hashes (from the bytes the
+   * source handed over, and the parent's for blocks kept), flushes them
+   * and makes the data read-only.
+   */
+  commit(): Promise<CommittedData>;
+  /** Releases open files; after a failed backup the job then removes the revision. */
+  close(): Promise<void>;
+}
+
+/** Random access to a complete revision's data. */
+export interface RevisionReader {
+  readonly size: number;
+  /** Reads up to `length` bytes at `position`; fewer only at the end of the data. */
+  read(buffer: Buffer, length: number, position: number): Promise<number>;
+  /**
+   * The sorted, disjoint ranges within [start, end) that may hold data;
+   * everything outside them reads as zeros, so a copy can skip it.
+   */
+  dataRanges(start: number, end: number): Promise<Array<[number, number]>>;
+  /**
+   * The revision's recorded block hashes, proven against `recorded` (from
+   * its `.rev`): a HashRecordError when the record is missing or damaged.
+   */
+  hashes(recorded: RecordedHashes): Promise<HashRecord>;
+  close(): Promise<void>;
+}
+
+/** What a store can tell about a revision's data without reading it. */
+export type DataState =
+  /** `allocated`: bytes the data takes on disk, shared ones included (an upper bound of what removing it frees). */
+  | { state: 'present'; size: number; allocated: number }
+  | { state: 'missing' }
+  | { state: 'unreadable'; reason: string };
+
+/** A store's failure to give a revision's data, with what the user should know. */
+export class StoreError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'missing' | 'unreadable',
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Reading the parent's data failed while a new revision was made from it
+ * (an I/O error, a file gone): the revision cannot be made that way, but a
+ * full backup from the source can.
+ */
+export class ParentUnreadableError extends Error {
+  constructor(
+    readonly parent: string,
+    cause: unknown,
+  ) {
+    super(`the data of parent revision ${parent} cannot be read: ${(cause as Error).message ?? String(cause)}`, { cause });
+  }
+}
+
+/**
+ * How a job's revisions' data is kept. The job directory keeps the
+ * metadata (`.rev` files, tags, the `last` links, the lock); a store keeps
+ * the bytes and their hashes, and nothing else touches them. Every store
+ * passes the conformance suite in test/store/.
  */
 export interface Store {
-  /** Path of a revision's image: a plain file that can be read, copied or mounted. */
-  imagePath(id: string): string;
+  /** The name a job's `config` selects it by (`store: cow`). */
+  readonly name: string;
   /**
-   * Creates the new revision's image as a copy of the parent's (sharing
-   * blocks where the filesystem can), or empty without a parent.
+   * Starts a new revision's data: a copy of the parent's (sharing blocks
+   * where it can) or, without a parent, empty. Fails if data for `id`
+   * exists already (a second writer).
    */
-  create(id: string, parentId: string | null, logger: Logger): Promise<CloneMethod>;
-  /** Opens the new image for writing, given how `create` made it. */
-  openWriter(id: string, parentId: string | null, clone: CloneMethod): Promise<ImageWriter>;
-  /** Marks a complete image read-only. */
-  seal(id: string): Promise<void>;
+  create(id: string, parent: { id: string; hashes: RecordedHashes | null } | null, logger: Logger): Promise<RevisionWriter>;
+  /** Opens a committed revision's data; a StoreError when it is missing or unreadable. */
+  open(id: string): Promise<RevisionReader>;
+  /** Whether the revision's data is there and readable, its size and the space it takes. */
+  stat(id: string): Promise<DataState>;
+  /**
+   * Records block hashes for a committed revision that has none (made before
+   * backy recorded them): `hash` fills the record from the data as read now.
+   */
+  recordHashes(id: string, size: number, fill: (record: HashRecordSink) => Promise<void>): Promise<RecordedHashes>;
+  /** Removes the revision's data, and whatever a killed write left of it; data already gone is fine. */
   remove(id: string): Promise<void>;
+  /** IDs with any data or leftovers in the store, complete or not, in no particular order. */
+  list(): Promise<string[]>;
+  /**
+   * Only for stores whose revisions are plain image files: the file, for
+   * `find`, reflink restores and mounting it by hand.
+   */
+  filePath?(id: string): string;
+}
+
+/** Where `recordHashes` takes the entries of consecutive blocks. */
+export interface HashRecordSink {
+  write(firstBlock: number, entries: Buffer): Promise<void>;
+  readonly blockSize: number;
 }

@@ -9,7 +9,13 @@ import { syncDirectory } from './fsync.js';
  * in the same directory, fsync it, rename it over the target, fsync the
  * directory.
  */
-export async function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  content: string | Uint8Array,
+  mode = 0o644,
+  /** False when the caller flushes the directory once for many files. */
+  flushDirectory = true,
+): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
   const handle = await open(tmp, 'wx', mode);
   try {
@@ -27,5 +33,5 @@ export async function writeFileAtomic(path: string, content: string | Uint8Array
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
-  await syncDirectory(dirname(path));
+  if (flushDirectory) await syncDirectory(dirname(path));
 }

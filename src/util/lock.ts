@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import fsx from 'fs-native-extensions';
 import { BackyError, describeIoError } from './errors.js';
@@ -56,17 +57,28 @@ export class FileLock {
   }
 }
 
+/** Never through a symlink: one planted in place of the lock file would have us truncate what it points to. */
 async function openLockFile(path: string): Promise<FileHandle> {
+  let handle: FileHandle;
   try {
-    return await open(path, 'a+', 0o644);
+    // O_NONBLOCK: a FIFO in its place must not hang us; it is refused below.
+    handle = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') {
+      throw new BackyError(`lock file ${path} is a symbolic link; refusing to follow it (remove it)`);
+    }
     throw describeIoError(err, `cannot open lock file ${path}`);
   }
+  if (!(await handle.stat()).isFile()) {
+    await handle.close();
+    throw new BackyError(`lock file ${path} is not a regular file; remove it`);
+  }
+  return handle;
 }
 
 async function readHolder(path: string): Promise<string | null> {
   try {
-    const handle = await open(path, 'r');
+    const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       const text = (await handle.readFile('utf8')).trim();
       return /^\d+$/.test(text) ? text : null;

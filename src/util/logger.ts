@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, statSync, writeSync } from 'node:fs';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -59,7 +59,7 @@ export function fdSink(fd: number): LogSink {
  * path's inode is compared with the open descriptor's.
  */
 export function fileSink(path: string): LogSink {
-  let fd = openSync(path, 'a', 0o644);
+  let fd = openLog(path);
   let inode = fstatSync(fd).ino;
   const reopenIfMoved = (): void => {
     let current: number | undefined;
@@ -69,8 +69,14 @@ export function fileSink(path: string): LogSink {
       current = undefined;
     }
     if (current === inode) return;
+    let reopened: number;
+    try {
+      reopened = openLog(path);
+    } catch {
+      return; // e.g. a symlink put in its place: keep writing where we were
+    }
     closeSync(fd);
-    fd = openSync(path, 'a', 0o644);
+    fd = reopened;
     inode = fstatSync(fd).ino;
   };
   return {
@@ -80,6 +86,15 @@ export function fileSink(path: string): LogSink {
     },
     close: () => closeSync(fd),
   };
+}
+
+/**
+ * Opens a log file for appending, never through a symlink: the scheduler's
+ * backups log into their job directories, where a link planted as
+ * `backy.log` would have them append to whatever it points to.
+ */
+function openLog(path: string): number {
+  return openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
 }
 
 export const silentLogger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };

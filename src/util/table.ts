@@ -21,9 +21,8 @@ export function renderTable(head: string[], rows: string[][], align: Alignment[]
       })
       .join('|')}|`;
   const [header, ...body] = lines;
-  // Without rows the header's closing rule is the bottom rule.
-  const bottom = body.length > 0 ? [...body.map(render), rule] : [];
-  return [rule, render(header), rule, ...bottom].join('\n');
+  // Without rows the bottom rule follows the header's rule, as backy 2.x's tables print it.
+  return [rule, render(header), rule, ...body.map(render), rule].join('\n');
 }
 
 function oneLine(cell: string): string {

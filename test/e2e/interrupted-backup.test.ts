@@ -82,7 +82,7 @@ async function stopOnceStarted(running: Running, known: string[], alsoImage: boo
 function assertStatusShowsIncomplete(id: string, tags: string): void {
   const status = backy(['-b', job, 'status']);
   assert.equal(status.status, 0, status.stderr);
-  assert.match(status.stdout, new RegExp(`\\| ${id} \\| +0 Bytes \\| +0\\.0 s \\| ${tags} +\\|\n`), status.stdout);
+  assert.match(status.stdout, new RegExp(`\\| ${id} \\| +0 Bytes \\| +0 s \\| ${tags} +\\|\n`), status.stdout);
   assert.match(status.stdout, /\n2 revisions containing /);
 }
 

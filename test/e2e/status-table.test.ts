@@ -83,7 +83,7 @@ test('status prints the manual example exactly from a backy 2.0 job directory', 
   }
 });
 
-test('status: exact sizes and durations, incomplete revisions with 0.0 s, oldest first', () => {
+test('status: exact sizes and durations, incomplete revisions with 0 s (as backy 2.x), oldest first', () => {
   const dir = mkdtempSync(join(tmpdir(), 'backy-status-'));
   try {
     const job = join(dir, 'job');
@@ -110,10 +110,10 @@ test('status: exact sizes and durations, incomplete revisions with 0.0 s, oldest
 +---------------------+------------------------+----------+----------+--------+
 | 2026-03-01 10:00:00 | Ab3dEfGhJkMnPqRsTuVw2A |  0 Bytes |    0.0 s | daily  |
 | 2026-03-02 23:59:59 | Bc4eFgHjKmNpQrStUvWx3B |   1 Byte |    1.3 s | daily  |
-| 2026-03-03 08:30:00 | Xk5mNpQrStUvWxYz23456C | 1.50 KiB | 3600.0 s | weekly |
-| 2026-03-04 00:00:01 | Yz6nPqRsTuVwXyZa34567D |  0 Bytes |    0.0 s | hourly |
+| 2026-03-03 08:30:00 | Xk5mNpQrStUvWxYz23456C | 1.50 kiB | 3600.0 s | weekly |
+| 2026-03-04 00:00:01 | Yz6nPqRsTuVwXyZa34567D |  0 Bytes |      0 s | hourly |
 +---------------------+------------------------+----------+----------+--------+
-4 revisions containing 1.50 KiB data (estimated)
+4 revisions containing 1.50 kiB data (estimated)
 `,
     );
 
@@ -127,6 +127,7 @@ test('status: exact sizes and durations, incomplete revisions with 0.0 s, oldest
       none.stdout,
       `+------------+----+------+-------+------+
 | Date (UTC) | ID | Size | Durat | Tags |
++------------+----+------+-------+------+
 +------------+----+------+-------+------+
 0 revisions containing 0 Bytes data (estimated)
 `,
@@ -191,7 +192,7 @@ test('a backy 2.0 job directory works as it is: find, restore, and a new backup 
     const status = backy(['-b', job, 'status'], { env });
     assert.equal(status.status, 0, status.stderr);
     assert.ok(status.stdout.startsWith(MANUAL_STATUS.split('\n').slice(0, 7).join('\n')), status.stdout);
-    assert.match(status.stdout, new RegExp(`\\| ${newId} \\| +${expected === 64 * 1024 ? '64\\.00 KiB' : '2\\.00 MiB'} \\| +\\d+\\.\\d s \\| daily +\\|\n`));
+    assert.match(status.stdout, new RegExp(`\\| ${newId} \\| +${expected === 64 * 1024 ? '64\\.00 kiB' : '2\\.00 MiB'} \\| +\\d+\\.\\d s \\| daily +\\|\n`));
     assert.match(status.stdout, /\n5 revisions containing 10\.37 GiB data \(estimated\)\n$/);
     const latest = join(dir, 'latest.img');
     assert.equal(backy(['-b', job, 'restore', latest]).status, 0);

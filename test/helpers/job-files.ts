@@ -42,7 +42,7 @@ export function readRevisionYaml(job: string, id: string): Record<string, unknow
 export function fingerprintJob(job: string): Record<string, string> {
   const result: Record<string, string> = {};
   for (const name of readdirSync(job).sort()) {
-    if (name === '.backy.lock') continue;
+    if (name === '.backy.lock' || name === '.backy.rev.lock') continue;
     const path = join(job, name);
     const info = lstatSync(path);
     if (info.isSymbolicLink()) result[name] = `-> ${readlinkSync(path)}`;

@@ -12,8 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CowStore } from '../../src/store/cow/cow-store.js';
-import { checksum } from '../../src/store/chunk-checksums.js';
-import { alignedBuffer } from '../../src/store/native-io.js';
+import { checksum } from '../../src/io/chunk-checksums.js';
+import { alignedBuffer } from '../../src/io/native-io.js';
 import { FileSource } from '../../src/sources/file/file-source.js';
 import type { VerificationResult } from '../../src/sources/source.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -35,21 +35,21 @@ async function backUp(fs: LoopFilesystem, content: Buffer, meddle: (source: stri
   const source = join(dir, 'vm.img');
   writeFileSync(source, content);
   const store = new CowStore(dir);
-  const id = 'revision';
+  const id = 'ENpdQfhQVgzoiWwT4KuQqP';
   const backup = await new FileSource(source).begin({
-    revision: { uuid: id, timestamp: new Date(), parent: null, tags: [], stats: {} },
+    revision: { uuid: id, timestamp: new Date(), parent: null, tags: [], stats: {}, trust: 'trusted', hashes: null, verified: null },
     parent: null,
     logger: silentLogger,
     signal: new AbortController().signal,
     onProgress: () => undefined,
   });
   try {
-    const writer = await store.openWriter(id, null, await store.create(id, null, silentLogger));
+    const writer = await store.create(id, null, silentLogger);
     try {
       await backup.transfer(writer);
       await writer.sync();
-      meddle(source, store.imagePath(id));
-      return await backup.verify(store.imagePath(id), writer.reader());
+      meddle(source, store.filePath(id));
+      return await backup.verify(writer.reader());
     } finally {
       await writer.close();
     }
@@ -101,7 +101,7 @@ test('a writer keeps checksums of the whole chunks it wrote once past the page c
     const dir = join(fs.path, `writer-${counter++}`);
     mkdirSync(dir);
     const store = new CowStore(dir);
-    const writer = await store.openWriter('image', null, await store.create('image', null, silentLogger));
+    const writer = await store.create('FqZGAe6iG2hadwJoHdpigW', null, silentLogger);
     try {
       const chunks = [0, 1, 2].map(() => {
         const buffer = alignedBuffer(CHUNK);

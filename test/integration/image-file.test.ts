@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ImageFile } from '../../src/store/direct-io.js';
-import { alignedBuffer } from '../../src/store/native-io.js';
+import { ImageFile } from '../../src/io/image-file.js';
+import { alignedBuffer } from '../../src/io/native-io.js';
 import { useExt4AndBtrfs } from '../helpers/loop-fs.js';
 
 const MiB = 1024 * 1024;

@@ -15,6 +15,9 @@ export const MANUAL_JOBS_TABLE = [
   '+--------+-----+---------+---------------------+-----------+----------+---------------------+--------------+',
 ].join('\n');
 
+/** What `jobs ^test` answers: the manual's table and backy 2.x's count line. */
+export const MANUAL_JOBS_OUTPUT = `${MANUAL_JOBS_TABLE}\n3 jobs shown`;
+
 export interface FixtureView extends SchedulerView {
   /** Jobs queued through `run`, in order. */
   readonly runs: string[];
@@ -71,6 +74,7 @@ export function fixtureView(): FixtureView {
     running: [{ job: 'test02', tags: ['daily'], started: new Date('2015-11-06T09:58:30Z'), pid: 4802 }],
     queued: [],
     skipped: [],
+    finished: { succeeded: 0, failed: 0, interrupted: 0 },
   };
   return {
     runs,

@@ -41,7 +41,8 @@ test('check and the telnet shell against a running scheduler', async () => {
     const [jobsAnswer, statusAnswer, runAnswer, refusal] = session(first.stdout).split(P).slice(1);
     const rows = jobsAnswer.trimEnd().split('\n');
     assert.equal(rows[1], HEAD);
-    const cells = rows.slice(3, -1).map((row) => row.split('|').map((cell) => cell.trim()).slice(1, -1));
+    assert.equal(rows.at(-1), '2 jobs shown');
+    const cells = rows.slice(3, -2).map((row) => row.split('|').map((cell) => cell.trim()).slice(1, -1));
     assert.deepEqual(cells.map((row) => [row[0], row[1], row[2], row[4], row[7]]), [
       ['alpha', 'OK', 'waiting', 'daily', 'daily'],
       ['beta', 'OK', 'waiting', 'daily', 'daily'],

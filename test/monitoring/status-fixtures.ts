@@ -28,6 +28,7 @@ export function snapshotAt(now: Date, jobs: JobSpec[], writtenSecondsAgo = 20): 
       running: [],
       queued: [],
       skipped: [],
+    finished: { succeeded: 0, failed: 0, interrupted: 0 },
     },
     jobs: jobs.map((spec) =>
       jobStatus({

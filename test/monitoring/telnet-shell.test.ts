@@ -6,7 +6,7 @@ import { HELP } from '../../src/monitoring/telnet/commands.js';
 import { BackyError } from '../../src/util/errors.js';
 import { createLogger, type LogSink } from '../../src/util/logger.js';
 import { converse, finished, freePort, session } from './telnet-clients.js';
-import { FIXTURE_NOW, fixtureView, MANUAL_JOBS_TABLE, type FixtureView } from './fixture-view.js';
+import { FIXTURE_NOW, fixtureView, MANUAL_JOBS_OUTPUT, MANUAL_JOBS_TABLE, type FixtureView } from './fixture-view.js';
 
 const P = TELNET_PROMPT;
 
@@ -19,6 +19,7 @@ const FULL_TABLE = [
   '| test03 | OK      | waiting              | 2015-11-06 09:49:27 | hourly    |   17.7 s | 2015-11-06 10:15:09 | hourly       |',
   '| web01  | TOO OLD | failed (retry 10:32) | 2015-11-03 08:00:00 | daily     |  301.3 s | 2015-11-06 10:32:00 | daily        |',
   '+--------+---------+----------------------+---------------------+-----------+----------+---------------------+--------------+',
+  '4 jobs shown',
 ].join('\n');
 
 const STATUS = [
@@ -64,7 +65,7 @@ test('through telnet: every command, a bad regex and an unknown command, exactly
   assert.equal(
     session(result.stdout),
     [
-      `${P}${MANUAL_JOBS_TABLE}`,
+      `${P}${MANUAL_JOBS_OUTPUT}`,
       `${P}${FULL_TABLE}`,
       `${P}invalid regular expression "web(": unterminated group`,
       `${P}${STATUS}`,
@@ -83,7 +84,7 @@ test('through telnet over IPv6, with CRLF line endings', async (t) => {
   const { port } = await start(t, ['::1']);
   const result = await converse('telnet', ['::1', String(port)], ['jobs test0[12]$\r\n', '\r\n', 'quit\r\n']);
   // telnet sends the typed CR as CR NUL and the newline as CR LF: the extra empty lines just get prompts.
-  const expected = MANUAL_JOBS_TABLE.split('\n').filter((row) => !row.includes('test03')).join('\n');
+  const expected = `${MANUAL_JOBS_TABLE.split('\n').filter((row) => !row.includes('test03')).join('\n')}\n2 jobs shown`;
   assert.equal(session(result.stdout), `${P}${expected}\n${P}${P}${P}${P}`);
 });
 
@@ -140,7 +141,7 @@ test('clients killed mid-command or mid-output leave the shell serving others', 
   await Promise.all([finished(partial, () => undefined), finished(flood, () => undefined)]);
   await waitFor(() => established(port) === 0);
   const result = await converse('telnet', ['127.0.0.1', String(port)], ['jobs ^test\n', 'quit\n']);
-  assert.equal(session(result.stdout), `${P}${MANUAL_JOBS_TABLE}\n${P}`);
+  assert.equal(session(result.stdout), `${P}${MANUAL_JOBS_OUTPUT}\n${P}`);
 });
 
 test('listens only on the configured addresses', async (t) => {

@@ -6,7 +6,7 @@
  * directory, where the scheduler reads its history from.
  */
 import { JobDirectory } from '../../src/job/job-directory.js';
-import { newRevisionId } from '../../src/job/revision-id.js';
+import { newRevisionId } from '../../src/store/revision-id.js';
 import type { BackupProcess, ProcessExit, Spawner } from '../../src/scheduler/backup-process.js';
 import type { Clock } from '../../src/util/clock.js';
 import type { Logger } from '../../src/util/logger.js';
@@ -79,8 +79,8 @@ export class StandInBackups {
 /** A complete revision as `backy backup` leaves it (the image content does not matter here). */
 export async function writeRevision(directory: JobDirectory, timestamp: Date, tags: string[]): Promise<string> {
   const uuid = newRevisionId();
-  await directory.writeRevision({ uuid, timestamp, parent: null, tags, stats: { bytes_written: 0, duration: 1 } });
-  await directory.updateLastLinks();
+  const revision = { uuid, timestamp, parent: null, tags, stats: { bytes_written: 0, duration: 1 }, trust: 'trusted', hashes: null, verified: null } as const;
+  await directory.writeRevision({ ...revision, tags: [...tags], stats: { ...revision.stats } });
   return uuid;
 }
 

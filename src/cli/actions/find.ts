@@ -1,8 +1,9 @@
-import { findRevision } from '../../job/restore-job.js';
+import { findRevision } from '../../job/find-job.js';
+import { systemClock } from '../../util/clock.js';
 import type { ActionContext } from '../context.js';
 
 export async function find(context: ActionContext, spec: string | undefined): Promise<number> {
-  const { image } = await findRevision(context.jobPath, spec, context.logger);
+  const { image } = await findRevision(context.jobPath, spec, context.logger, systemClock.now());
   context.stdout.write(`${image}\n`);
   return 0;
 }

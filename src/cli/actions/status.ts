@@ -1,31 +1,65 @@
-import { JobDirectory } from '../../job/job-directory.js';
-import { revisionDuration, type Revision } from '../../job/revision.js';
+import { believable, forEachLimited, JobDirectory, type JobScan } from '../../job/job-directory.js';
+import { isComplete, revisionDuration, type Revision } from '../../job/revision.js';
+import { systemClock } from '../../util/clock.js';
 import { formatTimestamp } from '../../util/logger.js';
 import { formatBytes, formatSeconds } from '../../util/units.js';
 import type { ActionContext } from '../context.js';
 import { renderTable } from '../../util/table.js';
+import { reportRevisions } from '../../job/revision-report.js';
+import { renderData, type DataFormat } from '../render/structured.js';
 
-export async function status(context: ActionContext): Promise<number> {
+export async function status(context: ActionContext, format: DataFormat | null = null): Promise<number> {
   const job = new JobDirectory(context.jobPath);
   await job.ensureJob();
-  const revisions = await job.revisions(context.logger);
-  context.stdout.write(`${renderRevisionTable(revisions)}\n`);
+  if (format) {
+    context.stdout.write(renderData(await reportRevisions(job, context.logger), format));
+    return 0;
+  }
+  const store = await job.store();
+  const scan = await job.scan(context.logger);
+  const missing = new Set<string>();
+  // An incomplete revision may be a backup still running: its data comes and goes.
+  await forEachLimited(scan.revisions.filter(isComplete), 32, async (revision) => {
+    if ((await store.stat(revision.uuid)).state !== 'present') missing.add(revision.uuid);
+  });
+  const now = systemClock.now();
+  const future = new Set(scan.revisions.filter((r) => !believable([r], now).length).map((r) => r.uuid));
+  for (const id of future) context.logger.warn(`revision ${id} is dated in the future; it is not taken for the last revision`);
+  const marks = (revision: Revision): string[] => [
+    ...(revision.trust === 'distrusted' ? ['distrusted'] : []),
+    ...(missing.has(revision.uuid) ? ['data missing'] : []),
+    ...(future.has(revision.uuid) ? ['in the future'] : []),
+  ];
+  context.stdout.write(`${renderRevisionTable(scan, marks)}\n`);
   return 0;
 }
 
-/** The manual's `backy status` table and its summary line. */
-export function renderRevisionTable(revisions: readonly Revision[]): string {
-  const rows = revisions.map((r) => [
+/**
+ * The manual's `backy status` table and its summary line. What a revision
+ * needs the operator's attention for is marked in its Tags cell (the
+ * manual's columns stay): `[distrusted]`, `[data missing]`, `[in the
+ * future]`; `.rev` files that cannot be read are listed after the others.
+ */
+export function renderRevisionTable(scan: JobScan, marks: (revision: Revision) => string[] = () => []): string {
+  const rows = scan.revisions.map((r) => [
     formatTimestamp(r.timestamp),
     r.uuid,
     formatBytes(writtenBytes(r)),
-    formatSeconds(revisionDuration(r)),
-    r.tags.join(','),
+    durationText(r),
+    [r.tags.join(','), ...marks(r).map((mark) => `[${mark}]`)].filter((cell) => cell.length > 0).join(' '),
   ]);
+  for (const broken of scan.unreadable) rows.push(['-', broken.id, '-', '-', '[unreadable .rev]']);
   const table = renderTable(['Date (UTC)', 'ID', 'Size', 'Durat', 'Tags'], rows, ['left', 'left', 'right', 'right', 'left']);
-  const total = revisions.reduce((sum, r) => sum + writtenBytes(r), 0);
-  const count = `${revisions.length} revision${revisions.length === 1 ? '' : 's'}`;
-  return `${table}\n${count} containing ${formatBytes(total)} data (estimated)`;
+  const total = scan.revisions.reduce((sum, r) => sum + writtenBytes(r), 0);
+  // backy 2.x's words, "1 revisions" included: scripts read this line.
+  const count = `${scan.revisions.length} revisions`;
+  const unreadable = scan.unreadable.length > 0 ? `, ${scan.unreadable.length} unreadable` : '';
+  return `${table}\n${count} containing ${formatBytes(total)} data (estimated)${unreadable}`;
+}
+
+/** backy 2.x prints a revision without a duration (not complete) as `0 s`. */
+function durationText(revision: Revision): string {
+  return isComplete(revision) ? formatSeconds(revisionDuration(revision)) : '0 s';
 }
 
 function writtenBytes(revision: Revision): number {

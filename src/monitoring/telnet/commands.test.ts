@@ -23,6 +23,7 @@ function fixture(): SchedulerView & { queued: string[] } {
     running: [],
     queued,
     skipped: [],
+    finished: { succeeded: 0, failed: 0, interrupted: 0 },
   };
   const jobs = ['web1', 'db1', 'web2', 'mail'].map((name) => jobStatus({ name, nextTags: ['daily', 'weekly'] }));
   return {
@@ -37,11 +38,12 @@ function fixture(): SchedulerView & { queued: string[] } {
   };
 }
 
+/** The job column of the table; the line after the table counts the rows. */
 function jobNames(output: string): string[] {
-  return output
-    .split('\n')
-    .slice(3, -1)
-    .map((row) => row.split('|')[1].trim());
+  const lines = output.split('\n');
+  const names = lines.slice(3, -2).map((row) => row.split('|')[1].trim());
+  assert.equal(lines.at(-1), `${names.length} jobs shown`);
+  return names;
 }
 
 test('jobs lists every job sorted by name; a regex filters by name like grep -E', async () => {

@@ -1,18 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jobStatus as job } from '../../../test/helpers/job-status.js';
-import { FIXTURE_NOW, fixtureView, MANUAL_JOBS_TABLE } from '../../../test/monitoring/fixture-view.js';
+import { FIXTURE_NOW, fixtureView, MANUAL_JOBS_OUTPUT } from '../../../test/monitoring/fixture-view.js';
 import { renderJobsTable } from './jobs-table.js';
 
-test("the manual's example table, exactly (rows given unsorted)", () => {
+test("the manual's example table and backy 2.x's count line, exactly (rows given unsorted)", () => {
   const manualJobs = fixtureView()
     .jobs()
     .filter((j) => j.name.startsWith('test'))
     .reverse();
-  assert.equal(renderJobsTable(manualJobs, FIXTURE_NOW), MANUAL_JOBS_TABLE);
+  assert.equal(renderJobsTable(manualJobs, FIXTURE_NOW), MANUAL_JOBS_OUTPUT);
 });
 
-test('overdue, never backed up, queued, running and failed jobs', () => {
+test('overdue, never backed up, queued, running and failed jobs; `-` where there is nothing to show', () => {
   const now = new Date('2026-01-10T10:00:00Z');
   const jobs = [
     job({ name: 'vm-new', firstSeen: new Date('2026-01-10T09:00:00Z'), state: 'queued', nextTags: ['daily'] }),
@@ -36,11 +36,26 @@ test('overdue, never backed up, queued, running and failed jobs', () => {
       '+---------+---------+---------------------------------+---------------------+-----------+----------+---------------------+-----------+',
       '| Job     | SLA     | Status                          | Last Backup (UTC)   | Last Tags | Last Dur | Next Backup (UTC)   | Next Tags |',
       '+---------+---------+---------------------------------+---------------------+-----------+----------+---------------------+-----------+',
-      '| vm-busy | OK      | running                         | 2026-01-10 09:00:00 | a,b       |    0.0 s |                     |           |',
-      '| vm-late | TOO OLD | failed (retry 2026-01-11 00:05) |                     |           |          |                     |           |',
-      '| vm-new  | OK      | queued                          |                     |           |          |                     | daily     |',
+      '| vm-busy | OK      | running                         | 2026-01-10 09:00:00 | a,b       |    0.0 s | -                   | -         |',
+      '| vm-late | TOO OLD | failed (retry 2026-01-11 00:05) | -                   | -         |        - | -                   | -         |',
+      '| vm-new  | OK      | queued                          | -                   | -         |        - | -                   | daily     |',
       '| vm-old  | TOO OLD | failed (retry 10:32)            | 2026-01-08 10:00:00 | daily     | 1234.6 s | 2026-01-10 10:32:00 | daily     |',
       '+---------+---------+---------------------------------+---------------------+-----------+----------+---------------------+-----------+',
+      '4 jobs shown',
     ].join('\n'),
+  );
+});
+
+test('no jobs: the header, the bottom rule and "0 jobs shown"; a last revision without tags shows an empty cell, as in backy 2.x', () => {
+  const now = new Date('2026-01-10T10:00:00Z');
+  const rule = '+-----+-----+--------+-------------------+-----------+----------+-------------------+-----------+';
+  assert.equal(
+    renderJobsTable([], now),
+    [rule, '| Job | SLA | Status | Last Backup (UTC) | Last Tags | Last Dur | Next Backup (UTC) | Next Tags |', rule, rule, '0 jobs shown'].join('\n'),
+  );
+  const untagged = job({ name: 'a', lastBackup: new Date('2026-01-10T09:00:00Z'), lastDuration: 2, nextBackup: new Date('2026-01-11T09:00:00Z'), nextTags: ['daily'] });
+  assert.equal(
+    renderJobsTable([untagged], now).split('\n')[3],
+    '| a   | OK  | waiting | 2026-01-10 09:00:00 |           |    2.0 s | 2026-01-11 09:00:00 | daily     |',
   );
 });

@@ -4,23 +4,32 @@ import { formatTimestamp } from '../../util/logger.js';
 import { renderTable } from '../../util/table.js';
 import { formatSeconds } from '../../util/units.js';
 
+const NONE = '-';
 const HEAD = ['Job', 'SLA', 'Status', 'Last Backup (UTC)', 'Last Tags', 'Last Dur', 'Next Backup (UTC)', 'Next Tags'];
 
-/** The manual's `jobs` table, sorted by job name; cells stay empty where there is no backup yet. */
+/**
+ * The `jobs` command's output: the manual's table, sorted by job name, then
+ * backy 2.x's `N jobs shown` line. Where backy 2.x prints `-` (no backup
+ * yet, no next run), so does this.
+ */
 export function renderJobsTable(jobs: readonly JobStatus[], now: Date): string {
   const rows = [...jobs]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((job) => [
-      job.name,
-      slaStatus(job, now).ok ? 'OK' : 'TOO OLD',
-      stateText(job, now),
-      job.lastBackup ? formatTimestamp(job.lastBackup) : '',
-      job.lastTags.join(','),
-      job.lastDuration === null ? '' : formatSeconds(job.lastDuration),
-      job.nextBackup ? formatTimestamp(job.nextBackup) : '',
-      job.nextTags.join(','),
-    ]);
-  return renderTable(HEAD, rows, ['left', 'left', 'left', 'left', 'left', 'right', 'left', 'left']);
+    .map((job) => {
+      const last = job.lastBackup;
+      return [
+        job.name,
+        slaStatus(job, now).ok ? 'OK' : 'TOO OLD',
+        stateText(job, now),
+        last ? formatTimestamp(last) : NONE,
+        last ? job.lastTags.join(',') : NONE,
+        last && job.lastDuration !== null ? formatSeconds(job.lastDuration) : NONE,
+        job.nextBackup ? formatTimestamp(job.nextBackup) : NONE,
+        job.nextTags.length > 0 ? job.nextTags.join(',') : NONE,
+      ];
+    });
+  const table = renderTable(HEAD, rows, ['left', 'left', 'left', 'left', 'left', 'right', 'left', 'left']);
+  return `${table}\n${rows.length} jobs shown`;
 }
 
 /** `failed (retry 10:32)`; the date is added when the retry is not due today (UTC). */

@@ -19,6 +19,7 @@ const scheduler: SchedulerStatus = {
   ],
   queued: ['vm03', 'vm04'],
   skipped: [],
+    finished: { succeeded: 0, failed: 0, interrupted: 0 },
 };
 
 function job(name: string, state: JobStatus['state'], lastBackup: string | null): JobStatus {

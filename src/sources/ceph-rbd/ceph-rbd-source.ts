@@ -1,5 +1,5 @@
 import { BackyError } from '../../util/errors.js';
-import type { ImageReader, ImageWriter } from '../../store/store.js';
+import type { ImageReader, ImageWriter } from '../../io/image.js';
 import type { BackupContext, Source, SourceBackup, VerificationResult } from '../source.js';
 import { RbdClient, type RbdSnapshot } from './rbd-client.js';
 import { transferDifferential, transferFull, type TransferResult } from './rbd-transfer.js';
@@ -111,7 +111,7 @@ class RbdBackup implements SourceBackup {
     };
   }
 
-  async verify(_imagePath: string, image: ImageReader): Promise<VerificationResult> {
+  async verify(image: ImageReader): Promise<VerificationResult> {
     const written = this.transferred ? [...this.transferred.written.within(0, this.size)] : [];
     return verifyAgainstSnapshot({
       rbd: this.rbd,

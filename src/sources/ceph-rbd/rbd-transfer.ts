@@ -1,12 +1,12 @@
 import { BackyError } from '../../util/errors.js';
 import { throwIfAborted } from '../../util/abort.js';
-import type { ImageWriter } from '../../store/store.js';
-import { RangeSet } from '../../store/range-set.js';
+import type { ImageWriter } from '../../io/image.js';
+import { RangeSet } from '../../io/range-set.js';
 import type { ProgressListener } from '../source.js';
 import { ByteReader } from './byte-reader.js';
 import { consumeRbdStream, type RbdClient } from './rbd-client.js';
 import { parseRbdDiff } from './rbd-diff.js';
-import { alignedBuffer } from '../../store/native-io.js';
+import { alignedBuffer } from '../../io/native-io.js';
 import { handled } from '../../util/promises.js';
 
 export interface TransferContext {

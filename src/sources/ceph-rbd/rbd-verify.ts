@@ -2,13 +2,13 @@ import { randomInt } from 'node:crypto';
 import { BackyError } from '../../util/errors.js';
 import type { Logger } from '../../util/logger.js';
 import { throwIfAborted } from '../../util/abort.js';
-import type { ImageReader } from '../../store/store.js';
+import type { ImageReader } from '../../io/image.js';
 import type { ProgressListener, VerificationResult } from '../source.js';
 import { ByteReader } from './byte-reader.js';
 import { consumeRbdStream, type RbdClient } from './rbd-client.js';
 import { planSample } from './sample-plan.js';
 import type { SnapshotSampler } from './snapshot-sampler.js';
-import { alignedBuffer } from '../../store/native-io.js';
+import { alignedBuffer } from '../../io/native-io.js';
 
 export interface VerifySettings {
   mode: 'sample' | 'full';

@@ -1,14 +1,15 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { BackyError, describeIoError } from '../../util/errors.js';
-import type { ImageReader, ImageWriter } from '../../store/store.js';
-import { compareImages, fileReader, readFully } from '../../store/compare.js';
+import type { ImageReader, ImageWriter } from '../../io/image.js';
+import { compareImages } from '../../io/compare.js';
+import { fileReader, readFully } from '../../io/read-fully.js';
 import { throwIfAborted } from '../../util/abort.js';
 import { handled } from '../../util/promises.js';
 import { blockDeviceSize } from '../../util/block-device.js';
 import type { BackupContext, Source, SourceBackup, VerificationResult } from '../source.js';
-import { alignedBuffer } from '../../store/native-io.js';
-import { CHECKSUM_CHUNK } from '../../store/chunk-checksums.js';
+import { alignedBuffer } from '../../io/native-io.js';
+import { CHECKSUM_CHUNK } from '../../io/chunk-checksums.js';
 
 /** Writes of whole checksum chunks let verification compare checksums. */
 const CHUNK = CHECKSUM_CHUNK;
@@ -91,7 +92,7 @@ class FileBackup implements SourceBackup {
     return { bytes_read: this.size };
   }
 
-  async verify(_imagePath: string, image: ImageReader): Promise<VerificationResult> {
+  async verify(image: ImageReader): Promise<VerificationResult> {
     // The source is read again from the start: a change during the backup shows.
     const now = await this.handle.stat();
     if (now.isFile() && now.size !== this.size) {

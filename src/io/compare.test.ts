@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { CHECKSUM_CHUNK, ChunkChecksums, checksum } from './chunk-checksums.js';
 import { compareImages } from './compare.js';
 import { nativeChecksum } from './native-io.js';
-import type { ImageReader } from './store.js';
+import type { ImageReader } from './image.js';
 
 const CHUNK = CHECKSUM_CHUNK;
 

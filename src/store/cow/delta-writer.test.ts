@@ -6,7 +6,7 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DELTA_BLOCK_SIZE, DeltaWriter, type Baseline } from './delta-writer.js';
-import { ImageFile } from './direct-io.js';
+import { ImageFile } from '../../io/image-file.js';
 
 const BLOCK = DELTA_BLOCK_SIZE;
 const dir = mkdtempSync(join(tmpdir(), 'backy-delta-'));
@@ -22,7 +22,7 @@ async function imageWith(content: Buffer, baseline?: Baseline) {
   writeFileSync(path, content);
   const writer = await DeltaWriter.open(
     ImageFile.buffered(await open(path, 'r+')),
-    baseline ?? { kind: 'parent', handle: await open(path, 'r'), size: content.length },
+    baseline ?? { kind: 'parent', id: 'parent', handle: await open(path, 'r'), size: content.length },
   );
   return { path, writer };
 }
@@ -140,7 +140,7 @@ test('with a parent baseline, blocks are compared against the parent and verific
   const parent = await open(parentPath, 'r');
   const wanted = Buffer.from(parentContent);
   randomBytes(BLOCK).copy(wanted, 3 * BLOCK);
-  const { path, writer } = await imageWith(parentContent, { kind: 'parent', handle: parent, size: parentContent.length });
+  const { path, writer } = await imageWith(parentContent, { kind: 'parent', id: 'parent', handle: parent, size: parentContent.length });
   await writer.write(0, wanted);
   assert.equal(writer.stats().bytesWritten, BLOCK);
   const reader = writer.reader();
@@ -157,7 +157,7 @@ test('overwrite writes without reading the baseline; zero blocks still become ho
   const parentPath = join(dir, `parent-${counter++}`);
   writeFileSync(parentPath, parentContent);
   const parent = await open(parentPath, 'r');
-  const { path, writer } = await imageWith(parentContent, { kind: 'parent', handle: parent, size: parentContent.length });
+  const { path, writer } = await imageWith(parentContent, { kind: 'parent', id: 'parent', handle: parent, size: parentContent.length });
   const data = Buffer.concat([parentContent.subarray(2 * BLOCK, 3 * BLOCK), Buffer.alloc(BLOCK), randomBytes(BLOCK)]);
   await writer.overwrite(2 * BLOCK, data);
   // The unchanged first block is written anyway: nothing was compared.

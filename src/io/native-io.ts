@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 interface NativeIo {
   dataRanges(fd: number, start: number, end: number): number[] | null;
   pageOffset(buffer: Buffer): number;
+  tryFlock(fd: number): boolean;
   /** Absent when the helper was built without the xxHash header. */
   checksum?(buffer: Buffer, seed: bigint): bigint;
 }
@@ -56,6 +57,16 @@ export function pageOffset(buffer: Buffer): number | null {
   return load()?.pageOffset(buffer) ?? null;
 }
 
+/**
+ * Takes an exclusive flock(2) on the open file, released when it is
+ * closed: true when taken, false when another process holds one, null
+ * without the helper.
+ */
+export function tryFlock(fd: number): boolean | null {
+  const helper = load();
+  return helper ? helper.tryFlock(fd) : null;
+}
+
 /** XXH3-64 of the buffer's bytes with `seed` (18 GiB/s here); null without the helper or its xxHash part. */
 export function nativeChecksum(buffer: Buffer, seed = 0n): bigint | null {
   return load()?.checksum?.(buffer, seed) ?? null;
@@ -67,15 +78,16 @@ export function nativeChecksumAvailable(): boolean {
 }
 
 /**
- * An uninitialized buffer whose first byte starts a memory page. The kernel
- * copies file data to and from such buffers about twice as fast as to the
- * 16-bytes-off start of a plain large Buffer (measured restoring onto ext4
- * and tmpfs), so every buffer that images pass through comes from here.
+ * A buffer whose first byte starts a memory page. The kernel copies file
+ * data to and from such buffers about twice as fast as to the 16-bytes-off
+ * start of a plain large Buffer (measured restoring onto ext4 and tmpfs),
+ * so every buffer that images pass through comes from here. Its memory is
+ * shared, so that the hash workers read it in place.
  */
 export function alignedBuffer(size: number): Buffer {
   const helper = load();
-  if (!helper) return Buffer.allocUnsafeSlow(size);
-  const memory = Buffer.allocUnsafeSlow(size + PAGE);
+  if (!helper) return Buffer.from(new SharedArrayBuffer(size));
+  const memory = Buffer.from(new SharedArrayBuffer(size + PAGE));
   // Modulo 4 KiB also where pages are larger: that is the alignment that counts.
   const skip = (PAGE - (helper.pageOffset(memory) % PAGE)) % PAGE;
   return memory.subarray(skip, skip + size);

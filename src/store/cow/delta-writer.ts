@@ -1,12 +1,16 @@
 import type { FileHandle } from 'node:fs/promises';
 import fsx from 'fs-native-extensions';
-import { readFully } from './compare.js';
-import { RangeSet } from './range-set.js';
-import type { ImageReader, ImageWriter, WriterStats } from './store.js';
-import { isZero, ZERO_BLOCK } from './zero.js';
-import { alignedBuffer, nativeChecksumAvailable } from './native-io.js';
-import type { ImageFile } from './direct-io.js';
-import { ChunkChecksums } from './chunk-checksums.js';
+import { readFully } from '../../io/read-fully.js';
+import { RangeSet } from '../../io/range-set.js';
+import type { ImageReader, ImageWriter, WriterStats } from '../../io/image.js';
+import { isZero, ZERO_BLOCK } from '../../io/zero.js';
+import { alignedBuffer, nativeChecksumAvailable } from '../../io/native-io.js';
+import type { ImageFile } from '../../io/image-file.js';
+import { ChunkChecksums } from '../../io/chunk-checksums.js';
+import { handled } from '../../util/promises.js';
+import type { RecordedHashes } from '../../integrity/hash-record.js';
+import { ParentUnreadableError } from '../store.js';
+import type { HashTracker } from './hash-tracker.js';
 
 /**
  * Granularity of comparison and writing. On btrfs a rewritten block
@@ -29,7 +33,7 @@ const ZEROS = Symbol('zeros');
  *   parent gives the same bytes, and its pages are likely cached already
  *   while the fresh clone's are not.
  */
-export type Baseline = { kind: 'empty' } | { kind: 'parent'; handle: FileHandle; size: number };
+export type Baseline = { kind: 'empty' } | { kind: 'parent'; id: string; handle: FileHandle; size: number };
 
 /**
  * Writes a source's content over an image that starts out as its parent:
@@ -60,14 +64,16 @@ export class DeltaWriter implements ImageWriter {
     private readonly image: ImageFile,
     private readonly baseline: Baseline,
     private currentSize: number,
+    private readonly hashes: HashTracker | null,
   ) {
     this.baselineEnd = baseline.kind === 'parent' ? baseline.size : 0;
     this.checksums = image.isDirect && nativeChecksumAvailable() ? new ChunkChecksums() : null;
     this.checksums?.resize(currentSize);
   }
 
-  static async open(image: ImageFile, baseline: Baseline): Promise<DeltaWriter> {
-    return new DeltaWriter(image, baseline, (await image.handle.stat()).size);
+  /** With `hashes`, the image's hash record follows every change. */
+  static async open(image: ImageFile, baseline: Baseline, hashes: HashTracker | null = null): Promise<DeltaWriter> {
+    return new DeltaWriter(image, baseline, (await image.handle.stat()).size, hashes);
   }
 
   get holdsParent(): boolean {
@@ -82,6 +88,7 @@ export class DeltaWriter implements ImageWriter {
     if (size === this.currentSize) return;
     await this.image.handle.truncate(size);
     this.checksums?.resize(size);
+    await this.hashes?.resized(size);
     // What a shrink cut off comes back as zeros if the image grows again.
     this.baselineEnd = Math.min(this.baselineEnd, size);
     this.currentSize = size;
@@ -116,7 +123,27 @@ export class DeltaWriter implements ImageWriter {
       this.bytesCompared += data.length;
       return plan(offset, data, existing);
     });
-    for (const [action, start, end] of runs) await this.apply(action, start, end, data, offset);
+    // Awaited only after the writes: a failure meanwhile must not go unhandled.
+    const hashing = handled(this.hash(offset, data, runs));
+    try {
+      for (const [action, start, end] of runs) await this.apply(action, start, end, data, offset);
+    } finally {
+      await hashing;
+    }
+  }
+
+  /**
+   * Hashes what `runs` wrote into the image (the blocks kept too, when the
+   * parent's entries for them are unknown), at the same time as it is
+   * written: the hash pool works on other cores.
+   */
+  private async hash(offset: number, data: Buffer, runs: Array<[Action, number, number]>): Promise<void> {
+    const hashes = this.hashes;
+    if (!hashes) return;
+    if (hashes.keptNeedHashing) return hashes.written(offset, data, offset, offset + data.length);
+    await Promise.all(
+      runs.map(([action, start, end]) => (action === 'punch' ? hashes.zeroed(start, end) : hashes.written(offset, data, start, end))),
+    );
   }
 
   /** Runs `task` after every task queued before it has settled. */
@@ -132,6 +159,7 @@ export class DeltaWriter implements ImageWriter {
     if (end > this.currentSize) await this.resize(end);
     this.changed.add(offset, end);
     this.checksums?.spoil(offset, end);
+    await this.hashes?.zeroed(offset, end);
     // Only the aligned middle can become a hole; the ragged edges are written.
     const holeStart = Math.ceil(offset / HOLE_ALIGNMENT) * HOLE_ALIGNMENT;
     const holeEnd = Math.floor(end / HOLE_ALIGNMENT) * HOLE_ALIGNMENT;
@@ -169,12 +197,20 @@ export class DeltaWriter implements ImageWriter {
           const got = await readFully(file, buffer.subarray(from - position), to - from, from);
           if (got < to - from) throw new Error(`image ended early at byte ${from + got}`);
         };
+        const copyFromParent = async (from: number, to: number) => {
+          if (baseline.kind !== 'parent') return;
+          try {
+            await copyFrom(baseline.handle, from, to);
+          } catch (err) {
+            throw new ParentUnreadableError(baseline.id, err);
+          }
+        };
         for (const [start, stop] of [...changed.within(position, end), [end, end] as [number, number]]) {
           // Unchanged bytes are the parent's up to where the parent ended, and
           // holes beyond it: reading those from the image would only make the
           // kernel fill fresh pages with zeros.
           const shared = Math.min(start, Math.max(at, parentEnd));
-          if (shared > at && baseline.kind === 'parent') await copyFrom(baseline.handle, at, shared);
+          if (shared > at) await copyFromParent(at, shared);
           if (start > shared) buffer.fill(0, shared - position, start - position);
           if (stop > start) await copyFrom(image, start, stop);
           at = Math.max(at, stop);
@@ -182,6 +218,13 @@ export class DeltaWriter implements ImageWriter {
         return end - position;
       },
     };
+  }
+
+  /** Completes the hash record, hashing from the image what was written only in part. */
+  async finishHashes(): Promise<RecordedHashes> {
+    if (!this.hashes) throw new Error('this writer keeps no hash record');
+    await this.queue;
+    return this.hashes.finish((buffer, length, position) => readFully(this.image, buffer, length, position));
   }
 
   async close(): Promise<void> {
@@ -195,7 +238,13 @@ export class DeltaWriter implements ImageWriter {
     const readable = Math.max(0, Math.min(length, this.baselineEnd - offset));
     let done = 0;
     // Only a parent baseline has bytes to read (baselineEnd is 0 otherwise).
-    if (readable > 0 && this.baseline.kind === 'parent') done = await readFully(this.baseline.handle, buffer, readable, offset);
+    if (readable > 0 && this.baseline.kind === 'parent') {
+      try {
+        done = await readFully(this.baseline.handle, buffer, readable, offset);
+      } catch (err) {
+        throw new ParentUnreadableError(this.baseline.id, err);
+      }
+    }
     if (done < length) buffer.fill(0, done);
     return buffer;
   }

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFully } from './compare.js';
+import { readFully } from './read-fully.js';
 import { alignedBuffer, dataRanges, nativeChecksum, nativeChecksumAvailable, nativeIoAvailable, pageOffset } from './native-io.js';
 
 const MiB = 1024 * 1024;

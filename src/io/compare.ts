@@ -1,10 +1,8 @@
-import type { FileHandle } from 'node:fs/promises';
 import { throwIfAborted } from '../util/abort.js';
 import { handled } from '../util/promises.js';
 import { CHECKSUM_CHUNK, checksum } from './chunk-checksums.js';
-import { ImageFile } from './direct-io.js';
-import { alignedBuffer, dataRanges } from './native-io.js';
-import type { ImageReader } from './store.js';
+import { alignedBuffer } from './native-io.js';
+import type { ImageReader } from './image.js';
 
 const CHUNK = CHECKSUM_CHUNK;
 
@@ -108,37 +106,6 @@ async function differenceAt(expected: Buffer, actual: ImageReader, buffer: Buffe
   const got = await actual.read(buffer, expected.length, offset);
   const difference = firstDifference(expected.subarray(0, got), buffer.subarray(0, got));
   return difference < got ? difference : got < expected.length ? got : 0;
-}
-
-/** An ImageReader over an open file of known size. */
-export function fileReader(handle: FileHandle, size: number): ImageReader {
-  return { size, read: (buffer, length, position) => readFully(handle, buffer, Math.min(length, size - position), position) };
-}
-
-/**
- * Reads `length` bytes at `position`, fewer only at the end of the file.
- * Holes are not read: the buffer is filled with zeros there, which spares
- * the kernel zero-filling pages only to copy them out.
- */
-export async function readFully(file: FileHandle | ImageFile, buffer: Buffer, length: number, position: number): Promise<number> {
-  const image = file instanceof ImageFile ? file : ImageFile.buffered(file);
-  const map = dataRanges(image.fd, position, position + length);
-  if (!map) return image.read(buffer, length, position);
-  let end = Math.min(position + length, map.size);
-  let at = position;
-  for (const [start, stop] of map.ranges) {
-    if (start > at) buffer.fill(0, at - position, start - position);
-    const got = await image.read(buffer.subarray(start - position), stop - start, start);
-    // The file shrank since it was mapped.
-    if (got < stop - start) return start + got - position;
-    at = stop;
-  }
-  if (end > at) {
-    // A file that shrank while its data was read must read short, as it would without the map.
-    if (map.ranges.length > 0) end = Math.min(end, Math.max(at, (await image.handle.stat()).size));
-    buffer.fill(0, at - position, end - position);
-  }
-  return Math.max(0, end - position);
 }
 
 function firstDifference(a: Buffer, b: Buffer): number {

@@ -3,7 +3,12 @@ import { randomBytes } from 'node:crypto';
 /** shortuuid's alphabet: no 0, 1, I, O or l, which are easy to misread. */
 export const BASE57_ALPHABET = '23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 export const REVISION_ID_LENGTH = 22;
-const REVISION_ID_PATTERN = new RegExp(`^[${BASE57_ALPHABET}]{${REVISION_ID_LENGTH}}$`);
+/**
+ * backy's own IDs, and the decimal ones the original backy's tests and
+ * fixtures use (`uuid: 1`). Nothing else: an ID becomes a file name in the
+ * job directory, so it can never be `config`, `last`, a path or a dotfile.
+ */
+const REVISION_ID_PATTERN = new RegExp(`^(?:[${BASE57_ALPHABET}]{${REVISION_ID_LENGTH}}|[0-9]{1,20})$`);
 
 /** A random 122-bit (UUID v4) identifier in base57, as backy 2.0 made them. */
 export function newRevisionId(): string {
@@ -22,4 +27,10 @@ export function newRevisionId(): string {
 
 export function isRevisionId(name: string): boolean {
   return REVISION_ID_PATTERN.test(name);
+}
+
+/** Guards every place an ID is joined onto a directory: a bug, never a user's file, could pass anything else. */
+export function assertRevisionId(id: string): string {
+  if (!isRevisionId(id)) throw new Error(`not a revision ID: ${JSON.stringify(id)}`);
+  return id;
 }
