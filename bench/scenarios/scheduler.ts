@@ -103,7 +103,7 @@ async function statusWriteSeconds(conf: string): Promise<number> {
     logger: silentLogger,
     backyCommand: ['true'],
     timers: false,
-    startTelnetShell: async () => ({ listening: [], close: async () => undefined }),
+    frontEnds: [],
   });
   await scheduler.start();
   try {

@@ -1,11 +1,13 @@
 import type { ProgressListener } from '../sources/source.js';
+import { abortWhenSchedulerGone } from '../util/lifeline.js';
 import type { ActionContext } from './context.js';
 import { terminalProgress } from './render/progress.js';
 import { abortOnSignals } from './signals.js';
 
 /**
  * Runs a backup or restore with a progress line on a terminal's stderr and
- * SIGTERM/SIGINT turned into an abort, both cleaned up however it ends.
+ * SIGTERM/SIGINT turned into an abort, both cleaned up however it ends;
+ * started by the scheduler, also the scheduler's end.
  */
 export async function runLongOperation(
   context: ActionContext,
@@ -13,11 +15,14 @@ export async function runLongOperation(
 ): Promise<number> {
   const progress = terminalProgress(context.stderr);
   const interrupt = abortOnSignals();
+  const lifeline = abortWhenSchedulerGone();
+  const signal = lifeline ? AbortSignal.any([interrupt.signal, lifeline.signal]) : interrupt.signal;
   try {
-    await operation({ signal: interrupt.signal, onProgress: progress.listener });
+    await operation({ signal, onProgress: progress.listener });
   } finally {
     progress.done();
     interrupt.dispose();
+    lifeline?.dispose();
   }
   return 0;
 }

@@ -3,6 +3,7 @@ import { SOURCE_TYPE_NAMES } from '../sources/source-type-names.js';
 import { BackyError } from '../util/errors.js';
 import { VERSION } from '../util/version.js';
 import { createContext, type GlobalOptions } from './context.js';
+import { dataFormat } from './render/structured.js';
 
 // Kept for importers of the CLI module; the version lives in util/version.ts.
 export { VERSION };
@@ -57,7 +58,20 @@ export function buildProgram(onExit: (code: number) => void): Command {
   program
     .command('status')
     .description('print a table of all revisions in the job directory')
-    .action(() => run(true, async (c) => (await import('./actions/status.js')).status(c))());
+    .addOption(new Option('--json', 'print the revisions as JSON, for scripts').conflicts('yaml'))
+    .addOption(new Option('--yaml', 'print the revisions as YAML (what backup-completed-callback gets)'))
+    .action((opts: { json?: boolean; yaml?: boolean }) =>
+      run(true, async (c) => (await import('./actions/status.js')).status(c, dataFormat(opts)))(),
+    );
+
+  program
+    .command('jobs')
+    .description("print the scheduler's jobs as telnet 'jobs' shows them, from its status file")
+    .option('-c, --config <CONFIG>', `configuration file (default: ${DEFAULT_CONFIG})`)
+    .addOption(new Option('--json', 'as JSON, for scripts'))
+    .action((opts: { config?: string; json?: boolean }) =>
+      run(true, async (c) => (await import('./actions/jobs.js')).jobs(c, configPath(program, opts), opts.json ? 'json' : null))(),
+    );
 
   program
     .command('find')

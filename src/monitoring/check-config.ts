@@ -9,6 +9,8 @@ export interface CheckSettings {
   statusFile: string;
   /** `status-interval` when it is a plain number of seconds, else null. */
   statusIntervalSeconds: number | null;
+  /** The names under `jobs`, whatever their entries say: the jobs `check` judges. */
+  jobNames: string[];
 }
 
 /** The configuration cannot tell `check` where the status file is. */
@@ -16,9 +18,10 @@ export class CheckConfigError extends Error {}
 
 /**
  * Reads only `base-dir`, `status-file` and `status-interval` from the global
- * section (`config` or `global`) and ignores everything else, so that a
- * configuration the scheduler would refuse for an unrelated mistake still
- * lets `check` find the status file of the scheduler that is running.
+ * section (`config` or `global`) and the names of the jobs, and ignores
+ * everything else, so that a configuration the scheduler would refuse for
+ * an unrelated mistake still lets `check` judge the scheduler that is
+ * running.
  */
 export async function readCheckSettings(configPath: string): Promise<CheckSettings> {
   let text: string;
@@ -51,9 +54,12 @@ export function checkSettingsFromText(text: string, configPath: string): CheckSe
   const baseDir = pathSetting(section, 'base-dir', sectionName, where) ?? DEFAULTS.baseDir;
   const statusFile = pathSetting(section, 'status-file', sectionName, where) ?? join(baseDir, DEFAULTS.statusFileName);
   const interval = section['status-interval'];
+  const jobs = data.jobs ?? {};
+  if (!isMapping(jobs)) throw new CheckConfigError(`${where}: "jobs" must be a mapping of job names`);
   return {
     statusFile,
     statusIntervalSeconds: typeof interval === 'number' && interval > 0 ? interval : null,
+    jobNames: Object.keys(jobs),
   };
 }
 

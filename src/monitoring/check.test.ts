@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { snapshotAt, type JobSpec } from '../../test/monitoring/status-fixtures.js';
+import type { StatusSnapshot } from '../scheduler/status-model.js';
 import { evaluateCheck, unknownCheck } from './check.js';
 
 const NOW = new Date('2026-03-10T12:00:00Z');
@@ -13,8 +14,13 @@ function snapshot(jobs: JobSpec[], writtenSecondsAgo = 30) {
   return snapshotAt(NOW, jobs, writtenSecondsAgo);
 }
 
+/** Judged with the configuration naming exactly the snapshot's jobs (unless given). */
+function judge(status: StatusSnapshot, maxStatusAgeSeconds?: number, configuredJobs = status.jobs.map((j) => j.name)) {
+  return evaluateCheck(status, NOW, { configuredJobs, maxStatusAgeSeconds });
+}
+
 test('every job within 1.5 x its interval is OK, with perfdata', () => {
-  const result = evaluateCheck(snapshot([job('test01', 2), job('test02', 35.9), job('test03', 10)]), NOW);
+  const result = judge(snapshot([job('test01', 2), job('test02', 35.9), job('test03', 10)]));
   assert.deepEqual(result, {
     code: 0,
     line: 'OK: all 3 jobs within SLA | jobs=3;;;0 overdue=0;;0;0;3 oldest_backup_age=129240s;;;0',
@@ -22,8 +28,8 @@ test('every job within 1.5 x its interval is OK, with perfdata', () => {
 });
 
 test('one job and no jobs read naturally', () => {
-  assert.equal(evaluateCheck(snapshot([job('a', 1)]), NOW).line, 'OK: 1 job within SLA | jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=3600s;;;0');
-  assert.deepEqual(evaluateCheck(snapshot([]), NOW), {
+  assert.equal(judge(snapshot([job('a', 1)])).line, 'OK: 1 job within SLA | jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=3600s;;;0');
+  assert.deepEqual(judge(snapshot([])), {
     code: 0,
     line: 'OK: no jobs configured | jobs=0;;;0 overdue=0;;0;0;0 oldest_backup_age=0s;;;0',
   });
@@ -32,7 +38,7 @@ test('one job and no jobs read naturally', () => {
 test('overdue jobs are CRITICAL, named most overdue first', () => {
   // Exactly 1.5 intervals (36 h) old is still within SLA, as in backy 2.x.
   const jobs = [job('test02', 40), job('test01', 50), job('test04', 1), job('test03', 40), job('test05', 36.5), job('test06', 36)];
-  assert.deepEqual(evaluateCheck(snapshot(jobs), NOW), {
+  assert.deepEqual(judge(snapshot(jobs)), {
     code: 2,
     line:
       'CRITICAL: 4 of 6 jobs overdue: test01, test02, test03, test05 | ' +
@@ -43,36 +49,36 @@ test('overdue jobs are CRITICAL, named most overdue first', () => {
 test('beyond five overdue jobs the line gives a count of the rest', () => {
   const jobs = Array.from({ length: 10 }, (_, i) => job(`vm${String(i).padStart(2, '0')}`, 100 - i));
   assert.equal(
-    evaluateCheck(snapshot(jobs), NOW).line.split(' | ')[0],
+    judge(snapshot(jobs)).line.split(' | ')[0],
     'CRITICAL: 10 of 10 jobs overdue: vm00, vm01, vm02, vm03, vm04 and 5 more',
   );
 });
 
 test('a job never backed up is measured from when it first appeared', () => {
-  const fresh = evaluateCheck(snapshot([job('new', null, 35)]), NOW);
+  const fresh = judge(snapshot([job('new', null, 35)]));
   assert.equal(fresh.line, 'OK: 1 job within SLA | jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=126000s;;;0');
-  const late = evaluateCheck(snapshot([job('new', null, 37)]), NOW);
+  const late = judge(snapshot([job('new', null, 37)]));
   assert.equal(late.code, 2);
   assert.equal(late.line.split(' | ')[0], 'CRITICAL: 1 of 1 job overdue: new');
 });
 
 test('a status file older than five minutes means the scheduler is dead or hung', () => {
-  const atLimit = evaluateCheck(snapshot([job('a', 1)], 300), NOW);
+  const atLimit = judge(snapshot([job('a', 1)], 300));
   assert.equal(atLimit.code, 0);
-  const stale = evaluateCheck(snapshot([job('a', 1)], 301), NOW);
+  const stale = judge(snapshot([job('a', 1)], 301));
   assert.deepEqual(stale, {
     code: 2,
     line:
       'CRITICAL: status file not updated for 5m 1s (written 2026-03-10 11:54:59 UTC): the scheduler is dead or hung | ' +
       'jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=3600s;;;0',
   });
-  const both = evaluateCheck(snapshot([job('a', 1), job('b', 48)], 7200), NOW);
+  const both = judge(snapshot([job('a', 1), job('b', 48)], 7200));
   assert.equal(
     both.line.split(' | ')[0],
     'CRITICAL: status file not updated for 2h (written 2026-03-10 10:00:00 UTC): the scheduler is dead or hung; ' +
       '1 of 2 jobs overdue: b',
   );
-  assert.equal(evaluateCheck(snapshot([job('a', 1)], 900), NOW, 1200).code, 0);
+  assert.equal(judge(snapshot([job('a', 1)], 900), 1200).code, 0);
 });
 
 test('UNKNOWN carries the reason and no perfdata; the text never contains a perfdata separator or newline', () => {
@@ -81,6 +87,34 @@ test('UNKNOWN carries the reason and no perfdata; the text never contains a perf
     line: 'UNKNOWN: cannot read status file /x/status: no such file or directory',
   });
   assert.equal(unknownCheck('a|b\nc').line, 'UNKNOWN: a/b c');
-  const odd = evaluateCheck(snapshot([job('x|y', 48)]), NOW);
+  const odd = judge(snapshot([job('x|y', 48)]));
   assert.equal(odd.line.split('|').length, 2);
+});
+
+test('configured jobs missing from the status file are CRITICAL and named; skipped ones say so', () => {
+  const status = snapshot([job('a', 1), job('b', 1)]);
+  status.scheduler.skipped = [{ job: 'held', reason: 'job held: /srv/backy/held is not a job directory' }];
+  assert.deepEqual(judge(status, undefined, ['a', 'b', 'new1', 'new2', 'held']), {
+    code: 2,
+    line:
+      'CRITICAL: 2 of 5 jobs not in the status file: new1, new2 (the scheduler runs another configuration: reload it); ' +
+      '1 of 5 jobs skipped by the scheduler: held (see its log) | jobs=5;;;0 overdue=0;;0;0;5 oldest_backup_age=3600s;;;0',
+  });
+});
+
+test('jobs of the status file that are not configured are ignored, and the line says so', () => {
+  const status = snapshot([job('a', 1), job('old', 100), job('older', 200)]);
+  assert.deepEqual(judge(status, undefined, ['a']), {
+    code: 0,
+    line: 'OK: 1 job within SLA (ignoring 2 jobs of the status file not in the configuration: old, older) | jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=3600s;;;0',
+  });
+  assert.equal(judge(status, undefined, []).line.split(' | ')[0], 'OK: no jobs configured (ignoring 3 jobs of the status file not in the configuration: a, old, older)');
+});
+
+test('a status file written in the future beyond five minutes of clock skew is UNKNOWN', () => {
+  assert.equal(judge(snapshot([job('a', 1)], -300)).code, 0, 'five minutes ahead: clocks a little apart');
+  assert.deepEqual(judge(snapshot([job('a', 1)], -3601)), {
+    code: 3,
+    line: "UNKNOWN: status file written in the future (2026-03-10 13:00:01 UTC, 1h ahead of this host's clock): compare this host's clock with the scheduler's",
+  });
 });

@@ -15,47 +15,72 @@ export interface CheckResult {
 
 /** A status file older than this means the scheduler is dead or hung. */
 export const STATUS_FILE_MAX_AGE_SECONDS = 300;
+/** A status file written further ahead of this host's clock than this cannot be judged. */
+export const MAX_CLOCK_SKEW_SECONDS = 300;
 
-/** How many overdue jobs the line names before "and N more". */
-const NAMED_OVERDUE_JOBS = 5;
+/** How many jobs a list in the line names before "and N more". */
+const NAMED_JOBS = 5;
+
+export interface CheckOptions {
+  /** The jobs of the configuration: those are judged, whatever the status file holds. */
+  configuredJobs: readonly string[];
+  maxStatusAgeSeconds?: number;
+}
 
 /**
- * Judges a status snapshot at `now`: CRITICAL when the status file is older
- * than `maxStatusAgeSeconds` or any job is past its SLA (DESIGN.md's 1.5 ×
- * interval rule, recomputed here rather than trusted from the file), OK
- * otherwise. Overdue jobs are named most overdue first.
+ * Judges a status snapshot at `now` for the configured jobs: UNKNOWN when
+ * the file was written in the future (the clocks disagree, so no age can
+ * be trusted); CRITICAL when it is older than `maxStatusAgeSeconds`, a
+ * configured job is not in it (the scheduler runs another configuration,
+ * or skipped the job), or any job is past its SLA (DESIGN.md's 1.5 ×
+ * interval rule, recomputed here rather than trusted from the file); OK
+ * otherwise. Jobs of the file that are not configured are not judged, and
+ * the line says so. Overdue jobs are named most overdue first.
  */
-export function evaluateCheck(
-  snapshot: StatusSnapshot,
-  now: Date,
-  maxStatusAgeSeconds: number = STATUS_FILE_MAX_AGE_SECONDS,
-): CheckResult {
-  const judged = snapshot.jobs.map((job) => ({ name: job.name, sla: slaStatus(job, now) }));
+export function evaluateCheck(snapshot: StatusSnapshot, now: Date, options: CheckOptions): CheckResult {
+  const statusAge = (now.getTime() - snapshot.written.getTime()) / 1000;
+  if (statusAge < -MAX_CLOCK_SKEW_SECONDS) {
+    return unknownCheck(
+      `status file written in the future (${formatTimestamp(snapshot.written)} UTC, ${formatSpan(-statusAge)} ahead of this host's clock): ` +
+        "compare this host's clock with the scheduler's",
+    );
+  }
+  const configured = new Set(options.configuredJobs);
+  const inFile = new Set(snapshot.jobs.map((job) => job.name));
+  const judged = snapshot.jobs.filter((job) => configured.has(job.name)).map((job) => ({ name: job.name, sla: slaStatus(job, now) }));
+  const ignored = snapshot.jobs.filter((job) => !configured.has(job.name)).map((job) => job.name);
+  const skippedBy = new Map(snapshot.scheduler.skipped.map((s) => [s.job, s.reason]));
+  const absent = [...configured].filter((name) => !inFile.has(name)).sort(compareNames);
+  const skipped = absent.filter((name) => skippedBy.has(name));
+  const missing = absent.filter((name) => !skippedBy.has(name));
   const overdue = judged
     .filter((j) => !j.sla.ok)
     .sort((a, b) => b.sla.ageSeconds - a.sla.ageSeconds || compareNames(a.name, b.name));
   const oldest = judged.reduce((max, j) => Math.max(max, j.sla.ageSeconds), 0);
-  const perfdata = performanceData(judged.length, overdue.length, oldest);
+  const perfdata = performanceData(configured.size, overdue.length, oldest);
 
   const problems: string[] = [];
-  const statusAge = (now.getTime() - snapshot.written.getTime()) / 1000;
-  if (statusAge > maxStatusAgeSeconds) {
+  if (statusAge > (options.maxStatusAgeSeconds ?? STATUS_FILE_MAX_AGE_SECONDS)) {
     problems.push(
       `status file not updated for ${formatSpan(statusAge)} (written ${formatTimestamp(snapshot.written)} UTC): ` +
         'the scheduler is dead or hung',
     );
   }
-  if (overdue.length > 0) {
-    const named = overdue.slice(0, NAMED_OVERDUE_JOBS).map((j) => j.name);
-    const more = overdue.length - named.length;
+  if (missing.length > 0) {
     problems.push(
-      `${overdue.length} of ${jobCount(judged.length)} overdue: ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''}`,
+      `${missing.length} of ${jobCount(configured.size)} not in the status file: ${named(missing)} ` +
+        '(the scheduler runs another configuration: reload it)',
     );
   }
-  if (problems.length > 0) return result(CheckCode.CRITICAL, `CRITICAL: ${problems.join('; ')}`, perfdata);
-  if (judged.length === 0) return result(CheckCode.OK, 'OK: no jobs configured', perfdata);
-  const all = judged.length === 1 ? '' : 'all ';
-  return result(CheckCode.OK, `OK: ${all}${jobCount(judged.length)} within SLA`, perfdata);
+  if (skipped.length > 0) {
+    problems.push(`${skipped.length} of ${jobCount(configured.size)} skipped by the scheduler: ${named(skipped)} (see its log)`);
+  }
+  if (overdue.length > 0) problems.push(`${overdue.length} of ${jobCount(configured.size)} overdue: ${named(overdue.map((j) => j.name))}`);
+  const note = ignored.length > 0 ? ` (ignoring ${jobCount(ignored.length)} of the status file not in the configuration: ${named(ignored.sort(compareNames))})` : '';
+  if (problems.length > 0) return result(CheckCode.CRITICAL, `CRITICAL: ${problems.join('; ')}${note}`, perfdata);
+  if (configured.size === 0) return result(CheckCode.OK, `OK: no jobs configured${note}`, perfdata);
+  const all = configured.size === 1 ? '' : 'all ';
+  return result(CheckCode.OK, `OK: ${all}${jobCount(configured.size)} within SLA${note}`, perfdata);
 }
 
 /** The answer when there is nothing to judge (configuration or status file unusable). */
@@ -75,6 +100,13 @@ function result(code: CheckCode, text: string, perfdata: string | null): CheckRe
   // `|` starts the perfdata and a newline ends the first line: keep both out of the text.
   const clean = text.replace(/\|/g, '/').replace(/[\r\n]+/g, ' ');
   return { code, line: perfdata === null ? clean : `${clean} | ${perfdata}` };
+}
+
+/** The first few names, then a count of the rest. */
+function named(names: readonly string[]): string {
+  const shown = names.slice(0, NAMED_JOBS);
+  const more = names.length - shown.length;
+  return `${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
 }
 
 function jobCount(count: number): string {

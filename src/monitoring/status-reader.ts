@@ -1,17 +1,27 @@
-import { readFile } from 'node:fs/promises';
 import { CORE_SCHEMA, load } from 'js-yaml';
 import { StatusFormatError, statusFromData } from '../scheduler/status-file.js';
 import type { StatusSnapshot } from '../scheduler/status-model.js';
+import { readFileBounded } from './bounded-read.js';
+
+export { FileKindError as StatusFileKindError } from './bounded-read.js';
+
+/**
+ * More than any scheduler writes (about 20,000 jobs): a bigger file is not
+ * a status file, and parsing it could keep `check` past its deadline.
+ */
+export const MAX_STATUS_FILE_BYTES = 8 * 1024 * 1024;
 
 /**
  * Reads the scheduler's status file for `backy check`, with the same strict
- * validation as `readStatusFile`. js-yaml parses the file of 1,000 jobs
- * (~320 KB) in a fifth of the time the `yaml` package takes, which keeps
- * the check well under a second. The core schema reads YAML 1.2 as the
- * writer wrote it (ISO times stay strings).
+ * validation as `readStatusFile`. Only a regular file of a sane size is
+ * read, in a process of its own (bounded-read.ts): a FIFO would block the
+ * read for ever, a device might never end, a hung disk would hold up
+ * `check`'s exit. js-yaml parses the file of 1,000 jobs (~320 KB) in a
+ * fifth of the time the `yaml` package takes; the core schema reads YAML
+ * 1.2 as the writer wrote it (ISO times stay strings).
  */
-export async function readStatusForCheck(path: string): Promise<StatusSnapshot> {
-  const text = await readFile(path, 'utf8');
+export async function readStatusForCheck(path: string, signal?: AbortSignal): Promise<StatusSnapshot> {
+  const text = await readFileBounded(path, MAX_STATUS_FILE_BYTES, signal);
   if (text.trim().length === 0) throw new StatusFormatError('the file is empty');
   let data: unknown;
   try {

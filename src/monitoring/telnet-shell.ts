@@ -1,8 +1,10 @@
-import { createServer, isIPv6, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
+import type { FrontEnd, FrontEndPlugin } from '../scheduler/front-end.js';
 import type { SchedulerView } from '../scheduler/status-model.js';
-import { BackyError, errorCode } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { VERSION } from '../util/version.js';
+import { closeServers, listenOnAll } from './listen.js';
+import { JobMatcher } from './telnet/job-matcher.js';
 import { serveSession } from './telnet/session.js';
 
 export interface TelnetShellOptions {
@@ -12,6 +14,10 @@ export interface TelnetShellOptions {
   logger: Logger;
   /** The clock for SLA and elapsed times (tests pass a fixed one). */
   now?: () => Date;
+  /** Sessions served at once (`telnet-max-sessions`, default 64); a client beyond is told so and closed. */
+  maxSessions?: number;
+  /** A session that sends nothing for this long is closed (`telnet-idle-timeout`, default 10 minutes). */
+  idleTimeoutSeconds?: number;
 }
 
 export interface TelnetShell {
@@ -22,81 +28,90 @@ export interface TelnetShell {
 
 export const TELNET_PROMPT = `backy-${VERSION} % `;
 
-const LISTEN_ERRORS: Record<string, string> = {
-  EADDRINUSE: 'address already in use',
-  EADDRNOTAVAIL: 'address not available on this host',
-  EAFNOSUPPORT: 'address family not supported (no IPv6?)',
-  EACCES: 'permission denied',
-  ENOTFOUND: 'unknown host name',
-  EAI_AGAIN: 'host name lookup failed',
-};
+/** How long a refused client gets to take its one line before its connection is dropped. */
+const REFUSAL_LINGER_MS = 5_000;
 
 /**
  * The scheduler's telnet shell: listens on every configured address and
- * nowhere else. An address that cannot be bound (no IPv6 on the host) is
- * logged and skipped; when none can be bound this throws a BackyError with
- * every reason, and the scheduler does not start.
+ * nowhere else. No client can take more than its share: sessions are
+ * capped, idle ones closed, and a client beyond the cap holds a descriptor
+ * only while it is told so. The shell has no authentication, so listening
+ * on every address of the host is logged as a warning.
  */
 export async function startTelnetShell(view: SchedulerView, options: TelnetShellOptions): Promise<TelnetShell> {
   const { logger } = options;
   const now = options.now ?? (() => new Date());
+  const maxSessions = options.maxSessions ?? 64;
+  const idleTimeoutMs = (options.idleTimeoutSeconds ?? 600) * 1000;
   const sessions = new Set<Socket>();
-  const servers: Server[] = [];
-  const listening: string[] = [];
-  const failures: string[] = [];
+  const matcher = new JobMatcher();
+  let refused = 0;
 
-  // `telnet-addrs` is a comma-separated list in the configuration: tolerate the spaces.
-  const addresses = options.addresses.map((a) => a.trim()).filter((a) => a.length > 0);
-  for (const address of addresses) {
-    const server = createServer((socket) => {
-      sessions.add(socket);
-      socket.on('close', () => sessions.delete(socket));
-      serveSession(socket, view, { prompt: TELNET_PROMPT, logger, now });
-    });
-    try {
-      const port = await listen(server, address, options.port);
-      servers.push(server);
-      listening.push(hostPort(address, port));
-      server.on('error', (err) => logger.error(`telnet shell on ${hostPort(address, port)}: ${err.message}`));
-    } catch (err) {
-      const reason = LISTEN_ERRORS[errorCode(err) ?? ''] ?? (err instanceof Error ? err.message : String(err));
-      failures.push(`${hostPort(address, options.port)}: ${reason}`);
-      logger.warn(`telnet shell cannot listen on ${hostPort(address, options.port)}: ${reason}; skipped`);
+  const accept = (socket: Socket): void => {
+    socket.on('error', (err) => logger.debug(`telnet: ${socket.remoteAddress}: ${err.message}`));
+    if (sessions.size >= maxSessions) {
+      if (refused++ === 0) logger.warn(`telnet shell: ${maxSessions} sessions open (telnet-max-sessions); refusing more`);
+      socket.setTimeout(REFUSAL_LINGER_MS, () => socket.destroy());
+      socket.end(`too many telnet sessions (${maxSessions} open); try again later\r\n`, () => socket.destroy());
+      return;
     }
-  }
-  if (servers.length === 0) {
-    const why = failures.length > 0 ? failures.join('; ') : 'telnet-addrs names no address';
-    throw new BackyError(`telnet shell cannot listen on any address: ${why}`);
-  }
-  logger.info(`telnet shell listening on ${listening.join(', ')}`);
+    if (refused > 0) {
+      logger.info(`telnet shell: accepting sessions again (${refused} refused meanwhile)`);
+      refused = 0;
+    }
+    sessions.add(socket);
+    socket.on('close', () => sessions.delete(socket));
+    serveSession(socket, view, { prompt: TELNET_PROMPT, logger, now, idleTimeoutMs, matcher });
+  };
+
+  const { servers, addresses } = await listenOnAll(
+    {
+      what: 'telnet shell',
+      addresses: options.addresses,
+      port: options.port,
+      logger,
+      wildcardWarning: 'without authentication: anyone who reaches the port can see every job and start backups',
+    },
+    () => createServer(accept),
+  ).catch(async (err: unknown) => {
+    await matcher.close();
+    throw err;
+  });
 
   let closed: Promise<void> | undefined;
   return {
-    listening,
+    listening: addresses,
     close: () => {
       closed ??= (async () => {
-        const stopped = servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+        const stopped = closeServers(servers);
         for (const socket of sessions) socket.destroy();
-        await Promise.all(stopped);
+        await Promise.all([stopped, matcher.close()]);
       })();
       return closed;
     },
   };
 }
 
-function listen(server: Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const fail = (err: Error): void => reject(err);
-    server.once('error', fail);
-    // ipv6Only: `::` must not also take IPv4, which `0.0.0.0` in the same list would then fail to bind.
-    server.listen({ host, port, ipv6Only: isIPv6(host), exclusive: true }, () => {
-      server.off('error', fail);
-      const bound = server.address();
-      resolve(typeof bound === 'object' && bound !== null ? bound.port : port);
+/** The telnet shell as the scheduler's front-end, configured by `telnet-*`. */
+export const telnetFrontEnd: FrontEndPlugin = {
+  name: 'telnet shell',
+  async start({ view, config, logger, now }): Promise<FrontEnd> {
+    const shell = await startTelnetShell(view, {
+      addresses: config.telnetAddresses,
+      port: config.telnetPort,
+      logger,
+      now,
+      maxSessions: config.telnetMaxSessions,
+      idleTimeoutSeconds: config.telnetIdleTimeoutSeconds,
     });
-  });
-}
-
-function hostPort(host: string, port: number): string {
-  return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
-}
+    const settings = (c: typeof config) => JSON.stringify([c.telnetAddresses, c.telnetPort, c.telnetMaxSessions, c.telnetIdleTimeoutSeconds]);
+    const running = settings(config);
+    return {
+      listening: shell.listening.map((address) => `telnet shell on ${address}`),
+      close: () => shell.close(),
+      prepareReload: async (next) => () => {
+        if (settings(next) !== running) logger.warn('telnet-* settings take effect when the scheduler is restarted');
+      },
+    };
+  },
+};

@@ -1,8 +1,13 @@
 import { spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LOG_FILE } from '../job/job-directory.js';
+import { LIFELINE_ENV } from '../util/lifeline.js';
+
+/** The backup's descriptor for its end of the lifeline. */
+const LIFELINE_FD = 3;
 
 /**
  * Each scheduled backup is a `backy backup` subprocess, so a crash or leak in
@@ -56,11 +61,19 @@ export const processSpawner: Spawner = (argv, outputPath) => {
     return notStarted(`cannot open ${outputPath}: ${(err as Error).message}`);
   }
   try {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', output, output] });
+    // The lifeline: a pipe the backup sees end when this process is gone,
+    // even by SIGKILL, so that no backup runs on without its scheduler.
+    const child = spawn(argv[0]!, argv.slice(1), {
+      stdio: ['ignore', output, output, 'pipe'],
+      env: { ...process.env, [LIFELINE_ENV]: String(LIFELINE_FD) },
+    });
+    const lifeline = child.stdio[LIFELINE_FD] as Socket | null;
+    lifeline?.on('error', () => undefined);
+    lifeline?.resume();
     const exit = new Promise<ProcessExit>((resolve) => {
       child.once('error', (err) => resolve({ code: null, signal: null, error: err.message }));
       child.once('exit', (code, signal) => resolve({ code, signal, error: null }));
-    });
+    }).finally(() => lifeline?.destroy());
     return {
       pid: child.pid ?? null,
       kill: (signal) => {

@@ -1,4 +1,4 @@
-import { isAbsolute } from 'node:path';
+import { isAbsolute, normalize } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from '../schedule/duration.js';
 
@@ -13,35 +13,77 @@ const absolutePath = (what: string) =>
     .string({ error: `expected ${what} as an absolute path` })
     .refine((value) => isAbsolute(value), { message: `expected ${what} as an absolute path (e.g. /srv/backy)` });
 
+/** Directories the system lives in: nothing of backy's belongs there or below. */
+const SYSTEM_TREES = ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/proc', '/run', '/sbin', '/sys', '/usr'];
+/** Directories that hold other things: fine above a base directory, never one themselves. */
+const SHARED_DIRECTORIES = ['/', '/home', '/root', '/tmp', '/var', '/var/lib', '/var/tmp', '/var/log', '/opt', '/srv'];
+
+/** Why `path` must not be a base directory (job directories are made in it), or null when it may. */
+export function systemDirectoryProblem(path: string): string | null {
+  const clean = normalize(path).replace(/(.)\/+$/, '$1');
+  const tree = SYSTEM_TREES.find((top) => clean === top || clean.startsWith(`${top}/`));
+  if (tree) return `${tree} is a system directory; use a directory of its own (e.g. /srv/backy)`;
+  if (SHARED_DIRECTORIES.includes(clean)) return `${clean} holds more than backups; use a directory of its own (e.g. /srv/backy)`;
+  return null;
+}
+
+/** Why `path` must not be the status file (which is replaced on every write), or null. /run is fine for it. */
+function systemFileProblem(path: string): string | null {
+  const clean = normalize(path);
+  const tree = SYSTEM_TREES.filter((top) => top !== '/run').find((top) => clean === top || clean.startsWith(`${top}/`));
+  return tree ? `${tree} is a system directory; the status file is replaced on every write: put it elsewhere (e.g. /srv/backy/status)` : null;
+}
+
+const checkedPath = (what: string, problemOf: (path: string) => string | null) =>
+  absolutePath(what).superRefine((value, ctx) => {
+    const problem = problemOf(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+/** Within limits an operator can mean: e.g. 1 s to 1 h. */
+const secondsBetween = (min: number, max: number, example: number) => {
+  const expected = `expected a number of seconds from ${min} to ${max} (e.g. ${example})`;
+  return z.number({ error: expected }).min(min, { error: expected }).max(max, { error: expected });
+};
+
 const positiveInteger = z
   .number({ error: 'expected a positive integer' })
   .int({ error: 'expected a positive integer' })
   .min(1, { error: 'expected a positive integer' });
 
 /** `telnet-addrs`: the manual's comma-separated string; a YAML list is accepted too. */
-const addressList = z
+const addresses = z
   .union([z.string(), z.array(z.string())], {
     error: 'expected a comma-separated list of listen addresses (e.g. "127.0.0.1, ::1")',
   })
   .transform((value) => (Array.isArray(value) ? value : value.split(',')).map((a) => a.trim()).filter((a) => a.length > 0))
-  .refine((list) => list.length > 0, { message: 'expected at least one listen address (e.g. "127.0.0.1, ::1")' })
   .refine((list) => list.every((a) => !/\s/.test(a)), { message: 'listen addresses are separated by commas, not blanks' });
+const addressList = addresses.refine((list) => list.length > 0, { message: 'expected at least one listen address (e.g. "127.0.0.1, ::1")' });
 
-export const globalSection = z.strictObject({
-  'base-dir': absolutePath('the directory holding the job directories').optional(),
-  'worker-limit': positiveInteger.optional(),
-  'status-file': absolutePath('the status file').optional(),
-  'status-interval': z
-    .number({ error: 'expected a number of seconds' })
-    .positive({ error: 'expected a positive number of seconds' })
-    .optional(),
-  'telnet-addrs': addressList.optional(),
-  'telnet-port': z
+const port = (zeroMeansOff: boolean) => {
+  const expected = `expected a port number from ${zeroMeansOff ? '0 (off)' : '1'} to 65535`;
+  return z
     .number({ error: 'expected a port number' })
     .int({ error: 'expected a port number' })
-    .min(1, { error: 'expected a port number from 1 to 65535' })
-    .max(65535, { error: 'expected a port number from 1 to 65535' })
-    .optional(),
+    .min(zeroMeansOff ? 0 : 1, { error: expected })
+    .max(65535, { error: expected });
+};
+
+export const globalSection = z.strictObject({
+  'base-dir': checkedPath('the directory holding the job directories', systemDirectoryProblem).optional(),
+  'worker-limit': positiveInteger.optional(),
+  'status-file': checkedPath('the status file', systemFileProblem).optional(),
+  'status-interval': secondsBetween(1, 3600, 30).optional(),
+  'telnet-addrs': addressList.optional(),
+  'telnet-max-sessions': positiveInteger.max(1000, { error: 'expected a number of sessions from 1 to 1000' }).optional(),
+  'telnet-idle-timeout': secondsBetween(1, 86400, 600).optional(),
+  'telnet-port': port(false).optional(),
+  // An empty list, or port 0, turns the HTTP server off.
+  'http-addrs': addresses.optional(),
+  'http-port': port(true).optional(),
+  'api-tokens': absolutePath('the token file').optional(),
+  'backup-completed-callback': absolutePath('the program to run after each backup').optional(),
+  'callback-timeout': secondsBetween(1, 3600, 60).optional(),
 });
 
 export const GLOBAL_KEYS = Object.keys(globalSection.shape);
@@ -53,6 +95,11 @@ export const DEFAULTS = {
   statusIntervalSeconds: 30,
   telnetAddresses: ['127.0.0.1', '::1'],
   telnetPort: 6023,
+  telnetMaxSessions: 64,
+  telnetIdleTimeoutSeconds: 600,
+  httpAddresses: ['127.0.0.1', '::1'],
+  httpPort: 6024,
+  callbackTimeoutSeconds: 60,
 } as const;
 
 const DURATION_EXPECTED = 'expected an integer with one of the suffixes s, m, h, d, w (e.g. 1d)';

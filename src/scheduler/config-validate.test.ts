@@ -83,11 +83,50 @@ jobs: {}
   assert.deepEqual(validate(text).errors, [
     `${FILE}: both "global" and "config" hold the global options; use one of them`,
     `${FILE}: global: base-dir: expected the directory holding the job directories as an absolute path (e.g. /srv/backy)`,
-    `${FILE}: global: status-interval: expected a positive number of seconds`,
+    `${FILE}: global: status-interval: expected a number of seconds from 1 to 3600 (e.g. 30)`,
     `${FILE}: global: telnet-addrs: listen addresses are separated by commas, not blanks`,
     `${FILE}: global: telnet-port: expected a port number from 1 to 65535`,
-    `${FILE}: global: unknown key "worker_limit" (did you mean "worker-limit"?); expected base-dir, worker-limit, status-file, status-interval, telnet-addrs, telnet-port`,
+    `${FILE}: global: unknown key "worker_limit" (did you mean "worker-limit"?); expected base-dir, worker-limit, status-file, status-interval, telnet-addrs, telnet-max-sessions, telnet-idle-timeout, telnet-port, http-addrs, http-port, api-tokens, backup-completed-callback, callback-timeout`,
   ]);
+});
+
+test('status-interval is bounded: 1 s to 1 h', () => {
+  const errors = (value: string) => validate(`global: {status-interval: ${value}}\njobs: {}\n`).errors;
+  for (const bad of ['0', '0.5', '-30', '3601', '1e12', '.inf', '"30"']) {
+    assert.deepEqual(errors(bad), [`${FILE}: global: status-interval: expected a number of seconds from 1 to 3600 (e.g. 30)`], bad);
+  }
+  for (const good of ['1', '30', '3600']) assert.deepEqual(errors(good), [], good);
+});
+
+test('base-dir and status-file are refused in system directories; base-dir also as a shared one', () => {
+  const errors = (key: string, value: string) => validate(`global: {${key}: ${JSON.stringify(value)}}\njobs: {}\n`).errors;
+  const own = '; use a directory of its own (e.g. /srv/backy)';
+  assert.deepEqual(errors('base-dir', '/'), [`${FILE}: global: base-dir: / holds more than backups${own}`]);
+  assert.deepEqual(errors('base-dir', '/var/'), [`${FILE}: global: base-dir: /var holds more than backups${own}`]);
+  for (const [path, tree] of [['/etc', '/etc'], ['/usr/local/backy', '/usr'], ['/srv/../etc/backy', '/etc'], ['/boot', '/boot'], ['/proc/1', '/proc'], ['/sys', '/sys'], ['/dev/shm/x', '/dev'], ['/bin', '/bin'], ['/run/backy', '/run']]) {
+    assert.deepEqual(errors('base-dir', path), [`${FILE}: global: base-dir: ${tree} is a system directory${own}`], path);
+  }
+  assert.deepEqual(errors('status-file', '/etc/passwd'), [
+    `${FILE}: global: status-file: /etc is a system directory; the status file is replaced on every write: put it elsewhere (e.g. /srv/backy/status)`,
+  ]);
+  for (const path of ['/srv/backy', '/var/lib/backy', '/backup', '/srv/backy-etc']) assert.deepEqual(errors('base-dir', path), [], path);
+  assert.deepEqual(errors('status-file', '/run/backy/status'), []);
+});
+
+test('relative source file names are refused: the scheduler backs up from elsewhere', () => {
+  const result = validate('schedules: {s: {daily: {interval: 1d, keep: 1}}}\njobs:\n  vm: {schedule: s, source: {type: file, filename: images/vm.img}}\n');
+  assert.deepEqual(result.errors, [
+    `${FILE}: job "vm": source.filename: "images/vm.img" is relative; the scheduler runs backups elsewhere: give the absolute path`,
+  ]);
+});
+
+test('telnet sessions: a cap of 1 to 1000 and an idle timeout, with defaults 64 and 10 minutes', () => {
+  const config = (global: string) => validate(`global: {${global}}\njobs: {}\n`);
+  assert.deepEqual([config('').config?.telnetMaxSessions, config('').config?.telnetIdleTimeoutSeconds], [64, 600]);
+  assert.deepEqual([config('telnet-max-sessions: 5, telnet-idle-timeout: 30').config?.telnetMaxSessions, config('telnet-idle-timeout: 30').config?.telnetIdleTimeoutSeconds], [5, 30]);
+  assert.deepEqual(config('telnet-max-sessions: 0').errors, [`${FILE}: global: telnet-max-sessions: expected a positive integer`]);
+  assert.deepEqual(config('telnet-max-sessions: 5000').errors, [`${FILE}: global: telnet-max-sessions: expected a number of sessions from 1 to 1000`]);
+  assert.deepEqual(config('telnet-idle-timeout: 0').errors, [`${FILE}: global: telnet-idle-timeout: expected a number of seconds from 1 to 86400 (e.g. 600)`]);
 });
 
 test('schedules: durations need a unit, keep a positive integer, tags a valid name', () => {

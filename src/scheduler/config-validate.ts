@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { z } from 'zod';
 import { parseTags } from '../job/tags.js';
 import type { TagRule } from '../schedule/schedule.js';
@@ -80,6 +80,10 @@ export function validateConfig(raw: unknown, file: string): ConfigValidation {
     else fail(where, `schedule: ${undefinedSchedule(entry.schedule, schedules)}`);
     const source = validateSource(entry.source);
     for (const problem of source.problems) fail(where, `source${problem.startsWith('expected') ? ': ' : '.'}${problem}`);
+    const relative = source.config ? relativeFileName(source.config) : null;
+    if (relative !== null) {
+      fail(where, `source.filename: ${JSON.stringify(relative)} is relative; the scheduler runs backups elsewhere: give the absolute path`);
+    }
     if (schedule && source.config) jobs.set(name, { name, scheduleName: entry.schedule, schedule, source: source.config });
   }
 
@@ -96,6 +100,14 @@ export function validateConfig(raw: unknown, file: string): ConfigValidation {
       statusIntervalSeconds: global['status-interval'] ?? DEFAULTS.statusIntervalSeconds,
       telnetAddresses: global['telnet-addrs'] ?? [...DEFAULTS.telnetAddresses],
       telnetPort: global['telnet-port'] ?? DEFAULTS.telnetPort,
+      telnetMaxSessions: global['telnet-max-sessions'] ?? DEFAULTS.telnetMaxSessions,
+      telnetIdleTimeoutSeconds: global['telnet-idle-timeout'] ?? DEFAULTS.telnetIdleTimeoutSeconds,
+      httpAddresses: global['http-addrs'] ?? [...DEFAULTS.httpAddresses],
+      httpPort: global['http-port'] ?? DEFAULTS.httpPort,
+      apiTokensFile: global['api-tokens'] ?? null,
+      completionHook: global['backup-completed-callback']
+        ? { program: global['backup-completed-callback'], timeoutSeconds: global['callback-timeout'] ?? DEFAULTS.callbackTimeoutSeconds }
+        : null,
       schedules,
       jobs,
     },
@@ -171,6 +183,17 @@ function validateSource(raw: unknown): ReturnType<typeof validateSourceConfig> {
   }
   const rest = validateSourceConfig({ ...raw, type: meant }).problems;
   return { problems: firstPerKey([...result.problems, ...rest]) };
+}
+
+/**
+ * A source file named relative to nothing in particular: the scheduler's
+ * working directory is not the configuration file's, and guessing either
+ * could back up the wrong file. Every source parameter called `filename`
+ * is a path on this host.
+ */
+function relativeFileName(source: Record<string, unknown>): string | null {
+  const name = source.filename;
+  return typeof name === 'string' && !isAbsolute(name) ? name : null;
 }
 
 /** One problem per key: a value with a trailing comma need not also be "not a valid name". */

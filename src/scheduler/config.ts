@@ -8,6 +8,17 @@ export interface SchedulerConfig {
   statusIntervalSeconds: number;
   telnetAddresses: string[];
   telnetPort: number;
+  /** Sessions the telnet shell serves at once; more are told so and closed. */
+  telnetMaxSessions: number;
+  /** A telnet session that sends nothing for this long is closed. */
+  telnetIdleTimeoutSeconds: number;
+  /** Where the HTTP server listens; empty (or port 0) when it is off. */
+  httpAddresses: string[];
+  httpPort: number;
+  /** The file of `NAME: TOKEN` lines that clients of the HTTP server authenticate with. */
+  apiTokensFile: string | null;
+  /** Run after each completed backup with the job's name (`backup-completed-callback`). */
+  completionHook: { program: string; timeoutSeconds: number } | null;
   /** Schedules by name, in the file's order. */
   schedules: ReadonlyMap<string, Schedule>;
   /** Jobs by name, in the file's order. */

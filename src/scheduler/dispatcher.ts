@@ -9,7 +9,7 @@ import { readJobHistory, type JobHistory } from './job-setup.js';
 import { expireRevisions } from './retention-apply.js';
 import { RunQueue, type QueuedRun } from './run-queue.js';
 import type { ScheduledJob } from './scheduled-job.js';
-import type { RunningBackup } from './status-model.js';
+import type { RunningBackup, RunOutcome } from './status-model.js';
 
 export interface DispatcherOptions {
   clock: Clock;
@@ -19,6 +19,8 @@ export interface DispatcherOptions {
   backyCommand: readonly string[];
   /** Arm timers for due jobs; without, the owner calls `tick()` (tests with a fixed clock). */
   timers: boolean;
+  /** Told of every completed backup (the completion hook); never awaited. */
+  onCompleted?: (job: ScheduledJob) => void;
 }
 
 /** Longest sleep between looks at the clock, in case it jumps. */
@@ -38,6 +40,8 @@ export class Dispatcher {
   private readonly inFlight = new Map<string, { process: BackupProcess; done: Promise<void> }>();
   private stopping = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Backups ended since the start, by outcome. */
+  readonly finished = { succeeded: 0, failed: 0, interrupted: 0 };
 
   constructor(private readonly options: DispatcherOptions) {}
 
@@ -54,11 +58,11 @@ export class Dispatcher {
   }
 
   /** `runJob` of the telnet shell: queue the job now with its next tags. */
-  runNow(name: string): { ok: true } | { ok: false; reason: string } {
+  runNow(name: string): RunOutcome {
     const job = this.jobs.get(name);
-    if (!job || job.removed) return { ok: false, reason: `no job named "${name}"` };
-    if (this.stopping) return { ok: false, reason: 'the scheduler is shutting down' };
-    if (job.state === 'running') return { ok: false, reason: `job "${name}" is running already` };
+    if (!job || job.removed) return { ok: false, reason: `no job named "${name}"`, code: 'JOB_NOT_FOUND' };
+    if (this.stopping) return { ok: false, reason: 'the scheduler is shutting down', code: 'SHUTTING_DOWN' };
+    if (job.state === 'running') return { ok: false, reason: `job "${name}" is running already`, code: 'JOB_RUNNING' };
     if (job.state !== 'queued') {
       const now = this.options.clock.now();
       const run = job.runNow(now);
@@ -165,16 +169,20 @@ export class Dispatcher {
     const seconds = ((clock.now().getTime() - started.getTime()) / 1000).toFixed(1);
     const what = `job ${job.name}: backup (${run.tags.join(',')})`;
     if (succeeded(exit)) {
+      this.finished.succeeded++;
       logger.info(`${what} finished after ${seconds} s`);
       // At shutdown, retention waits for the next backup: it could wait for a manual backup's lock.
       if (!job.removed && !this.stopping) await this.expire(job, job.config.schedule);
       job.succeeded(await this.history(job), clock.now());
+      if (!this.stopping) this.options.onCompleted?.(job);
     } else if (this.stopping) {
+      this.finished.interrupted++;
       logger.info(`${what} stopped for shutdown (${describeExit(exit)})`);
       job.interrupted(await this.history(job), clock.now());
     } else {
+      this.finished.failed++;
       const reason = await lastLogLine(join(job.directory.path, LOG_FILE));
-      const retryAt = job.failed(await this.history(job), clock.now(), run.dueSince);
+      const retryAt = job.failed(await this.history(job), clock.now(), run.dueSince, `${describeExit(exit)}${reason ? `: ${reason}` : ''}`);
       logger.error(
         `${what} failed after ${seconds} s with ${describeExit(exit)}${reason ? ` (${reason})` : ''}; ` +
           `failure ${job.failures}, next attempt at ${formatTimestamp(retryAt)}`,

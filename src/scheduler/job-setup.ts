@@ -3,11 +3,13 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { JobDirectory } from '../job/job-directory.js';
 import { isComplete, revisionDuration } from '../job/revision.js';
+import { bytesWritten, isDistrusted } from '../job/revision-report.js';
 import type { HistoryEntry } from '../schedule/schedule.js';
 import type { Clock } from '../util/clock.js';
 import { describeIoError, errorCode } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { JobConfig } from './config.js';
+import { checkAdoptable } from './job-adoption.js';
 
 /**
  * The scheduler's side of a job directory: create it, keep its `config` in
@@ -29,12 +31,17 @@ export interface PreparedJob {
   configWritten: boolean;
 }
 
+/** Creates or adopts the job's directory; a ForeignDirectoryError when something else is in the way. */
 export async function prepareJobDirectory(baseDir: string, job: JobConfig, clock: Clock): Promise<PreparedJob> {
   const directory = new JobDirectory(join(baseDir, job.name));
-  try {
-    await mkdir(directory.path);
-  } catch (err) {
-    if (errorCode(err) !== 'EEXIST') throw describeIoError(err, `cannot create job directory ${directory.path}`);
+  if (!(await checkAdoptable(job.name, directory.path))) {
+    try {
+      await mkdir(directory.path);
+    } catch (err) {
+      // Made meanwhile (a second scheduler host on the same files): look again.
+      if (errorCode(err) !== 'EEXIST') throw describeIoError(err, `cannot create job directory ${directory.path}`);
+      await checkAdoptable(job.name, directory.path);
+    }
   }
   await directory.ensureExists();
   const configWritten = await writeConfigIfChanged(directory, job);
@@ -82,20 +89,31 @@ export interface LastBackup {
   tags: string[];
   /** Seconds. */
   duration: number;
+  bytesWritten: number;
 }
 
 export interface JobHistory {
   /** Complete revisions, oldest first: what the schedule is planned from. */
   complete: HistoryEntry[];
   last: LastBackup | null;
+  /** All revisions, complete or not. */
+  revisions: number;
+  estimatedBytes: number;
+  distrusted: number;
 }
 
 /** Reads the job directory's revisions; manual backups count like scheduled ones. */
 export async function readJobHistory(directory: JobDirectory, logger: Logger): Promise<JobHistory> {
-  const complete = (await directory.revisions(logger)).filter(isComplete);
+  const all = await directory.revisions(logger);
+  const complete = all.filter(isComplete);
   const newest = complete.at(-1);
   return {
     complete: complete.map((r) => ({ timestamp: r.timestamp, tags: r.tags })),
-    last: newest ? { timestamp: newest.timestamp, tags: newest.tags, duration: revisionDuration(newest) } : null,
+    last: newest
+      ? { timestamp: newest.timestamp, tags: newest.tags, duration: revisionDuration(newest), bytesWritten: bytesWritten(newest) }
+      : null,
+    revisions: all.length,
+    estimatedBytes: all.reduce((sum, r) => sum + bytesWritten(r), 0),
+    distrusted: all.filter(isDistrusted).length,
   };
 }

@@ -6,7 +6,10 @@ import { retryDelaySeconds } from '../schedule/backoff.js';
 import type { JobConfig } from './config.js';
 import type { JobHistory } from './job-setup.js';
 import type { QueuedRun } from './run-queue.js';
-import type { JobRunState, JobStatus } from './status-model.js';
+import type { BackupFailure, JobRunState, JobStatus } from './status-model.js';
+
+/** Failures a job remembers for the HTTP API. */
+const RECENT_FAILURES = 10;
 
 interface Retry {
   at: Date;
@@ -40,6 +43,8 @@ export class ScheduledJob {
    * again at once, forever.
    */
   private lastSuccess: HistoryEntry | null = null;
+  /** The last few failures, oldest first. */
+  readonly recentFailures: BackupFailure[] = [];
 
   constructor(
     public config: JobConfig,
@@ -133,8 +138,10 @@ export class ScheduledJob {
   }
 
   /** Returns when the next attempt is due. */
-  failed(history: JobHistory, now: Date, dueSince: Date): Date {
+  failed(history: JobHistory, now: Date, dueSince: Date, reason = 'failed'): Date {
     this.failures += 1;
+    this.recentFailures.push({ at: now, reason });
+    this.recentFailures.splice(0, Math.max(0, this.recentFailures.length - RECENT_FAILURES));
     const at = new Date(now.getTime() + retryDelaySeconds(this.failures) * 1000);
     this.retry = { at, tags: this.running?.tags ?? this.plan.tags, dueSince };
     this.endRun(history, now);
@@ -167,8 +174,12 @@ export class ScheduledJob {
       lastBackup: last?.timestamp ?? null,
       lastTags: last?.tags ?? [],
       lastDuration: last?.duration ?? null,
+      lastBytesWritten: last?.bytesWritten ?? null,
       nextBackup: next?.at ?? null,
       nextTags: next?.tags ?? [],
+      revisions: this.history.revisions,
+      estimatedBytes: this.history.estimatedBytes,
+      distrustedRevisions: this.history.distrusted,
     };
   }
 

@@ -1,18 +1,22 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startTelnetShell, type TelnetShell, type TelnetShellOptions } from '../monitoring/telnet-shell.js';
 import type { Clock } from '../util/clock.js';
 import { BackyError, describeIoError, errorCode } from '../util/errors.js';
 import { FileLock } from '../util/lock.js';
 import type { Logger } from '../util/logger.js';
 import { VERSION } from '../util/version.js';
 import type { Spawner } from './backup-process.js';
+import { CompletionHooks } from './completion-hook.js';
 import { sameJob, type JobConfig, type SchedulerConfig } from './config.js';
 import { loadConfig, type LoadedConfig } from './config-load.js';
+import { systemDirectoryProblem } from './config-schema.js';
 import { Dispatcher } from './dispatcher.js';
+import type { FrontEnd, FrontEndPlugin } from './front-end.js';
+import { ForeignDirectoryError } from './job-adoption.js';
 import { prepareJobDirectory, readJobHistory } from './job-setup.js';
 import { ScheduledJob } from './scheduled-job.js';
-import type { JobStatus, SchedulerStatus, SchedulerView, StatusSnapshot } from './status-model.js';
+import { reportRevisions } from '../job/revision-report.js';
+import type { JobDetail, JobStatus, RunOutcome, SchedulerControl, SchedulerStatus, StatusSnapshot } from './status-model.js';
 import { StatusWriter } from './status-writer.js';
 
 export interface SchedulerOptions {
@@ -26,7 +30,8 @@ export interface SchedulerOptions {
   timers?: boolean;
   /** How `reload()` reads the configuration (default: the file at `configPath`). */
   loadConfig?: (path: string) => Promise<LoadedConfig>;
-  startTelnetShell?: (view: SchedulerView, options: TelnetShellOptions) => Promise<TelnetShell>;
+  /** The ways in (telnet shell, HTTP server): started in this order, closed in reverse. */
+  frontEnds?: readonly FrontEndPlugin[];
   /** How long running backups get to stop after SIGTERM before SIGKILL. */
   shutdownGraceMs?: number;
 }
@@ -35,20 +40,33 @@ export interface SchedulerOptions {
 export const SCHEDULER_LOCK = '.lock';
 /** Job directories set up at once: enough to overlap the fsyncs of 1,000 job configs. */
 const JOB_SETUP_CONCURRENCY = 64;
+/**
+ * SIGTERM ends the scheduler within 30 s (README): 20 s for running backups
+ * to abort, 5 s after SIGKILL for them to be reaped (dispatcher), then at
+ * most these for the last status file, the front-ends and the lock, each of
+ * which a hung disk or client could otherwise hold up for ever.
+ */
+const DEFAULT_SHUTDOWN_GRACE_MS = 20_000;
+const FINAL_STATUS_WRITE_MS = 2_000;
+const FRONT_END_CLOSE_MS = 1_000;
 
 /**
  * The scheduler daemon, built without starting (fastify style): `start()`
  * takes the base directory's lock, sets up the job directories, plans every
- * job and opens the telnet shell; `reload()` applies a new configuration;
- * `stop()` shuts down in order (no new backups, stop running ones, final
- * status, close the shell, release the lock).
+ * job and starts the front-ends it was given; `reload()` applies a new
+ * configuration; `stop()` shuts down in order (no new backups, stop running
+ * ones, final status, close the front-ends in reverse order, release the
+ * lock), every step bounded in time.
  */
-export class Scheduler implements SchedulerView {
+export class Scheduler implements SchedulerControl {
   private config: SchedulerConfig;
   private readonly dispatcher: Dispatcher;
   private readonly statusWriter: StatusWriter;
+  private readonly hooks: CompletionHooks;
   private lock: FileLock | null = null;
-  private telnet: TelnetShell | null = null;
+  private readonly frontEnds: FrontEnd[] = [];
+  /** Configured jobs not run, and why (a foreign directory under their name). */
+  private readonly skipped = new Map<string, string>();
   private readonly startedAt: Date;
   private configLoaded: Date;
   private stopping: Promise<void> | null = null;
@@ -58,7 +76,15 @@ export class Scheduler implements SchedulerView {
     this.config = options.config;
     this.startedAt = options.clock.now();
     this.configLoaded = this.startedAt;
-    this.dispatcher = new Dispatcher({ ...options, timers: options.timers ?? true });
+    this.hooks = new CompletionHooks(options.logger);
+    this.dispatcher = new Dispatcher({
+      ...options,
+      timers: options.timers ?? true,
+      onCompleted: (job) => {
+        const hook = this.config.completionHook;
+        if (hook) this.hooks.run(hook.program, hook.timeoutSeconds, job.name, job.directory);
+      },
+    });
     this.dispatcher.workerLimit = this.config.workerLimit;
     this.statusWriter = new StatusWriter(() => this.snapshot(), () => this.config.statusFile, options.logger);
   }
@@ -74,28 +100,32 @@ export class Scheduler implements SchedulerView {
       throw new BackyError(`another scheduler is already running for ${baseDir}${pid}`);
     }
     try {
-      for (const job of await mapLimited([...this.config.jobs.values()], (config) => this.prepareJob(config))) {
-        this.dispatcher.jobs.set(job.name, job);
+      for (const prepared of await mapLimited([...this.config.jobs.values()], (config) => this.prepareJob(config))) {
+        if ('job' in prepared) this.dispatcher.jobs.set(prepared.job.name, prepared.job);
+        else this.skip(prepared.name, prepared.reason);
       }
-      const { telnetAddresses: addresses, telnetPort: port } = this.config;
-      const now = () => this.options.clock.now();
-      try {
-        this.telnet = await (this.options.startTelnetShell ?? startTelnetShell)(this, { addresses, port, logger, now });
-      } catch (err) {
-        if (err instanceof BackyError) throw err;
-        throw new BackyError(`cannot start the telnet shell on port ${port}: ${(err as Error).message}`);
+      const context = { view: this, config: this.config, logger, now: () => this.options.clock.now() };
+      for (const plugin of this.options.frontEnds ?? []) {
+        try {
+          this.frontEnds.push(await plugin.start(context));
+        } catch (err) {
+          if (err instanceof BackyError) throw err;
+          throw new BackyError(`cannot start the ${plugin.name}: ${(err as Error).message}`);
+        }
       }
+      const listening = this.frontEnds.flatMap((frontEnd) => frontEnd.listening);
       logger.info(
-        `scheduler ${VERSION} started: ${plural(this.config.jobs.size, 'job')}, worker limit ${this.config.workerLimit}, ` +
-          `status file ${this.config.statusFile}` +
-          (this.telnet.listening.length > 0 ? `, telnet shell on ${this.telnet.listening.join(' ')}` : ''),
+        `scheduler ${VERSION} started: ${plural(this.config.jobs.size, 'job')}` +
+          (this.skipped.size > 0 ? ` (${this.skipped.size} skipped)` : '') +
+          `, worker limit ${this.config.workerLimit}, status file ${this.config.statusFile}` +
+          (listening.length > 0 ? `, ${listening.join(', ')}` : ''),
       );
       this.dispatcher.tick();
       await this.statusWriter.write();
       if (this.options.timers ?? true) this.statusWriter.every(this.config.statusIntervalSeconds);
     } catch (err) {
       await this.dispatcher.shutdown(0);
-      await this.telnet?.close();
+      await this.closeFrontEnds();
       await this.lock.release();
       this.lock = null;
       throw err;
@@ -121,19 +151,21 @@ export class Scheduler implements SchedulerView {
    * changed, new global options. An invalid file changes nothing; the
    * reason is logged. Returns whether the new configuration was applied.
    */
-  reload(): Promise<boolean> {
+  reload(): Promise<ReloadOutcome> {
     // One reload at a time: two quick SIGHUPs apply the file twice, in order.
     const result = this.reloading.then(() => this.reloadNow());
     this.reloading = result.then(() => undefined);
     return result;
   }
 
-  private async reloadNow(): Promise<boolean> {
+  private async reloadNow(): Promise<ReloadOutcome> {
     const { logger, configPath, clock } = this.options;
-    if (this.stopping) return false;
+    if (this.stopping) return { ok: false, reason: 'the scheduler is shutting down' };
     let next: SchedulerConfig;
     let added: ScheduledJob[];
+    let skipped: Array<{ name: string; reason: string }>;
     let changed: JobConfig[];
+    let applyFrontEnds: Array<() => void>;
     try {
       const loaded = await (this.options.loadConfig ?? loadConfig)(configPath);
       next = loaded.config;
@@ -146,14 +178,21 @@ export class Scheduler implements SchedulerView {
         const known = jobs.get(job.name);
         return known !== undefined && (known.removed || !sameJob(known.config, job));
       });
-      // All I/O first (job directories, their configs), so a failure changes nothing.
-      added = await mapLimited([...next.jobs.values()].filter((job) => !jobs.has(job.name)), (job) => this.prepareJob(job));
+      // All I/O first (job directories, their configs, the front-ends' files), so a failure changes nothing.
+      const prepared = await mapLimited([...next.jobs.values()].filter((job) => !jobs.has(job.name)), (job) => this.prepareJob(job));
+      added = prepared.flatMap((p) => ('job' in p ? [p.job] : []));
+      skipped = prepared.flatMap((p) => ('job' in p ? [] : [p]));
       await mapLimited(changed, (job) => prepareJobDirectory(next.baseDir, job, clock));
+      applyFrontEnds = [];
+      for (const frontEnd of this.frontEnds) if (frontEnd.prepareReload) applyFrontEnds.push(await frontEnd.prepareReload(next));
     } catch (err) {
-      logger.error(`reloading the configuration failed; keeping the running configuration: ${(err as Error).message}`);
-      return false;
+      const reason = (err as Error).message;
+      logger.error(`reloading the configuration failed; keeping the running configuration: ${reason}`);
+      return { ok: false, reason };
     }
     const now = clock.now();
+    this.skipped.clear();
+    for (const { name, reason } of skipped) this.skip(name, reason);
     for (const job of added) this.dispatcher.jobs.set(job.name, job);
     for (const config of changed) {
       this.dispatcher.jobs.get(config.name)?.reconfigure(config, now);
@@ -165,9 +204,7 @@ export class Scheduler implements SchedulerView {
         this.dispatcher.remove(name);
       }
     }
-    if (next.telnetPort !== this.config.telnetPort || next.telnetAddresses.join() !== this.config.telnetAddresses.join()) {
-      logger.warn('telnet-addrs and telnet-port take effect when the scheduler is restarted');
-    }
+    for (const apply of applyFrontEnds) apply();
     const statusIntervalChanged = next.statusIntervalSeconds !== this.config.statusIntervalSeconds;
     this.config = next;
     this.dispatcher.workerLimit = next.workerLimit;
@@ -177,7 +214,7 @@ export class Scheduler implements SchedulerView {
     logger.info(`configuration reloaded from ${configPath}: ${plural(next.jobs.size, 'job')}, added ${added.length}${names(added)}, changed ${changed.length}${names(changed)}`);
     this.dispatcher.tick();
     await this.statusWriter.write();
-    return true;
+    return { ok: true };
   }
 
   /** SIGTERM: stop within 30 s; safe to call more than once. */
@@ -187,14 +224,27 @@ export class Scheduler implements SchedulerView {
     this.stopping ??= (async () => {
       const { logger } = this.options;
       this.statusWriter.stop();
-      await this.dispatcher.shutdown(this.options.shutdownGraceMs ?? 20_000);
-      await this.statusWriter.write();
-      await this.telnet?.close().catch((err: unknown) => logger.warn(`closing the telnet shell: ${String(err)}`));
-      await this.lock?.release();
+      this.hooks.stop();
+      await this.dispatcher.shutdown(this.options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS);
+      if (!(await settlesWithin(this.statusWriter.write(), FINAL_STATUS_WRITE_MS))) {
+        logger.warn(`the last status file write did not finish within ${FINAL_STATUS_WRITE_MS / 1000} s; not waiting for it`);
+      }
+      await this.closeFrontEnds();
+      const lock = this.lock;
       this.lock = null;
+      if (lock && !(await settlesWithin(lock.release(), FRONT_END_CLOSE_MS))) logger.warn('releasing the scheduler lock hangs; the exit releases it');
       logger.info('scheduler stopped');
     })();
     return this.stopping;
+  }
+
+  /** In reverse order of their start, each given a moment. */
+  private async closeFrontEnds(): Promise<void> {
+    const { logger } = this.options;
+    for (const frontEnd of this.frontEnds.splice(0).reverse()) {
+      const closed = frontEnd.close().catch((err: unknown) => logger.warn(`closing ${frontEnd.listening.join(', ')}: ${String(err)}`));
+      if (!(await settlesWithin(closed, FRONT_END_CLOSE_MS))) logger.warn(`closing ${frontEnd.listening.join(', ')} hangs; not waiting for it`);
+    }
   }
 
   status(): SchedulerStatus {
@@ -207,6 +257,8 @@ export class Scheduler implements SchedulerView {
       workerLimit: this.config.workerLimit,
       running: this.dispatcher.running(),
       queued: this.dispatcher.queued(),
+      skipped: [...this.skipped].map(([job, reason]) => ({ job, reason })),
+      finished: { ...this.dispatcher.finished },
     };
   }
 
@@ -214,31 +266,57 @@ export class Scheduler implements SchedulerView {
     return [...this.dispatcher.jobs.values()].map((job) => job.status()).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  runJob(name: string): { ok: true } | { ok: false; reason: string } {
+  runJob(name: string): RunOutcome {
+    const skipped = this.skipped.get(name);
+    if (skipped) return { ok: false, reason: `job "${name}" is skipped: ${skipped}`, code: 'JOB_SKIPPED' };
     return this.dispatcher.runNow(name);
+  }
+
+  async jobDetail(name: string): Promise<JobDetail | null> {
+    const job = this.dispatcher.jobs.get(name);
+    if (!job || job.removed) return null;
+    return { job: job.status(), revisions: await reportRevisions(job.directory), failures: [...job.recentFailures] };
   }
 
   snapshot(): StatusSnapshot {
     return { written: this.options.clock.now(), scheduler: this.status(), jobs: this.jobs() };
   }
 
-  /** Sets up the job's directory and reads its history; the caller registers the job. */
-  private async prepareJob(config: JobConfig): Promise<ScheduledJob> {
+  /**
+   * Sets up the job's directory and reads its history; the caller registers
+   * the job. A foreign directory in the way skips the job (the others run).
+   */
+  private async prepareJob(config: JobConfig): Promise<{ job: ScheduledJob } | { name: string; reason: string }> {
     const { clock, logger } = this.options;
-    const prepared = await prepareJobDirectory(this.config.baseDir, config, clock);
+    let prepared;
+    try {
+      prepared = await prepareJobDirectory(this.config.baseDir, config, clock);
+    } catch (err) {
+      if (err instanceof ForeignDirectoryError) return { name: config.name, reason: err.message };
+      throw err;
+    }
     if (prepared.configWritten) logger.info(`job ${config.name}: wrote ${prepared.directory.configPath}`);
     const history = await readJobHistory(prepared.directory, logger);
     const job = new ScheduledJob(config, prepared.directory, prepared.firstSeen, history, clock.now());
     const next = job.status();
     logger.debug(`job ${config.name}: next backup (${next.nextTags.join(',')}) at ${next.nextBackup?.toISOString()}`);
-    return job;
+    return { job };
+  }
+
+  private skip(name: string, reason: string): void {
+    this.skipped.set(name, reason);
+    this.options.logger.error(`${reason}; the job is skipped until then (the configuration is read again on SIGHUP)`);
   }
 }
 
+export type ReloadOutcome = { ok: true } | { ok: false; reason: string };
+
 async function requireDirectory(path: string): Promise<void> {
   let isDirectory: boolean;
+  let real: string;
   try {
     isDirectory = (await stat(path)).isDirectory();
+    real = await realpath(path);
   } catch (err) {
     if (errorCode(err) === 'ENOENT') {
       throw new BackyError(`base-dir ${path} does not exist; create it (on a copy-on-write filesystem) before starting the scheduler`);
@@ -246,6 +324,20 @@ async function requireDirectory(path: string): Promise<void> {
     throw describeIoError(err, `base-dir ${path}`);
   }
   if (!isDirectory) throw new BackyError(`base-dir ${path} is not a directory`);
+  // The configuration's path was checked; a symbolic link may still lead into the system.
+  const problem = real === path ? null : systemDirectoryProblem(real);
+  if (problem) throw new BackyError(`base-dir ${path} leads to ${real}: ${problem}`);
+}
+
+/** Whether `promise` settles within `ms` (it goes on either way). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true as const, () => true as const), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Maps with at most a few operations at a time (1,000 job directories at start-up). */

@@ -1,3 +1,5 @@
+import type { RevisionRecord } from '../job/revision-report.js';
+
 /**
  * The scheduler's view of its jobs, shared by the status file (written by
  * the scheduler, read by `backy check`) and the telnet shell. Times are
@@ -22,8 +24,16 @@ export interface JobStatus {
   lastTags: string[];
   /** Seconds the last complete backup took. */
   lastDuration: number | null;
+  /** Bytes the last complete backup wrote (its `bytes_written`). */
+  lastBytesWritten: number | null;
   nextBackup: Date | null;
   nextTags: string[];
+  /** Revisions in the job directory (complete or not). */
+  revisions: number;
+  /** The sum of the revisions' `bytes_written`: what `backy status` calls the data they contain (estimated). */
+  estimatedBytes: number;
+  /** Revisions whose data failed a check (issue 13): never used as parents. */
+  distrustedRevisions: number;
 }
 
 export interface RunningBackup {
@@ -43,6 +53,15 @@ export interface SchedulerStatus {
   running: RunningBackup[];
   /** Job names waiting for a worker, in the order they will run. */
   queued: string[];
+  /** Configured jobs the scheduler does not run, and why (e.g. a foreign directory in the way). */
+  skipped: SkippedJob[];
+  /** Backups ended since the scheduler started, by outcome. */
+  finished: { succeeded: number; failed: number; interrupted: number };
+}
+
+export interface SkippedJob {
+  job: string;
+  reason: string;
 }
 
 /** What the status file holds. */
@@ -57,5 +76,29 @@ export interface SchedulerView {
   status(): SchedulerStatus;
   jobs(): JobStatus[];
   /** Queues a backup of the job now with its next tags; a message on failure. */
-  runJob(name: string): { ok: true } | { ok: false; reason: string };
+  runJob(name: string): RunOutcome;
+}
+
+/** Why a job could not be run now, for the HTTP API's error codes. */
+export type RunRefusal = 'JOB_NOT_FOUND' | 'JOB_RUNNING' | 'JOB_SKIPPED' | 'SHUTTING_DOWN';
+
+export type RunOutcome = { ok: true } | { ok: false; reason: string; code?: RunRefusal };
+
+/** A backup that failed: when it ended, and why (the last line of the job's log). */
+export interface BackupFailure {
+  at: Date;
+  reason: string;
+}
+
+export interface JobDetail {
+  job: JobStatus;
+  revisions: RevisionRecord[];
+  /** The most recent failures, oldest first (at most a few). */
+  failures: BackupFailure[];
+}
+
+/** What the HTTP server can see and do besides: one job in detail, a reload (as SIGHUP). */
+export interface SchedulerControl extends SchedulerView {
+  jobDetail(name: string): Promise<JobDetail | null>;
+  reload(): Promise<{ ok: true } | { ok: false; reason: string }>;
 }

@@ -5,11 +5,18 @@ import type { StatusSnapshot } from './status-model.js';
 /**
  * Writes the status file one write at a time, each with a snapshot taken
  * when its turn comes, so that a slow write never lets an older snapshot
- * replace a newer one. A failed write is logged; the scheduler goes on.
+ * replace a newer one. A periodic write while one is still in progress
+ * (a slow or hung disk) is skipped rather than queued, so nothing piles
+ * up behind it: one write at most is ever waiting on the disk. A failed
+ * write is logged; the scheduler goes on.
  */
 export class StatusWriter {
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  /** Writes queued or in progress. */
+  private pending = 0;
+  /** Periodic writes skipped since the last write finished. */
+  private skipped = 0;
 
   constructor(
     private readonly snapshot: () => StatusSnapshot,
@@ -18,12 +25,19 @@ export class StatusWriter {
   ) {}
 
   write(): Promise<void> {
+    this.pending++;
     this.chain = this.chain.then(async () => {
       const path = this.target();
       try {
         await writeStatusFile(path, this.snapshot());
       } catch (err) {
         this.logger.error(`cannot write the status file ${path}: ${(err as Error).message}`);
+      } finally {
+        this.pending--;
+        if (this.skipped > 0) {
+          this.logger.info(`status file ${path} written again (${this.skipped} periodic updates skipped while the write was in progress)`);
+          this.skipped = 0;
+        }
       }
     });
     return this.chain;
@@ -32,11 +46,21 @@ export class StatusWriter {
   /** Rewrites the file every `seconds` (replacing an earlier period). */
   every(seconds: number): void {
     this.stop();
-    this.timer = setInterval(() => void this.write(), seconds * 1000);
+    this.timer = setInterval(() => this.periodic(), seconds * 1000);
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  private periodic(): void {
+    if (this.pending === 0) {
+      void this.write();
+      return;
+    }
+    if (this.skipped++ === 0) {
+      this.logger.warn(`status file ${this.target()}: the last write is still in progress; skipping updates until it finishes`);
+    }
   }
 }

@@ -26,6 +26,7 @@ global:
     status-interval: 1
     telnet-addrs: 127.0.0.1
     telnet-port: ${port}
+    http-port: 0
 schedules:
     default:
         daily:

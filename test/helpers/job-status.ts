@@ -12,8 +12,12 @@ export function jobStatus(fields: Partial<JobStatus> & { name: string }): JobSta
     lastBackup: null,
     lastTags: [],
     lastDuration: null,
+    lastBytesWritten: null,
     nextBackup: null,
     nextTags: [],
+    revisions: 0,
+    estimatedBytes: 0,
+    distrustedRevisions: 0,
     ...fields,
   };
 }

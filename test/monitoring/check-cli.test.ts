@@ -1,11 +1,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import YAML from 'yaml';
 import { serializeStatus } from '../../src/scheduler/status-file.js';
 import { BACKY_MAIN } from '../helpers/cli.js';
+import { mountLoopFilesystem } from '../helpers/loop-fs.js';
+import { waitFor } from '../scheduler/harness.js';
 import { parsePluginOutput, snapshotAt, type JobSpec } from './status-fixtures.js';
 
 // `backy check` runs under faketime with a frozen clock, so ages (and the whole line) are exact.
@@ -23,14 +26,26 @@ interface Setup {
   status?: string;
 }
 
-/** Writes `{dir}/{name}/backy.conf` (base-dir = that directory) and its status file. */
+/**
+ * Writes `{dir}/{name}/backy.conf` (base-dir = that directory, and the jobs
+ * of the status file, unless the configuration is given) and its status file.
+ */
 function setup({ name, config, status }: Setup): { conf: string; base: string } {
   const base = join(dir, name);
   mkdirSync(base);
   const conf = join(base, 'backy.conf');
-  writeFileSync(conf, config ?? `global:\n  base-dir: ${base}\n`);
+  writeFileSync(conf, config ?? `global:\n  base-dir: ${base}\njobs:\n${jobsOf(status).map((job) => `  ${job}: {schedule: default, source: {type: file, filename: /srv/${job}.img}}\n`).join('')}`);
   if (status !== undefined) writeFileSync(join(base, 'status'), status);
   return { conf, base };
+}
+
+/** The job names of a status file, if it is one. */
+function jobsOf(status: string | undefined): string[] {
+  try {
+    return (YAML.parse(status ?? '') as { jobs: Array<{ name: string }> }).jobs.map((job) => job.name);
+  } catch {
+    return [];
+  }
 }
 
 function check(args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -154,7 +169,7 @@ test('a status file that is a directory or unreadable: UNKNOWN', () => {
   const { conf, base } = setup({ name: 'status-dir' });
   mkdirSync(join(base, 'status'));
   const result = check(['-c', conf, 'check']);
-  assert.equal(result.stdout, `UNKNOWN: cannot read status file ${base}/status: is a directory\n`);
+  assert.equal(result.stdout, `UNKNOWN: status file ${base}/status is a directory, not a regular file\n`);
   assert.equal(result.status, 3);
 });
 
@@ -182,10 +197,88 @@ test('check needs no write access: it answers from a read-only mount', (t) => {
   execFileSync('mount', ['--bind', base, mountpoint]);
   t.after(() => execFileSync('umount', [mountpoint]));
   execFileSync('mount', ['-o', 'remount,ro,bind', mountpoint]);
-  writeFileSync(join(base, 'backy.conf'), `global:\n  base-dir: ${mountpoint}\n`);
+  writeFileSync(join(base, 'backy.conf'), `global:\n  base-dir: ${mountpoint}\njobs:\n  test01: {}\n`);
   chmodSync(join(base, 'status'), 0o444);
   assert.throws(() => writeFileSync(join(mountpoint, 'probe'), 'x'), { code: 'EROFS' });
   const result = check(['-c', join(mountpoint, 'backy.conf'), 'check']);
   assert.equal(result.stdout, 'OK: 1 job within SLA | jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=3600s;;;0\n');
   assert.equal(result.status, 0);
+});
+
+test('check judges the configured jobs: one missing from the status file is CRITICAL; unconfigured ones are ignored, and said so', () => {
+  const status = serializeStatus(snapshotAt(NOW, jobs(1, 2, 3)));
+  const base = join(dir, 'configured');
+  // A mistake the scheduler would refuse (the manual's trailing comma) does not stop check.
+  const config = `global:\n  base-dir: ${base}\njobs:\n  test01: {schedule: default, source: {type: "file,"}}\n  test02: {}\n  test09: {}\n`;
+  const { conf } = setup({ name: 'configured', config, status });
+  const result = check(['-c', conf, 'check']);
+  assert.equal(
+    result.stdout,
+    'CRITICAL: 1 of 3 jobs not in the status file: test09 (the scheduler runs another configuration: reload it) ' +
+      '(ignoring 1 job of the status file not in the configuration: test03) | jobs=3;;;0 overdue=0;;0;0;3 oldest_backup_age=7200s;;;0\n',
+  );
+  assert.equal(result.status, 2);
+});
+
+test('a status file written in the future beyond five minutes: UNKNOWN', () => {
+  const { conf } = setup({ name: 'future', status: serializeStatus(snapshotAt(NOW, jobs(1), -2 * 86400)) });
+  const result = check(['-c', conf, 'check']);
+  assert.equal(
+    result.stdout,
+    "UNKNOWN: status file written in the future (2026-01-12 10:00:00 UTC, 2d ahead of this host's clock): compare this host's clock with the scheduler's\n",
+  );
+  assert.equal(result.status, 3);
+});
+
+test('a status file that is a FIFO, a device or far too big: UNKNOWN at once, never a hang', () => {
+  const fifo = setup({ name: 'fifo' });
+  execFileSync('mkfifo', [join(fifo.base, 'status')]);
+  let result = check(['-c', fifo.conf, 'check']);
+  assert.equal(result.stdout, `UNKNOWN: status file ${fifo.base}/status is a FIFO, not a regular file\n`);
+  assert.equal(result.status, 3);
+
+  const device = setup({ name: 'device' });
+  symlinkSync('/dev/zero', join(device.base, 'status'));
+  result = check(['-c', device.conf, 'check']);
+  assert.equal(result.stdout, `UNKNOWN: status file ${device.base}/status is a character device, not a regular file\n`);
+
+  const huge = setup({ name: 'huge' });
+  writeFileSync(join(huge.base, 'status'), '');
+  truncateSync(join(huge.base, 'status'), 64 * 1024 ** 3);
+  result = check(['-c', huge.conf, 'check']);
+  assert.equal(result.stdout, `UNKNOWN: status file ${huge.base}/status is 65536 MiB, more than any status file (8 MiB)\n`);
+  assert.equal(result.status, 3);
+});
+
+test('a status file on a disk that does not answer: UNKNOWN within the plugin timeout', async (t) => {
+  // Reads of the check process from this loop device are throttled to 1 KiB/s (a blkio cgroup):
+  // the status file (2 MiB, not cached: the filesystem is mounted afresh) would take half an hour.
+  const disk = mountLoopFilesystem('ext4', '64M', { dir });
+  const group = `/sys/fs/cgroup/blkio/backy-check-${process.pid}`;
+  const throttle = (rate: number) => writeFileSync(join(group, 'blkio.throttle.read_bps_device'), `${majorMinor} ${rate}`);
+  let majorMinor = '';
+  t.after(async () => {
+    if (majorMinor) {
+      // Lift the limit first, so that the killed reader's queued reads finish and the filesystem can be unmounted.
+      throttle(0);
+      await waitFor('the reader to end', () => readFileSync(join(group, 'cgroup.procs'), 'utf8').trim() === '');
+      rmdirSync(group);
+    }
+    disk.dispose();
+  });
+  const { conf } = setup({ name: 'hung-disk', config: `global:\n  status-file: ${disk.path}/status\n` });
+  writeFileSync(join(disk.path, 'status'), serializeStatus(snapshotAt(NOW, jobs(...Array.from({ length: 5000 }, () => 1)))));
+  execFileSync('umount', [disk.path]);
+  execFileSync('mount', ['-o', 'loop', join(dirname(disk.path), 'fs.img'), disk.path]);
+  mkdirSync(group);
+  majorMinor = execFileSync('findmnt', ['-n', '-o', 'MAJ:MIN', disk.path], { encoding: 'utf8' }).trim();
+  throttle(1024);
+  const checking = spawn('sh', ['-c', `echo $$ > ${group}/cgroup.procs && exec "$@"`, 'sh', process.execPath, BACKY_MAIN, '-c', conf, 'check'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  checking.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  const code = await new Promise<number | null>((resolve) => checking.once('exit', resolve));
+  assert.equal(stdout, 'UNKNOWN: no answer from the configuration or status file within 8 s (a hung filesystem?)\n');
+  assert.equal(code, 3);
 });

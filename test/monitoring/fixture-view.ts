@@ -73,6 +73,8 @@ export function fixtureView(): FixtureView {
     workerLimit: 2,
     running: [{ job: 'test02', tags: ['daily'], started: new Date('2015-11-06T09:58:30Z'), pid: 4802 }],
     queued: [],
+    skipped: [],
+    finished: { succeeded: 0, failed: 0, interrupted: 0 },
   };
   return {
     runs,

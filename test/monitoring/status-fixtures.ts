@@ -27,6 +27,8 @@ export function snapshotAt(now: Date, jobs: JobSpec[], writtenSecondsAgo = 20): 
       workerLimit: 1,
       running: [],
       queued: [],
+      skipped: [],
+    finished: { succeeded: 0, failed: 0, interrupted: 0 },
     },
     jobs: jobs.map((spec) =>
       jobStatus({

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { startTelnetShell, TELNET_PROMPT, type TelnetShell } from '../../src/monitoring/telnet-shell.js';
+import { startTelnetShell, TELNET_PROMPT, type TelnetShell, type TelnetShellOptions } from '../../src/monitoring/telnet-shell.js';
 import { HELP } from '../../src/monitoring/telnet/commands.js';
 import { BackyError } from '../../src/util/errors.js';
 import { createLogger, type LogSink } from '../../src/util/logger.js';
@@ -44,11 +44,16 @@ interface Running {
   log: string[];
 }
 
-async function start(t: { after(fn: () => Promise<void>): void }, addresses: string[], port = 0): Promise<Running> {
+async function start(
+  t: { after(fn: () => Promise<void>): void },
+  addresses: string[],
+  port = 0,
+  options: Partial<TelnetShellOptions> = {},
+): Promise<Running> {
   const log: string[] = [];
   const sink: LogSink = { write: (line) => log.push(line), close: () => undefined };
   const view = fixtureView();
-  const shell = await startTelnetShell(view, { addresses, port, logger: createLogger(sink), now: () => FIXTURE_NOW });
+  const shell = await startTelnetShell(view, { addresses, port, logger: createLogger(sink), now: () => FIXTURE_NOW, ...options });
   t.after(() => shell.close());
   return { shell, view, port: Number(shell.listening[0].split(':').at(-1)), log };
 }
@@ -169,6 +174,49 @@ test('an address that cannot be bound is logged and skipped; none bindable is an
         `telnet shell cannot listen on any address: 203.0.113.77:${port}: address not available on this host; ` +
           `127.0.0.1:${port}: address already in use`,
   );
+});
+
+test('an idle session is told so and closed (telnet-idle-timeout)', async (t) => {
+  const { port } = await start(t, ['127.0.0.1'], 0, { idleTimeoutSeconds: 1 });
+  const result = await converse('telnet', ['127.0.0.1', String(port)], []);
+  assert.equal(session(result.stdout), `${P}\nidle for 1 s: session closed\n`);
+  assert.match(result.stderr, /Connection closed by foreign host/);
+});
+
+test('a client beyond telnet-max-sessions gets one line and is closed; the sessions go on', async (t) => {
+  const { port, log } = await start(t, ['127.0.0.1'], 0, { maxSessions: 2 });
+  const clients = [0, 1].map(() => spawn('nc', ['127.0.0.1', String(port)], { stdio: ['pipe', 'pipe', 'ignore'] }));
+  const outputs = clients.map((client) => {
+    const out = { text: '' };
+    client.stdout.on('data', (chunk: Buffer) => (out.text += chunk.toString()));
+    return out;
+  });
+  t.after(async () => void clients.forEach((client) => client.kill()));
+  await waitFor(() => outputs.every((out) => out.text.includes(P)));
+  const third = await converse('telnet', ['127.0.0.1', String(port)], []);
+  assert.match(third.stdout.toString(), /^Trying 127\.0\.0\.1\.\.\.\r?\nConnected to 127\.0\.0\.1\.\r?\nEscape character is '\^\]'\.\r?\ntoo many telnet sessions \(2 open\); try again later\r?\n$/);
+  assert.ok(log.some((line) => line.includes('WARN telnet shell: 2 sessions open (telnet-max-sessions); refusing more')));
+  clients[0]!.stdin.write('status\n');
+  await waitFor(() => outputs[0]!.text.includes('Scheduler:'));
+});
+
+test('listening on every address of the host is warned about: the shell has no authentication', async (t) => {
+  for (const address of ['0.0.0.0', '::']) {
+    const { shell, log } = await start(t, [address]);
+    const where = shell.listening[0]!;
+    assert.ok(
+      log.some((line) =>
+        line.includes(
+          `WARN telnet shell listens on ${where}, every address of this host: reachable from the network without authentication: ` +
+            'anyone who reaches the port can see every job and start backups',
+        ),
+      ),
+      log.join(''),
+    );
+    await shell.close();
+  }
+  const local = await start(t, ['127.0.0.1']);
+  assert.ok(!local.log.some((line) => line.includes('WARN')));
 });
 
 test('close() ends open sessions and stops listening', async (t) => {

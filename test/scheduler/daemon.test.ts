@@ -17,6 +17,7 @@ import { parseConfig } from '../../src/scheduler/config-load.js';
 import { Scheduler, type SchedulerOptions } from '../../src/scheduler/scheduler.js';
 import { readStatusFile } from '../../src/scheduler/status-file.js';
 import { fixedClock } from '../../src/util/clock.js';
+import { BackyError } from '../../src/util/errors.js';
 import { capturingLogger, StandInBackups, writeRevision } from './stand-in-backups.js';
 
 const DAY = 86400;
@@ -66,7 +67,7 @@ async function withScheduler(jobs: Record<string, string>, workerLimit: number, 
       logger,
       backyCommand: ['backy'],
       timers: false,
-      startTelnetShell: async () => ({ listening: [], close: async () => undefined }),
+      frontEnds: [],
       shutdownGraceMs: 200,
       ...overrides,
     });
@@ -215,7 +216,7 @@ test('reload: jobs added, removed (after their running backup), changed; an inva
     await until('b waiting', () => job(scheduler, 'b').state === 'waiting');
 
     writeConfig({ b: 'quick', c: 'std' });
-    assert.equal(await scheduler.reload(), true);
+    assert.deepEqual(await scheduler.reload(), { ok: true });
     // a was running: it stays until its backup ends, then it is gone. b never had an hourly
     // revision: catch-up now. c is new: its first backup waits for a worker.
     assert.deepEqual(scheduler.jobs().map((j) => [j.name, j.schedule, j.state]), [
@@ -232,7 +233,7 @@ test('reload: jobs added, removed (after their running backup), changed; an inva
     assert.ok(logger.lines.includes('INFO job a: removed from the configuration (its job directory is kept)'));
 
     writeFileSync(conf, readFileSync(conf, 'utf8').replace('schedule: quick', 'schedule: hourly'));
-    assert.equal(await scheduler.reload(), false);
+    assert.equal((await scheduler.reload()).ok, false);
     assert.deepEqual(scheduler.jobs().map((j) => [j.name, j.schedule]), [['b', 'quick'], ['c', 'std']]);
     const error = logger.lines.find((l) => l.startsWith('ERROR reloading'));
     assert.equal(
@@ -281,14 +282,41 @@ test('a second scheduler on the same base directory is refused; a failed start r
     await scheduler.stop();
 
     const broken = build({
-      startTelnetShell: async () => {
-        throw new Error('no address');
-      },
+      frontEnds: [
+        {
+          name: 'telnet shell',
+          start: async () => {
+            throw new Error('no address');
+          },
+        },
+      ],
     });
-    await assert.rejects(broken.start(), { message: 'cannot start the telnet shell on port 6023: no address' });
+    await assert.rejects(broken.start(), { message: 'cannot start the telnet shell: no address' });
     const next = build();
     await next.start();
     assert.equal(next.status().pid, process.pid);
+  });
+});
+
+test('front-ends are plug-ins: started in order with the view, closed in reverse order; a failing one closes those started', async () => {
+  await withScheduler({ vm: 'std' }, 1, async ({ build }) => {
+    const events: string[] = [];
+    const plugin = (name: string, fail = false) => ({
+      name,
+      start: async ({ view }: { view: { jobs(): { name: string }[] } }) => {
+        if (fail) throw new BackyError(`${name} cannot listen on any address: test`);
+        events.push(`start ${name} (${view.jobs().map((j) => j.name).join()})`);
+        return { listening: [`${name} on test`], close: async () => void events.push(`close ${name}`) };
+      },
+    });
+    const scheduler = build({ frontEnds: [plugin('first'), plugin('second')] });
+    await scheduler.start();
+    await scheduler.stop();
+    assert.deepEqual(events, ['start first (vm)', 'start second (vm)', 'close second', 'close first']);
+
+    events.length = 0;
+    await assert.rejects(build({ frontEnds: [plugin('first'), plugin('broken', true)] }).start(), { message: 'broken cannot listen on any address: test' });
+    assert.deepEqual(events, ['start first (vm)', 'close first']);
   });
 });
 

@@ -61,12 +61,18 @@ export class SchedulerFixture {
     return path;
   }
 
-  /** Starts `backy -c CONF -l LOG scheduler`, optionally under `faketime OFFSET`. */
-  start(options: { env?: NodeJS.ProcessEnv; faketime?: string; args?: string[] } = {}): SchedulerProcess {
+  /**
+   * Starts `backy -c CONF -l LOG scheduler`, optionally under `faketime
+   * OFFSET` or with at most `openFiles` descriptors (`prlimit`, which
+   * becomes the scheduler).
+   */
+  start(options: { env?: NodeJS.ProcessEnv; faketime?: string; args?: string[]; openFiles?: number } = {}): SchedulerProcess {
     const args = [BACKY_MAIN, '-c', this.conf, '-l', this.log, ...(options.args ?? []), 'scheduler'];
     const [command, argv] = options.faketime
       ? ['faketime', ['-f', options.faketime, process.execPath, ...args]]
-      : [process.execPath, args];
+      : options.openFiles
+        ? ['prlimit', [`--nofile=${options.openFiles}:${options.openFiles}`, process.execPath, ...args]]
+        : [process.execPath, args];
     // Under faketime the scheduler is faketime's child: a process group of its own lets cleanup kill both.
     const child = spawn(command, argv, {
       env: { ...process.env, ...options.env },
@@ -179,6 +185,8 @@ export interface ConfigOptions {
   port: number;
   workerLimit?: number;
   statusInterval?: number;
+  /** Other global options, e.g. `status-file`. */
+  global?: Record<string, unknown>;
   schedules: Record<string, Record<string, { interval: string; keep: number }>>;
   jobs: Record<string, { schedule: string; filename: string }>;
 }
@@ -192,6 +200,9 @@ export function configText(options: ConfigOptions): string {
       'status-interval': options.statusInterval ?? 1,
       'telnet-addrs': '127.0.0.1',
       'telnet-port': options.port,
+      // Off unless a test turns it on: the default port would be shared by every test's scheduler.
+      'http-port': 0,
+      ...options.global,
     },
     schedules: options.schedules,
     jobs: Object.fromEntries(

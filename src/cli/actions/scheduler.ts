@@ -1,4 +1,6 @@
 import { resolve } from 'node:path';
+import { httpFrontEnd } from '../../monitoring/http/http-front-end.js';
+import { telnetFrontEnd } from '../../monitoring/telnet-shell.js';
 import { backyCommand, processSpawner } from '../../scheduler/backup-process.js';
 import { loadConfig } from '../../scheduler/config-load.js';
 import { Scheduler } from '../../scheduler/scheduler.js';
@@ -18,6 +20,7 @@ export async function scheduler(context: ActionContext, configPath: string): Pro
     spawner: processSpawner,
     logger: context.logger,
     backyCommand: backyCommand(),
+    frontEnds: [telnetFrontEnd, httpFrontEnd],
   });
   await runUntilTerminated(daemon, context.logger);
   return 0;

@@ -5,10 +5,16 @@ import { formatTimestamp } from '../../util/logger.js';
 import { formatBytes, formatSeconds } from '../../util/units.js';
 import type { ActionContext } from '../context.js';
 import { renderTable } from '../../util/table.js';
+import { reportRevisions } from '../../job/revision-report.js';
+import { renderData, type DataFormat } from '../render/structured.js';
 
-export async function status(context: ActionContext): Promise<number> {
+export async function status(context: ActionContext, format: DataFormat | null = null): Promise<number> {
   const job = new JobDirectory(context.jobPath);
   await job.ensureJob();
+  if (format) {
+    context.stdout.write(renderData(await reportRevisions(job, context.logger), format));
+    return 0;
+  }
   const store = await job.store();
   const scan = await job.scan(context.logger);
   const present = await store.present();

@@ -1,9 +1,13 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jobStatus } from '../../../test/helpers/job-status.js';
 import type { SchedulerStatus, SchedulerView } from '../../scheduler/status-model.js';
 import { HELP, runCommand } from './commands.js';
 import { compileJobFilter } from './job-filter.js';
+import { JobMatcher } from './job-matcher.js';
+
+const matcher = new JobMatcher();
+after(() => matcher.close());
 
 const NOW = new Date('2026-01-10T10:00:00Z');
 
@@ -18,6 +22,8 @@ function fixture(): SchedulerView & { queued: string[] } {
     workerLimit: 1,
     running: [],
     queued,
+    skipped: [],
+    finished: { succeeded: 0, failed: 0, interrupted: 0 },
   };
   const jobs = ['web1', 'db1', 'web2', 'mail'].map((name) => jobStatus({ name, nextTags: ['daily', 'weekly'] }));
   return {
@@ -40,44 +46,60 @@ function jobNames(output: string): string[] {
   return names;
 }
 
-test('jobs lists every job sorted by name; a regex filters by name like grep -E', () => {
+test('jobs lists every job sorted by name; a regex filters by name like grep -E', async () => {
   const view = fixture();
-  assert.deepEqual(jobNames(runCommand('jobs', view, NOW).output), ['db1', 'mail', 'web1', 'web2']);
-  assert.deepEqual(jobNames(runCommand('  jobs   ^web  ', view, NOW).output), ['web1', 'web2']);
-  assert.deepEqual(jobNames(runCommand('jobs (db|mail)', view, NOW).output), ['db1', 'mail']);
-  assert.deepEqual(jobNames(runCommand('jobs [[:digit:]]$', view, NOW).output), ['db1', 'web1', 'web2']);
-  assert.deepEqual(jobNames(runCommand('jobs ^nothing', view, NOW).output), []);
+  assert.deepEqual(jobNames((await runCommand('jobs', { view, now: NOW, matcher })).output), ['db1', 'mail', 'web1', 'web2']);
+  assert.deepEqual(jobNames((await runCommand('  jobs   ^web  ', { view, now: NOW, matcher })).output), ['web1', 'web2']);
+  assert.deepEqual(jobNames((await runCommand('jobs (db|mail)', { view, now: NOW, matcher })).output), ['db1', 'mail']);
+  assert.deepEqual(jobNames((await runCommand('jobs [[:digit:]]$', { view, now: NOW, matcher })).output), ['db1', 'web1', 'web2']);
+  assert.deepEqual(jobNames((await runCommand('jobs ^nothing', { view, now: NOW, matcher })).output), []);
 });
 
-test('an invalid regex gets a message, not a table', () => {
+test('a regex that backtracks without end is stopped after its budget with a message; the next one is answered', async () => {
   const view = fixture();
-  assert.deepEqual(runCommand('jobs web(', view, NOW), { output: 'invalid regular expression "web(": unterminated group', close: false });
-  assert.equal(runCommand('jobs [[:nope:]]', view, NOW).output, 'invalid regular expression "[[:nope:]]": unknown character class [:nope:]');
+  const slow = new JobMatcher(200);
+  try {
+    const jobs = view.jobs().map((j) => j.name);
+    const names = ['a'.repeat(60) + '!', ...jobs];
+    assert.deepEqual(await slow.match('(a+)+$', names), {
+      ok: false,
+      reason: 'the regular expression took more than 0.2 s to match the job names and was stopped; simplify it (nested repetition such as (a+)+ backtracks)',
+    });
+    assert.deepEqual(await slow.match('^web', jobs), { ok: true, matches: jobs.map((name) => name.startsWith('web')) });
+  } finally {
+    await slow.close();
+  }
 });
 
-test('run queues the job and names its next tags; unknown jobs and missing names are explained', () => {
+test('an invalid regex gets a message, not a table', async () => {
   const view = fixture();
-  assert.deepEqual(runCommand('run web2', view, NOW), { output: 'web2: backup queued with tags daily,weekly', close: false });
+  assert.deepEqual((await runCommand('jobs web(', { view, now: NOW, matcher })), { output: 'invalid regular expression "web(": unterminated group', close: false });
+  assert.equal((await runCommand('jobs [[:nope:]]', { view, now: NOW, matcher })).output, 'invalid regular expression "[[:nope:]]": unknown character class [:nope:]');
+});
+
+test('run queues the job and names its next tags; unknown jobs and missing names are explained', async () => {
+  const view = fixture();
+  assert.deepEqual((await runCommand('run web2', { view, now: NOW, matcher })), { output: 'web2: backup queued with tags daily,weekly', close: false });
   assert.deepEqual(view.queued, ['web2']);
-  assert.equal(runCommand('run nope', view, NOW).output, 'cannot run nope: no job named nope');
-  assert.equal(runCommand('run', view, NOW).output, 'usage: run JOB');
-  assert.equal(runCommand('run a b', view, NOW).output, 'usage: run JOB');
+  assert.equal((await runCommand('run nope', { view, now: NOW, matcher })).output, 'cannot run nope: no job named nope');
+  assert.equal((await runCommand('run', { view, now: NOW, matcher })).output, 'usage: run JOB');
+  assert.equal((await runCommand('run a b', { view, now: NOW, matcher })).output, 'usage: run JOB');
 });
 
-test('status, help, quit, empty and unknown commands', () => {
+test('status, help, quit, empty and unknown commands', async () => {
   const view = fixture();
-  assert.match(runCommand('status', view, NOW).output, /^Scheduler: +backy 2\.5\.0, pid 1\n/);
-  assert.equal(runCommand('status now', view, NOW).output, 'usage: status');
-  assert.deepEqual(runCommand('help', view, NOW), { output: HELP, close: false });
-  assert.deepEqual(runCommand('quit', view, NOW), { output: '', close: true });
-  assert.deepEqual(runCommand('', view, NOW), { output: '', close: false });
-  assert.deepEqual(runCommand('frobnicate now', view, NOW), {
+  assert.match((await runCommand('status', { view, now: NOW, matcher })).output, /^Scheduler: +backy 2\.5\.0, pid 1\n/);
+  assert.equal((await runCommand('status now', { view, now: NOW, matcher })).output, 'usage: status');
+  assert.deepEqual((await runCommand('help', { view, now: NOW, matcher })), { output: HELP, close: false });
+  assert.deepEqual((await runCommand('quit', { view, now: NOW, matcher })), { output: '', close: true });
+  assert.deepEqual((await runCommand('', { view, now: NOW, matcher })), { output: '', close: false });
+  assert.deepEqual((await runCommand('frobnicate now', { view, now: NOW, matcher })), {
     output: 'unknown command "frobnicate"; type "help" for the list of commands',
     close: false,
   });
 });
 
-test('POSIX bracket classes translate; JavaScript regex errors are reworded', () => {
+test('POSIX bracket classes translate; JavaScript regex errors are reworded', async () => {
   assert.equal(compileJobFilter('^[[:alpha:]]+[[:digit:]]$').test('web1'), true);
   assert.equal(compileJobFilter('^[[:alpha:]]+[[:digit:]]$').test('web-1'), false);
   assert.throws(() => compileJobFilter('*x'), { message: 'invalid regular expression "*x": nothing to repeat' });

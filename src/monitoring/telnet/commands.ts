@@ -1,5 +1,6 @@
 import type { SchedulerView } from '../../scheduler/status-model.js';
 import { compileJobFilter, JobFilterError } from './job-filter.js';
+import type { JobMatcher } from './job-matcher.js';
 import { renderJobsTable } from './jobs-table.js';
 import { renderStatusReport } from './status-report.js';
 
@@ -19,8 +20,15 @@ export const HELP = [
   '  quit          close this session (also Ctrl-D)',
 ].join('\n');
 
+export interface CommandContext {
+  view: SchedulerView;
+  now: Date;
+  /** Where `jobs REGEX` matches, off the scheduler's thread. */
+  matcher: JobMatcher;
+}
+
 /** Interprets one line typed into the telnet shell. Never throws for what a user can type. */
-export function runCommand(line: string, view: SchedulerView, now: Date): CommandOutcome {
+export async function runCommand(line: string, { view, now, matcher }: CommandContext): Promise<CommandOutcome> {
   const text = line.trim();
   const [command = '', ...args] = text.split(/\s+/);
   const rest = text.slice(command.length).trim();
@@ -31,13 +39,16 @@ export function runCommand(line: string, view: SchedulerView, now: Date): Comman
     case 'jobs': {
       let jobs = view.jobs();
       if (rest.length > 0) {
+        let filter: RegExp;
         try {
-          const filter = compileJobFilter(rest);
-          jobs = jobs.filter((job) => filter.test(job.name));
+          filter = compileJobFilter(rest);
         } catch (err) {
           if (err instanceof JobFilterError) return say(err.message);
           throw err;
         }
+        const result = await matcher.match(filter.source, jobs.map((job) => job.name));
+        if (!result.ok) return say(`jobs ${rest}: ${result.reason}`);
+        jobs = jobs.filter((_, i) => result.matches[i]);
       }
       return say(renderJobsTable(jobs, now));
     }

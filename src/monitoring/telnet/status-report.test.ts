@@ -18,6 +18,8 @@ const scheduler: SchedulerStatus = {
     { job: 'vm01', tags: ['hourly'], started: new Date('2026-01-10T08:59:00Z'), pid: null },
   ],
   queued: ['vm03', 'vm04'],
+  skipped: [],
+    finished: { succeeded: 0, failed: 0, interrupted: 0 },
 };
 
 function job(name: string, state: JobStatus['state'], lastBackup: string | null): JobStatus {

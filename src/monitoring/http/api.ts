@@ -1,0 +1,58 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { SchedulerControl } from '../../scheduler/status-model.js';
+import { encodeScheduler } from '../../scheduler/status-wire.js';
+import type { Logger } from '../../util/logger.js';
+import { jobRecord } from '../job-record.js';
+import { sendError } from './errors.js';
+
+export interface ApiOptions {
+  view: SchedulerControl;
+  logger: Logger;
+  now: () => Date;
+  /** The authenticated client of a request (set by the app's hook). */
+  clientOf: (request: FastifyRequest) => string;
+}
+
+/**
+ * The JSON API, `/v1/...`: the scheduler's state in the status file's
+ * words (snake_case, ISO 8601 UTC), and the changes telnet and SIGHUP
+ * make. Every change is logged with the client's name.
+ */
+export function registerApi(app: FastifyInstance, { view, logger, now, clientOf }: ApiOptions): void {
+  app.get('/v1/status', async () => encodeScheduler(view.status()));
+
+  app.get('/v1/jobs', async () => {
+    const at = now();
+    return { jobs: view.jobs().map((job) => jobRecord(job, at)) };
+  });
+
+  app.get<{ Params: { job: string } }>('/v1/jobs/:job', async (request, reply) => {
+    const detail = await view.jobDetail(request.params.job);
+    if (!detail) return sendError(reply, 'JOB_NOT_FOUND', `no job named "${request.params.job}"`);
+    return {
+      ...jobRecord(detail.job, now()),
+      revisions: detail.revisions,
+      recent_failures: detail.failures.map((failure) => ({ at: failure.at.toISOString(), reason: failure.reason })),
+    };
+  });
+
+  app.post<{ Params: { job: string } }>('/v1/jobs/:job/run', async (request, reply) => {
+    const name = request.params.job;
+    const tags = view.jobs().find((job) => job.name === name)?.nextTags ?? [];
+    const outcome = view.runJob(name);
+    const client = clientOf(request);
+    if (!outcome.ok) {
+      logger.info(`http: ${client} asked for a backup of job ${name}: refused (${outcome.reason})`);
+      return sendError(reply, outcome.code ?? 'JOB_RUNNING', outcome.reason);
+    }
+    logger.info(`http: ${client} asked for a backup of job ${name}: queued`);
+    return reply.code(202).send({ job: name, queued: true, tags });
+  });
+
+  app.post('/v1/reload', async (request, reply) => {
+    logger.info(`http: ${clientOf(request)} asked to reload the configuration`);
+    const outcome = await view.reload();
+    if (!outcome.ok) return sendError(reply, 'RELOAD_FAILED', outcome.reason);
+    return { reloaded: true };
+  });
+}

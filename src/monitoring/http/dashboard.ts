@@ -1,0 +1,118 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type {} from '@fastify/cookie';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { SchedulerControl } from '../../scheduler/status-model.js';
+import type { Logger } from '../../util/logger.js';
+import { Authenticator, SESSION_COOKIE, SESSION_SECONDS } from './auth.js';
+import { sendError } from './errors.js';
+import { DASHBOARD_CSS, jobPage, jobsPage, loginPage } from './pages.js';
+
+export interface DashboardOptions {
+  view: SchedulerControl;
+  auth: Authenticator;
+  logger: Logger;
+  now: () => Date;
+}
+
+/** What the pages load, all from the scheduler: uPlot from its npm package, the rest from here. */
+function assets(): Record<string, { type: string; body: string }> {
+  const uplot = createRequire(import.meta.url).resolve('uplot');
+  const dist = (name: string) => readFileSync(new URL(name, `file://${uplot}`), 'utf8');
+  return {
+    'uPlot.iife.min.js': { type: 'text/javascript; charset=utf-8', body: dist('uPlot.iife.min.js') },
+    'uPlot.min.css': { type: 'text/css; charset=utf-8', body: dist('uPlot.min.css') },
+    'dashboard.js': {
+      type: 'text/javascript; charset=utf-8',
+      body: readFileSync(fileURLToPath(new URL('./browser/dashboard.js', import.meta.url)), 'utf8'),
+    },
+    'dashboard.css': { type: 'text/css; charset=utf-8', body: DASHBOARD_CSS },
+  };
+}
+
+/** Where to go after signing in: a path on this server, never elsewhere. */
+function safeNext(value: unknown): string {
+  return typeof value === 'string' && value.startsWith('/') && !value.startsWith('//') && !value.includes('\\') ? value : '/';
+}
+
+/**
+ * The web dashboard: pages behind the same tokens as the API, by a
+ * session cookie (HttpOnly, SameSite=Strict) from the login form or, for
+ * links from alerting systems, from `?token=TOKEN` on any page, which is
+ * answered with the cookie and a redirect to the address without the token.
+ */
+export function registerDashboard(app: FastifyInstance, { view, auth, logger, now }: DashboardOptions): void {
+  const files = assets();
+  const startSession = (reply: FastifyReply, client: string) =>
+    reply.setCookie(SESSION_COOKIE, auth.newSession(client, now()), {
+      httpOnly: true,
+      sameSite: 'strict',
+      path: '/',
+      maxAge: SESSION_SECONDS,
+    });
+  const signedIn = (request: FastifyRequest) => auth.session(request.cookies[SESSION_COOKIE], now());
+
+  /** `?token=` on a page: a session for its client and the same address without the token. */
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method !== 'GET' || request.url.startsWith('/v1/') || request.url.startsWith('/metrics')) return;
+    const url = new URL(request.url, 'http://backy');
+    const token = url.searchParams.get('token');
+    if (token === null) return;
+    url.searchParams.delete('token');
+    const client = auth.client(token);
+    if (!client) {
+      logger.warn(`http: refused a dashboard link from ${request.ip}: its token is not in the token file`);
+      return reply.code(401).type('text/html; charset=utf-8').send(loginPage(`${url.pathname}${url.search}`, true));
+    }
+    logger.info(`http: ${client} signed in to the dashboard from ${request.ip} (by link)`);
+    return startSession(reply, client).redirect(`${url.pathname}${url.search}`, 303);
+  });
+
+  type PageRequest = FastifyRequest<{ Params: { job?: string; name?: string }; Querystring: { filter?: string } }>;
+  const page = (handler: (request: PageRequest, reply: FastifyReply) => Promise<unknown>) =>
+    async (request: PageRequest, reply: FastifyReply) => {
+      if (!signedIn(request)) {
+        const next = new URL(request.url, 'http://backy');
+        return reply.code(401).type('text/html; charset=utf-8').send(loginPage(`${next.pathname}${next.search}`, false));
+      }
+      return handler(request, reply);
+    };
+
+  app.get(
+    '/',
+    page(async (request, reply) => {
+      const filter = typeof request.query.filter === 'string' ? request.query.filter.slice(0, 200) : '';
+      return reply.type('text/html; charset=utf-8').send(jobsPage(view.status(), view.jobs(), now(), filter));
+    }),
+  );
+  app.get(
+    '/jobs/:job',
+    page(async (request, reply) => {
+      const detail = await view.jobDetail(request.params.job ?? '');
+      if (!detail) return sendError(reply, 'JOB_NOT_FOUND', `no job named "${request.params.job}"`);
+      return reply.type('text/html; charset=utf-8').send(jobPage(detail, now()));
+    }),
+  );
+  app.get(
+    '/assets/:name',
+    page(async (request, reply) => {
+      const file = files[request.params.name ?? ''];
+      if (!file) return sendError(reply, 'NOT_FOUND', 'no such asset');
+      return reply.type(file.type).header('cache-control', 'private, max-age=3600').send(file.body);
+    }),
+  );
+  app.get<{ Querystring: { next?: string } }>('/login', async (request, reply) =>
+    reply.type('text/html; charset=utf-8').send(loginPage(safeNext(request.query.next), false)),
+  );
+  app.post<{ Body: { token?: string; next?: string } }>('/login', async (request, reply) => {
+    const next = safeNext(request.body?.next);
+    const client = typeof request.body?.token === 'string' ? auth.client(request.body.token) : null;
+    if (!client) {
+      logger.warn(`http: refused a dashboard sign-in from ${request.ip}: the token is not in the token file`);
+      return reply.code(401).type('text/html; charset=utf-8').send(loginPage(next, true));
+    }
+    logger.info(`http: ${client} signed in to the dashboard from ${request.ip}`);
+    return startSession(reply, client).redirect(next, 303);
+  });
+}

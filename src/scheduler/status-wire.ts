@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import type { JobStatus, RunningBackup, SchedulerStatus, StatusSnapshot } from './status-model.js';
+
+/**
+ * The scheduler's state as it leaves the process — the status file, the
+ * HTTP API, `backy jobs --json`: snake_case keys and ISO 8601 UTC times.
+ * One zod schema per record, in the model's own (camelCase) keys, decodes
+ * what is read back and encodes what is written; the wire names follow from
+ * the model's by rule (`lastBackup` ↔ `last_backup`) with the two
+ * exceptions the first status files had. A new JobStatus field is one line
+ * below (with a default, so that older files still read).
+ */
+
+/** Wire names that do not follow the snake_case rule. */
+const WIRE_NAMES: Record<string, string> = { slaIntervalSeconds: 'sla_interval', configPath: 'config' };
+const MODEL_NAMES: Record<string, string> = Object.fromEntries(Object.entries(WIRE_NAMES).map(([model, wire]) => [wire, model]));
+
+export function wireName(key: string): string {
+  return WIRE_NAMES[key] ?? key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+function modelName(key: string): string {
+  return MODEL_NAMES[key] ?? key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** An ISO 8601 time on the wire, a Date in the model. */
+export const isoTime = z.codec(
+  z.string({ error: 'expected an ISO 8601 time' }).refine((s) => !Number.isNaN(new Date(s).getTime()), { error: 'expected an ISO 8601 time' }),
+  z.date(),
+  { decode: (text) => new Date(text), encode: (date) => date.toISOString() },
+);
+
+const count = z.number({ error: 'expected a number' }).int({ error: 'expected a whole number' }).min(0, { error: 'expected a whole number' });
+const seconds = z.number({ error: 'expected a number' }).min(0, { error: 'expected a number of seconds' });
+const strings = z.array(z.string({ error: 'expected a string' }), { error: 'expected a list' });
+
+const runningSchema = z.object({
+  job: z.string(),
+  tags: strings,
+  started: isoTime,
+  pid: z.number().int().nullable(),
+}) satisfies z.ZodType<RunningBackup, unknown>;
+
+export const schedulerStatusSchema = z.object({
+  version: z.string(),
+  pid: z.number().int(),
+  started: isoTime,
+  configPath: z.string(),
+  configLoaded: isoTime,
+  workerLimit: count,
+  running: z.array(runningSchema),
+  queued: strings,
+  skipped: z.array(z.object({ job: z.string(), reason: z.string() })).default([]),
+  finished: z.object({ succeeded: count, failed: count, interrupted: count }).default({ succeeded: 0, failed: 0, interrupted: 0 }),
+}) satisfies z.ZodType<SchedulerStatus, unknown>;
+
+export const jobStatusSchema = z.object({
+  name: z.string(),
+  schedule: z.string(),
+  slaIntervalSeconds: seconds,
+  firstSeen: isoTime,
+  state: z.enum(['waiting', 'queued', 'running', 'failed'], { error: 'unknown state' }),
+  retryAt: isoTime.nullable().default(null),
+  failures: count,
+  lastBackup: isoTime.nullable().default(null),
+  lastTags: strings,
+  lastDuration: seconds.nullable().default(null),
+  lastBytesWritten: count.nullable().default(null),
+  nextBackup: isoTime.nullable().default(null),
+  nextTags: strings,
+  revisions: count.default(0),
+  estimatedBytes: count.default(0),
+  distrustedRevisions: count.default(0),
+}) satisfies z.ZodType<JobStatus, unknown>;
+
+export const STATUS_FORMAT = 1;
+
+export const statusSnapshotSchema = z.object({
+  format: z.literal(STATUS_FORMAT, { error: (issue) => `unsupported format ${JSON.stringify(issue.input)}` }),
+  written: isoTime,
+  scheduler: schedulerStatusSchema,
+  jobs: z.array(jobStatusSchema),
+});
+
+export class StatusFormatError extends Error {}
+
+/** Wire data (parsed YAML or JSON) to the model; a StatusFormatError names the first field that is wrong. */
+export function decodeStatus(data: unknown): StatusSnapshot {
+  const result = statusSnapshotSchema.safeParse(renameKeys(data, modelName));
+  if (result.success) {
+    const { written, scheduler, jobs } = result.data;
+    return { written, scheduler, jobs };
+  }
+  throw new StatusFormatError(describeIssue(result.error.issues[0]!));
+}
+
+export function encodeStatus(snapshot: StatusSnapshot): Record<string, unknown> {
+  return renameKeys(z.encode(statusSnapshotSchema, { format: STATUS_FORMAT, ...snapshot }), wireName) as Record<string, unknown>;
+}
+
+export function encodeJob(job: JobStatus): Record<string, unknown> {
+  return renameKeys(z.encode(jobStatusSchema, job), wireName) as Record<string, unknown>;
+}
+
+export function encodeScheduler(status: SchedulerStatus): Record<string, unknown> {
+  return renameKeys(z.encode(schedulerStatusSchema, status), wireName) as Record<string, unknown>;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map((part) => (typeof part === 'number' ? `[${part}]` : `.${wireName(String(part))}`)).join('').replace(/^\./, '');
+  if (path.length === 0) return issue.code === 'invalid_type' ? 'expected a mapping' : issue.message;
+  if (path === 'format') return issue.message;
+  return `${path}: ${issue.message}`;
+}
+
+/** Renames the keys of plain objects at every depth (values, Dates and arrays' items stay). */
+function renameKeys(value: unknown, rename: (key: string) => string): unknown {
+  if (Array.isArray(value)) return value.map((item) => renameKeys(item, rename));
+  if (value === null || typeof value !== 'object' || value instanceof Date) return value;
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [rename(key), renameKeys(item, rename)]));
+}

@@ -1,0 +1,143 @@
+/**
+ * The scheduler's HTTP API and metrics, driven with `curl` against a real
+ * scheduler: every route, bad and missing tokens, unknown jobs, a reload,
+ * `promtool check metrics` and the values against the jobs' real state,
+ * and a token file others can read.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { revisions, SchedulerFixture } from '../scheduler/harness.js';
+import { curl, httpConfig, json, TOKENS } from './http-helpers.js';
+
+const DISTRUSTED = 'Nz9XUiRHgsMaYxGeq8YbuH';
+
+test('HTTP API: every route with tokens, refusals with stable codes, reload, metrics checked by promtool', async () => {
+  const fixture = new SchedulerFixture();
+  try {
+    const schedules = { s: { daily: { interval: '1d', keep: 5 } } };
+    const jobs = {
+      alpha: { schedule: 's', filename: fixture.source('alpha.img', 64 * 1024) },
+      beta: { schedule: 's', filename: fixture.source('beta.img', 128 * 1024) },
+    };
+    // beta has an old revision whose data failed a check.
+    mkdirSync(fixture.job('beta'));
+    writeFileSync(join(fixture.job('beta'), DISTRUSTED), Buffer.alloc(128 * 1024));
+    writeFileSync(
+      join(fixture.job('beta'), `${DISTRUSTED}.rev`),
+      `uuid: ${DISTRUSTED}\ntimestamp: 2026-01-01T00:00:00Z\nparent: ""\ntags: [daily]\ntrust: distrusted\nstats: {bytes_written: 131072, duration: 2.5}\n`,
+    );
+    const { base } = await httpConfig(fixture, jobs, schedules);
+    const scheduler = fixture.start();
+    await fixture.waitForStatus('both jobs backed up', (s) => s.jobs.length === 2 && s.jobs.every((j) => j.lastBackup && j.lastBackup > new Date('2026-06-01')) && s.scheduler.running.length === 0);
+    const { ops } = TOKENS;
+
+    const status = curl(`${base}/v1/status`, { token: ops });
+    assert.equal(status.status, 200);
+    assert.match(status.headers, /content-type: application\/json/i);
+    const scheduler1 = json(status) as { pid: number; worker_limit: number; running: unknown[]; finished: { succeeded: number } };
+    assert.equal(scheduler1.pid, scheduler.child.pid);
+    assert.equal(scheduler1.worker_limit, 1);
+    assert.equal(scheduler1.finished.succeeded, 2);
+
+    const list = json(curl(`${base}/v1/jobs`, { token: ops })) as { jobs: Array<{ name: string; state: string; sla: { ok: boolean }; next_tags: string[] }> };
+    assert.deepEqual(list.jobs.map((j) => [j.name, j.state, j.sla.ok, j.next_tags]), [['alpha', 'waiting', true, ['daily']], ['beta', 'waiting', true, ['daily']]]);
+
+    const beta = json(curl(`${base}/v1/jobs/beta`, { token: ops })) as {
+      name: string;
+      revisions: Array<{ uuid: string; trust: string; size: number; duration: number; bytes_written: number; tags: string[] }>;
+      recent_failures: unknown[];
+      distrusted_revisions: number;
+    };
+    assert.equal(beta.name, 'beta');
+    assert.equal(beta.revisions.length, 2);
+    assert.deepEqual(beta.revisions[0], {
+      uuid: DISTRUSTED, timestamp: '2026-01-01T00:00:00.000Z', parent: null, tags: ['daily'], trust: 'distrusted',
+      complete: true, size: 131072, duration: 2.5, bytes_written: 131072,
+    });
+    assert.equal(beta.revisions[1]!.trust, 'trusted');
+    assert.equal(beta.revisions[1]!.size, 128 * 1024);
+    assert.deepEqual(beta.recent_failures, []);
+    assert.equal(beta.distrusted_revisions, 1);
+
+    // Refusals: stable codes, and the log names the address, never the token.
+    const refused = (response: ReturnType<typeof curl>, status: number, code: string) => {
+      assert.equal(response.status, status, response.body);
+      assert.equal((json(response) as { code: string }).code, code);
+    };
+    refused(curl(`${base}/v1/status`), 401, 'UNAUTHORIZED');
+    refused(curl(`${base}/v1/jobs`, { token: 'not-a-token-of-anybody' }), 401, 'UNAUTHORIZED');
+    refused(curl(`${base}/v1/jobs/alpha/run`, { method: 'POST', args: ['-H', 'Authorization: Basic b3BzOm9wcw=='] }), 401, 'UNAUTHORIZED');
+    refused(curl(`${base}/v1/jobs/nosuch`, { token: ops }), 404, 'JOB_NOT_FOUND');
+    refused(curl(`${base}/v1/jobs/nosuch/run`, { token: ops, method: 'POST' }), 404, 'JOB_NOT_FOUND');
+    refused(curl(`${base}/v1/nothing`, { token: ops }), 404, 'NOT_FOUND');
+    const log = fixture.schedulerLog();
+    assert.match(log, /WARN http: refused GET \/v1\/status from 127\.0\.0\.1: no token/);
+    assert.match(log, /WARN http: refused GET \/v1\/jobs from 127\.0\.0\.1: a token not in the token file/);
+    assert.doesNotMatch(log, /not-a-token-of-anybody|b3BzOm9wcw|ops-0123456789abcdef/);
+
+    // A backup on request, logged with the client's name.
+    const run = curl(`${base}/v1/jobs/alpha/run`, { token: TOKENS.ci, method: 'POST' });
+    assert.equal(run.status, 202);
+    assert.deepEqual(json(run), { job: 'alpha', queued: true, tags: ['daily'] });
+    await fixture.waitFor('the requested backup', () => revisions(fixture.job('alpha')).filter((r) => r.complete).length === 2);
+    assert.match(fixture.schedulerLog(), /INFO http: ci asked for a backup of job alpha: queued/);
+
+    // Metrics: valid for promtool, and the values of the jobs' real state.
+    await fixture.waitForStatus('the scheduler idle', (s) => s.scheduler.running.length === 0 && s.scheduler.finished.succeeded === 3);
+    const metrics = curl(`${base}/metrics`);
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.headers, /content-type: text\/plain; version=0\.0\.4/i);
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: metrics.body, encoding: 'utf8' });
+    assert.equal(lint.status, 0, lint.stdout + lint.stderr);
+    const value = (series: string) => {
+      const line = metrics.body.split('\n').find((l) => l.startsWith(`${series} `));
+      assert.ok(line, `${series} in ${metrics.body}`);
+      return Number(line.split(' ')[1]);
+    };
+    const alphaRevisions = revisions(fixture.job('alpha'));
+    assert.equal(value('backy_job_revisions{job="alpha"}'), alphaRevisions.length);
+    assert.equal(value('backy_job_revisions{job="beta"}'), 2);
+    assert.equal(value('backy_job_distrusted_revisions{job="beta"}'), 1);
+    assert.equal(value('backy_job_distrusted_revisions{job="alpha"}'), 0);
+    assert.equal(value('backy_job_within_sla{job="alpha"}'), 1);
+    assert.equal(value('backy_job_last_success_timestamp_seconds{job="alpha"}'), alphaRevisions.at(-1)!.timestamp.getTime() / 1000);
+    assert.equal(value('backy_job_last_backup_written_bytes{job="alpha"}'), 64 * 1024);
+    assert.equal(value('backy_job_revisions_estimated_bytes{job="beta"}'), 2 * 128 * 1024);
+    assert.equal(value('backy_job_consecutive_failures{job="alpha"}'), 0);
+    assert.equal(value('backy_backups_finished_total{outcome="succeeded"}'), 3);
+    assert.equal(value('backy_backups_finished_total{outcome="failed"}'), 0);
+    assert.equal(value('backy_workers_busy'), 0);
+    assert.equal(value('backy_workers_idle'), 1);
+    assert.equal(value('backy_backups_queued'), 0);
+
+    // Reload, as SIGHUP; a broken file is refused with the reason.
+    assert.deepEqual(json(curl(`${base}/v1/reload`, { token: ops, method: 'POST' })), { reloaded: true });
+    writeFileSync(fixture.conf, readFileSync(fixture.conf, 'utf8').replace('schedule: s', 'schedule: nope'));
+    const broken = curl(`${base}/v1/reload`, { token: ops, method: 'POST' });
+    assert.equal(broken.status, 422);
+    const error = json(broken) as { code: string; error: string };
+    assert.equal(error.code, 'RELOAD_FAILED');
+    assert.match(error.error, /invalid configuration \(1 problem\):\n.*"nope" is not a defined schedule/);
+    assert.match(fixture.schedulerLog(), /INFO http: ops asked to reload the configuration/);
+    assert.deepEqual(await scheduler.stop(), { code: 0, signal: null });
+  } finally {
+    fixture.cleanup();
+  }
+});
+
+test('a token file others can read stops the scheduler with the reason', async () => {
+  const fixture = new SchedulerFixture();
+  try {
+    const { tokens } = await httpConfig(fixture, { vm: { schedule: 's', filename: fixture.source('vm.img', 4096) } }, { s: { daily: { interval: '1d', keep: 1 } } });
+    chmodSync(tokens, 0o644);
+    const refused = fixture.start();
+    assert.deepEqual(await refused.exited, { code: 1, signal: null });
+    assert.equal(refused.output(), `backy: api-tokens ${tokens} may be read or written by others (mode 644); allow only its owner: chmod 600 ${tokens}\n`);
+    assert.doesNotMatch(refused.output() + fixture.schedulerLog(), /0123456789abcdef/);
+  } finally {
+    fixture.cleanup();
+  }
+});
