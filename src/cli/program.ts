@@ -88,6 +88,34 @@ export function buildProgram(onExit: (code: number) => void): Command {
     });
 
   program
+    .command('serve')
+    .description('export a revision (default: the last) over NBD until SIGTERM/SIGINT, checking every block read')
+    .addOption(revisionOption())
+    .option('--listen <ADDRESS:PORT>', 'TCP address to listen on (default: 127.0.0.1:10809; port 0: any free port)')
+    .option('--socket <PATH>', 'listen on a Unix socket instead')
+    .option('--writable', 'take writes into a throw-away overlay (deleted at exit); the revision never changes')
+    .action((opts: { revision?: string; listen?: string; socket?: string; writable?: boolean }) =>
+      // stdout carries the one line saying where it listens: logs go to stderr.
+      run(true, async (c) => (await import('./actions/serve.js')).serve(c, opts))(),
+    );
+
+  program
+    .command('mount')
+    .description("mount a revision's filesystem read-only, without restoring it (needs nbdfuse, root)")
+    .addOption(revisionOption())
+    .option('--partition <N>', 'the partition of a partitioned disk to mount')
+    .argument('<MOUNTPOINT>', 'an empty directory')
+    .action((mountpoint: string, opts: { revision?: string; partition?: string }) =>
+      run(false, async (c) => (await import('./actions/mount.js')).mount(c, opts.revision, mountpoint, opts.partition))(),
+    );
+
+  program
+    .command('umount')
+    .description('undo backy mount: unmount, and stop what served the revision')
+    .argument('<MOUNTPOINT>', 'where backy mount mounted it')
+    .action((mountpoint: string) => run(false, async (c) => (await import('./actions/mount.js')).umount(c, mountpoint))());
+
+  program
     .command('scheduler')
     .description('run all configured jobs on schedule (does not daemonize)')
     .option('-c, --config <CONFIG>', `configuration file (default: ${DEFAULT_CONFIG})`)

@@ -1,0 +1,121 @@
+import { ENTRY_LENGTH, HASH_BLOCK_SIZE, ZERO_ENTRY } from '../integrity/block-hash.js';
+import { DamageError } from '../integrity/hash-check.js';
+import { hashBlocks } from '../integrity/hash-pool.js';
+import type { HashRecord } from '../integrity/hash-record.js';
+import type { RevisionReader } from '../store/store.js';
+import { extentsFromRanges, type ExportedImage, type Extent, type Piece } from './exported-image.js';
+
+/** The read window (and pool buffer) size: 16 hash blocks, enough for the hash workers to pay. */
+export const READ_WINDOW = 1024 * 1024;
+/** Hash blocks larger than this cannot be checked within a pool buffer. */
+const LARGEST_BLOCK = 16 * 1024 * 1024;
+
+interface Run {
+  start: number;
+  end: number;
+  data: boolean;
+}
+
+/**
+ * A revision read through its store and proven against its recorded
+ * hashes on the way: every read is widened to whole hash blocks, data
+ * blocks are hashed (on the hash workers) and holes must be recorded as
+ * zero blocks. A block that fails is reported to `onDamage` and the read
+ * is a DamageError. Read-only; see OverlayImage for writes.
+ */
+export class CheckedImage implements ExportedImage {
+  readonly writable = false;
+  readonly window: number;
+  private readonly blockSize: number;
+
+  constructor(
+    private readonly reader: RevisionReader,
+    private readonly record: HashRecord | null,
+    private readonly onDamage: (offset: number) => void,
+  ) {
+    this.blockSize = record?.blockSize ?? HASH_BLOCK_SIZE;
+    if (this.blockSize > LARGEST_BLOCK) throw new Error(`hash blocks of ${this.blockSize} bytes are too large to serve`);
+    this.window = Math.ceil(READ_WINDOW / this.blockSize) * this.blockSize;
+  }
+
+  get size(): number {
+    return this.reader.size;
+  }
+
+  async readWindow(offset: number, length: number, buffer: Buffer): Promise<Piece[]> {
+    const windowStart = Math.floor(offset / this.window) * this.window;
+    const bs = this.blockSize;
+    const start = Math.floor(offset / bs) * bs;
+    const end = Math.min(this.size, Math.ceil((offset + length) / bs) * bs);
+    const runs = this.runs(start, end, await this.reader.dataRanges(start, end));
+    const expected = this.record ? await this.record.read(start / bs, Math.ceil((end - start) / bs)) : null;
+    const pieces: Piece[] = [];
+    for (const run of runs) {
+      const bytes = buffer.subarray(run.start - windowStart, run.end - windowStart);
+      if (run.data) {
+        const got = await this.reader.read(bytes, bytes.length, run.start);
+        if (got < bytes.length) throw new Error(`the revision's data ends early, at byte ${run.start + got} of ${this.size}`);
+      }
+      if (expected) await this.check(run, run.data ? bytes : null, expected, start);
+      const from = Math.max(run.start, offset);
+      const to = Math.min(run.end, offset + length);
+      if (to > from) pieces.push({ offset: from, length: to - from, data: run.data ? buffer.subarray(from - windowStart, to - windowStart) : null });
+    }
+    return pieces;
+  }
+
+  async extents(offset: number, length: number, limit: number): Promise<Extent[]> {
+    const end = Math.min(this.size, offset + length);
+    return extentsFromRanges(await this.reader.dataRanges(offset, end), offset, end, limit);
+  }
+
+  write(): Promise<void> {
+    return Promise.reject(new Error('the export is read-only'));
+  }
+
+  zero(): Promise<void> {
+    return this.write();
+  }
+
+  async flush(): Promise<void> {}
+
+  /** [start, end) in runs of whole blocks that hold data or do not. */
+  private runs(start: number, end: number, ranges: Array<[number, number]>): Run[] {
+    const bs = this.blockSize;
+    const runs: Run[] = [];
+    const add = (from: number, to: number, data: boolean) => {
+      if (to <= from) return;
+      const last = runs.at(-1);
+      if (last && last.data === data && last.end === from) last.end = to;
+      else runs.push({ start: from, end: to, data });
+    };
+    let at = start;
+    for (const [from, to] of ranges) {
+      const a = Math.max(at, Math.floor(from / bs) * bs);
+      const b = Math.min(end, Math.ceil(to / bs) * bs);
+      if (b <= a) continue;
+      add(at, a, false);
+      add(a, b, true);
+      at = b;
+    }
+    add(at, end, false);
+    return runs;
+  }
+
+  private async check(run: Run, data: Buffer | null, expected: Buffer, start: number): Promise<void> {
+    const bs = this.blockSize;
+    const first = (run.start - start) / bs;
+    const count = Math.ceil((run.end - run.start) / bs);
+    const want = expected.subarray(first * ENTRY_LENGTH, (first + count) * ENTRY_LENGTH);
+    const actual = data ? await hashBlocks(data, bs) : null;
+    if (actual?.equals(want)) return;
+    for (let i = 0; i < count; i++) {
+      const entry = want.subarray(i * ENTRY_LENGTH, (i + 1) * ENTRY_LENGTH);
+      const got = actual ? actual.subarray(i * ENTRY_LENGTH, (i + 1) * ENTRY_LENGTH) : ZERO_ENTRY;
+      if (entry.equals(got)) continue;
+      const offset = run.start + i * bs;
+      this.onDamage(offset);
+      throw new DamageError(offset);
+    }
+  }
+}
