@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { SOURCE_TYPE_NAMES } from '../sources/source-type-names.js';
 import { BackyError } from '../util/errors.js';
 import { VERSION } from '../util/version.js';
+import type { RestoreFlags } from './actions/restore.js';
 import { createContext, type GlobalOptions } from './context.js';
 
 // Kept for importers of the CLI module; the version lives in util/version.ts.
@@ -69,12 +70,15 @@ export function buildProgram(onExit: (code: number) => void): Command {
 
   program
     .command('restore')
-    .description('copy a revision (default: the last) to a file, a block device, or - for stdout, checking every block')
+    .description('copy a revision (default: the last) to a file, a block device, - for stdout, or a new RBD image, checking every block')
     .addOption(revisionOption())
     .option('--force', 'write blocks that do not match their recorded hashes as they are (warns, exits 1)')
-    .argument('<TARGET>', 'file or block device to write, or - for stdout')
-    .action((target: string, opts: { revision?: string; force?: boolean }) =>
-      run(target === '-', async (c) => (await import('./actions/restore.js')).restore(c, opts.revision, target, Boolean(opts.force)))(),
+    .option('--rbd <POOL/IMAGE>', 'restore into a new RBD image (refused if it exists)')
+    .option('--instant', "with --rbd: make the image usable at once (Ceph's import-only live migration from an HTTP source)")
+    .option('--http-listen <ADDRESS:PORT>', 'with --instant: where the HTTP source listens (default: 127.0.0.1, any free port)')
+    .argument('[TARGET]', 'file or block device to write, or - for stdout')
+    .action((target: string | undefined, opts: RestoreFlags) =>
+      run(target === '-', async (c) => (await import('./actions/restore.js')).restore(c, target, opts))(),
     );
 
   program

@@ -24,9 +24,13 @@ export interface RevisionExport {
  * hashes (a damaged block is logged and answered with an error, never with
  * its bytes) and, when `writable`, an overlay in TMPDIR that takes writes.
  */
-export async function exportRevision(data: OpenedRevision, options: { id: string; writable: boolean; logger: Logger }): Promise<RevisionExport> {
+export async function exportRevision(
+  data: OpenedRevision,
+  options: { id: string; writable: boolean; logger: Logger; onDamage?: (offset: number) => void },
+): Promise<RevisionExport> {
   const logged = new Set<number>();
   const onDamage = (offset: number) => {
+    options.onDamage?.(offset);
     if (logged.has(offset) || logged.size >= DAMAGE_LINES) return;
     logged.add(offset);
     options.logger.error(`revision ${options.id}: block at offset ${offset} does not match its recorded hash; the client gets an I/O error, not its bytes`);

@@ -111,8 +111,8 @@ export class NbdSession {
 
   private close(): void {
     if (this.socket.destroyed) return;
-    // A clean end after the replies went out; a client that never reads them loses the connection.
-    this.socket.end();
+    // Closed once the replies went out; a client that never reads them loses the connection all the same.
+    this.socket.destroySoon();
     setTimeout(() => this.socket.destroy(), 10_000).unref();
   }
 
