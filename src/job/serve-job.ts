@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { BackyError, errorCode } from '../util/errors.js';
+import { HASH_BLOCK_SIZE } from '../integrity/block-hash.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { isLoopback } from '../serve/listen-address.js';
@@ -42,7 +43,7 @@ export async function serveJob(path: string, options: ServeOptions): Promise<voi
         size: image.size,
         transmissionFlags: transmissionFlags(image.writable),
         minimumBlock: MINIMUM_BLOCK,
-        preferredBlock: image.window,
+        preferredBlock: preferredBlock(data.record?.blockSize ?? HASH_BLOCK_SIZE),
         maximumPayload: MAXIMUM_PAYLOAD,
       },
     });
@@ -62,6 +63,11 @@ export async function serveJob(path: string, options: ServeOptions): Promise<voi
   } finally {
     await data.close();
   }
+}
+
+/** The hash block, as the power of two the protocol wants: reading less costs a whole block's check. */
+function preferredBlock(hashBlock: number): number {
+  return 2 ** Math.floor(Math.log2(Math.min(Math.max(hashBlock, 4096), MAXIMUM_PAYLOAD)));
 }
 
 function listenFailure(err: unknown, address: ListenAddress): BackyError {

@@ -1,7 +1,7 @@
 import { mkdtemp, open, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BufferPool } from './buffer-pool.js';
+import { alignedBuffer } from '../io/native-io.js';
 import type { CheckedImage } from './checked-image.js';
 import { extentsFromRanges, type ExportedImage, type Extent, type Piece } from './exported-image.js';
 
@@ -20,24 +20,24 @@ const ZEROS = Buffer.alloc(1024 * 1024);
 export class OverlayImage implements ExportedImage {
   readonly writable = true;
   private written: Uint8Array | null = null;
+  private fillBuffer: Buffer | null = null;
   /** Writes one at a time: two writes into one block must not both read it from the revision. */
   private writing: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly base: CheckedImage,
     private readonly file: FileHandle,
-    private readonly pool: BufferPool,
   ) {}
 
   /** An overlay for `base` in a new temporary file under `directory` (default: TMPDIR). */
-  static async create(base: CheckedImage, pool: BufferPool, directory = tmpdir()): Promise<OverlayImage> {
+  static async create(base: CheckedImage, directory = tmpdir()): Promise<OverlayImage> {
     const dir = await mkdtemp(join(directory, 'backy-overlay-'));
     const path = join(dir, 'overlay');
     const file = await open(path, 'wx+', 0o600);
     await unlink(path);
     await rmdir(dir);
     await file.truncate(base.size);
-    return new OverlayImage(base, file, pool);
+    return new OverlayImage(base, file);
   }
 
   get size(): number {
@@ -113,16 +113,13 @@ export class OverlayImage implements ExportedImage {
   /** Copies the block at `block` from the revision into the overlay, unless it is there already. */
   private async fillBlock(block: number): Promise<void> {
     if (this.isWritten(block)) return;
-    const [buffer] = await this.pool.acquire(1);
-    try {
-      const length = Math.min(OVERLAY_BLOCK, this.size - block);
-      const bytes = Buffer.alloc(length);
-      for (const piece of await this.base.readWindow(block, length, buffer!)) piece.data?.copy(bytes, piece.offset - block);
-      await writeFully(this.file, bytes, block);
-      this.mark(block, block + length);
-    } finally {
-      this.pool.release(buffer!);
-    }
+    // A buffer of its own, not the pool's: the write that needs it holds a pool buffer already.
+    this.fillBuffer ??= alignedBuffer(this.window);
+    const length = Math.min(OVERLAY_BLOCK, this.size - block);
+    const bytes = Buffer.alloc(length);
+    for (const piece of await this.base.readWindow(block, length, this.fillBuffer)) piece.data?.copy(bytes, piece.offset - block);
+    await writeFully(this.file, bytes, block);
+    this.mark(block, block + length);
   }
 
   private mark(start: number, end: number): void {

@@ -31,6 +31,11 @@ export class ReplyWriter {
     this.send([header, ...data], release);
   }
 
+  /** More of a simple read reply's data. */
+  raw(data: Buffer[], release?: () => void): void {
+    this.send(data, release);
+  }
+
   data(cookie: Buffer, offset: number, data: Buffer, done: boolean, release?: () => void): void {
     const header = this.chunkHeader(cookie, done, REPLY_TYPE_OFFSET_DATA, 8 + data.length, 8);
     header.writeBigUInt64BE(BigInt(offset), 20);

@@ -1,7 +1,6 @@
 import type { Socket } from 'node:net';
 import { DamageError } from '../../integrity/hash-check.js';
 import type { Logger } from '../../util/logger.js';
-import { handled } from '../../util/promises.js';
 import type { BufferPool } from '../buffer-pool.js';
 import type { ExportedImage } from '../exported-image.js';
 import { negotiate, ProtocolViolation, type ExportDescription, type Negotiated } from './handshake.js';
@@ -70,8 +69,6 @@ export class NbdSession {
   private readonly replies: ReplyWriter;
   private readonly inFlight = new Set<Promise<void>>();
   private stopping = false;
-  private stop!: () => void;
-  private readonly stopped = new Promise<void>((resolve) => (this.stop = resolve));
   private negotiated: Negotiated = { structuredReplies: false, allocationContext: false };
 
   constructor(
@@ -87,13 +84,14 @@ export class NbdSession {
     try {
       // A connection that never finishes its handshake does not hold a client's place for ever.
       this.socket.setTimeout(HANDSHAKE_LIMIT_MS, () => this.socket.destroy());
-      const negotiated = await Promise.race([handled(negotiate(this.socket, this.reader, this.context.description, () => this.stopping)), this.stopped]);
-      if (!negotiated) return;
+      const negotiated = await negotiate(this.socket, this.reader, this.context.description, () => this.stopping);
+      if (!negotiated || this.stopping) return;
       this.negotiated = negotiated;
       this.socket.setTimeout(0);
       this.context.logger.debug(`NBD client ${this.context.peer} connected (structured replies: ${negotiated.structuredReplies ? 'yes' : 'no'})`);
       await this.transmit();
     } catch (err) {
+      if (this.stopping && err instanceof ConnectionClosed) return;
       if (err instanceof ProtocolViolation) this.context.logger.warn(`NBD client ${this.context.peer} broke the protocol (${err.message}); disconnected`);
       else if (!(err instanceof ConnectionClosed)) this.context.logger.error(`NBD client ${this.context.peer}: ${(err as Error).message}`);
       this.socket.destroy();
@@ -106,7 +104,7 @@ export class NbdSession {
   /** Takes no more requests: what is in flight is answered, then the connection is closed. */
   shutdown(): void {
     this.stopping = true;
-    this.stop();
+    this.reader.cancel();
   }
 
   private close(): void {
@@ -118,10 +116,10 @@ export class NbdSession {
 
   private async transmit(): Promise<void> {
     for (;;) {
-      while (this.inFlight.size >= MAX_IN_FLIGHT) await Promise.race([...this.inFlight, this.stopped]);
+      // Raced only with promises that settle soon: a reaction on a long-lived one would be kept for every request.
+      while (this.inFlight.size >= MAX_IN_FLIGHT) await Promise.race(this.inFlight);
       if (this.stopping) return;
-      const header = await Promise.race([handled(this.reader.read(28)), this.stopped]);
-      if (!header) return;
+      const header = await this.reader.read(28);
       if (header.readUInt32BE(0) !== REQUEST_MAGIC) throw new ProtocolViolation('a request without its magic number');
       const request: Request = {
         flags: header.readUInt16BE(4),
@@ -198,28 +196,39 @@ export class NbdSession {
     this.replies.simple(request.cookie, 0);
   }
 
-  /** A write's payload is read whatever becomes of it, so that the next request is found where it starts. */
+  /**
+   * A write's payload is read whatever becomes of it, so that the next
+   * request is found where it starts; one window at a time, each written
+   * into the overlay as it arrives, so a write never holds more than one
+   * pool buffer.
+   */
   private async write(request: Request): Promise<void> {
     const { pool, image, description } = this.context;
     if (request.length > description.maximumPayload) throw new ProtocolViolation(`a write of ${request.length} bytes, more than the maximum payload`);
-    const buffers = await pool.acquire(Math.ceil(request.length / pool.bufferSize));
+    let refusal: Refusal | null = null;
     try {
-      for (let i = 0; i < buffers.length; i++) {
-        await this.reader.readInto(buffers[i]!, Math.min(pool.bufferSize, request.length - i * pool.bufferSize));
-      }
-      await this.answer(request, async () => {
-        if (!image.writable) throw new Refusal(NBD_EPERM, 'the export is read-only (serve --writable takes writes)');
-        this.allowFlags(request, 0);
-        this.inRange(request, NBD_ENOSPC);
-        for (let i = 0; i < buffers.length; i++) {
-          const length = Math.min(pool.bufferSize, request.length - i * pool.bufferSize);
-          await image.write(request.offset + i * pool.bufferSize, buffers[i]!.subarray(0, length));
-        }
-        this.replies.simple(request.cookie, 0);
-      });
-    } finally {
-      for (const buffer of buffers) pool.release(buffer);
+      if (!image.writable) throw new Refusal(NBD_EPERM, 'the export is read-only (serve --writable takes writes)');
+      this.allowFlags(request, 0);
+      this.inRange(request, NBD_ENOSPC);
+    } catch (err) {
+      refusal = err as Refusal;
     }
+    let failure: unknown = refusal;
+    const [buffer] = await pool.acquire(1);
+    try {
+      for (let done = 0; done < request.length; ) {
+        const length = Math.min(pool.bufferSize, request.length - done);
+        await this.reader.readInto(buffer!, length);
+        if (!failure) await image.write(request.offset + done, buffer!.subarray(0, length)).catch((err: unknown) => (failure = err));
+        done += length;
+      }
+    } finally {
+      pool.release(buffer!);
+    }
+    await this.answer(request, async () => {
+      if (failure) throw failure;
+      this.replies.simple(request.cookie, 0);
+    });
   }
 
   /** One chunk per piece, each window's buffer back to the pool once the socket sent it. */
@@ -253,29 +262,39 @@ export class NbdSession {
     }
   }
 
-  /** All of the read is proven before its header goes out: a simple reply cannot take an error back. */
+  /**
+   * A simple reply cannot take an error back once its header went out: the
+   * first window is proven before the header is sent, and a later window
+   * that fails ends the connection (as the protocol says), so that the
+   * client never takes wrong bytes for data.
+   */
   private async readSimple(request: Request): Promise<void> {
     const { image, pool } = this.context;
     const end = request.offset + request.length;
-    const first = Math.floor(request.offset / image.window);
-    const count = request.length === 0 ? 0 : Math.floor((end - 1) / image.window) - first + 1;
-    const buffers = await pool.acquire(count);
-    const parts: Buffer[] = [];
-    try {
-      for (let i = 0; i < count; i++) {
-        const from = Math.max(request.offset, (first + i) * image.window);
-        const to = Math.min(end, (first + i + 1) * image.window);
-        for (const piece of await image.readWindow(from, to - from, buffers[i]!)) {
-          parts.push(piece.data ?? (piece.length <= ZEROS.length ? ZEROS.subarray(0, piece.length) : Buffer.alloc(piece.length)));
-        }
-      }
-    } catch (err) {
-      for (const buffer of buffers) pool.release(buffer);
-      throw err;
+    if (request.length === 0) {
+      this.replies.simple(request.cookie, 0);
+      return;
     }
-    this.replies.simple(request.cookie, 0, parts, () => {
-      for (const buffer of buffers) pool.release(buffer);
-    });
+    for (let at = request.offset; at < end; ) {
+      const windowEnd = Math.min(end, (Math.floor(at / image.window) + 1) * image.window);
+      const [buffer] = await pool.acquire(1);
+      let parts: Buffer[];
+      try {
+        parts = (await image.readWindow(at, windowEnd - at, buffer!)).map(
+          (piece) => piece.data ?? (piece.length <= ZEROS.length ? ZEROS.subarray(0, piece.length) : Buffer.alloc(piece.length)),
+        );
+      } catch (err) {
+        pool.release(buffer!);
+        if (at === request.offset) throw err;
+        this.context.logger.warn(`NBD client ${this.context.peer}: a read failed after its reply began (${(err as Error).message}); disconnected`);
+        this.socket.destroy();
+        return;
+      }
+      const release = () => pool.release(buffer!);
+      if (at === request.offset) this.replies.simple(request.cookie, 0, parts, release);
+      else this.replies.raw(parts, release);
+      at = windowEnd;
+    }
   }
 
   private async blockStatus(request: Request): Promise<void> {

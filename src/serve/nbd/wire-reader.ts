@@ -38,6 +38,12 @@ export class WireReader {
     socket.on('error', close);
   }
 
+  /** Ends every read, waiting or to come, with ConnectionClosed: the server stops listening to this client. */
+  cancel(): void {
+    this.closed ??= new ConnectionClosed();
+    this.wake();
+  }
+
   /** The next `length` bytes as one buffer (small messages: headers, options). */
   async read(length: number): Promise<Buffer> {
     await this.fill(length);
