@@ -9,6 +9,8 @@ import type { ExportedImage } from './exported-image.js';
 
 /** Requests served at once (Ceph reads a few objects ahead); more wait in their sockets. */
 const MAX_CONNECTIONS = 64;
+/** Requests for other paths named in the log. */
+const REFUSALS_LOGGED = 20;
 
 /**
  * A revision as an HTTP resource that answers Range requests (HEAD for the
@@ -23,6 +25,7 @@ export class HttpRangeSource {
   private readonly token = randomBytes(24).toString('base64url');
   private servedBytes = 0;
   private refusing = false;
+  private refused = 0;
 
   constructor(
     private readonly image: ExportedImage,
@@ -33,7 +36,8 @@ export class HttpRangeSource {
     this.app.addHook('onRequest', async (request, reply) => {
       if (this.refusing) return reply.code(503).send('the restore was stopped\n');
       if (request.url !== `/${this.token}`) {
-        this.logger.warn(`HTTP source: refused ${request.method} ${request.url.slice(0, 80)} from ${request.ip}`);
+        // Said a few times, not once per request: anyone can knock.
+        if (this.refused++ < REFUSALS_LOGGED) this.logger.warn(`HTTP source: refused ${request.method} ${request.url.slice(0, 80)} from ${request.ip}`);
         return reply.code(404).send('not found\n');
       }
       return undefined;
