@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --peers] [-- --only image,scheduler,ceph,peers]`: runs
+ * `npm run bench [-- --peers] [-- --only image,scheduler,ceph,check,serve,peers]`: runs
  * the benchmark scenarios one after another (never in parallel: they share
  * two cores) and writes one markdown report to bench/results/latest.md.
  */
@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
-const DEFAULT_SCENARIOS = ['image', 'scale', 'scheduler', 'ceph', 'check'];
+const DEFAULT_SCENARIOS = ['image', 'scale', 'scheduler', 'ceph', 'check', 'serve'];
 
 interface Scenario {
   run(): Promise<string>;

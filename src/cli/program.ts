@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { SOURCE_TYPE_NAMES } from '../sources/source-type-names.js';
 import { BackyError } from '../util/errors.js';
 import { VERSION } from '../util/version.js';
+import type { RestoreFlags } from './actions/restore.js';
 import { createContext, type GlobalOptions } from './context.js';
 import { dataFormat } from './render/structured.js';
 
@@ -83,12 +84,15 @@ export function buildProgram(onExit: (code: number) => void): Command {
 
   program
     .command('restore')
-    .description('copy a revision (default: the last) to a file, a block device, or - for stdout, checking every block')
+    .description('copy a revision (default: the last) to a file, a block device, - for stdout, or a new RBD image, checking every block')
     .addOption(revisionOption())
     .option('--force', 'write blocks that do not match their recorded hashes as they are (warns, exits 1)')
-    .argument('<TARGET>', 'file or block device to write, or - for stdout')
-    .action((target: string, opts: { revision?: string; force?: boolean }) =>
-      run(target === '-', async (c) => (await import('./actions/restore.js')).restore(c, opts.revision, target, Boolean(opts.force)))(),
+    .option('--rbd <POOL/IMAGE>', 'restore into a new RBD image (refused if it exists)')
+    .option('--instant', "with --rbd: make the image usable at once (Ceph's import-only live migration from an HTTP source)")
+    .option('--http-listen <ADDRESS:PORT>', 'with --instant: where the HTTP source listens (default: 127.0.0.1, any free port)')
+    .argument('[TARGET]', 'file or block device to write, or - for stdout')
+    .action((target: string | undefined, opts: RestoreFlags) =>
+      run(target === '-', async (c) => (await import('./actions/restore.js')).restore(c, target, opts))(),
     );
 
   program
@@ -100,6 +104,34 @@ export function buildProgram(onExit: (code: number) => void): Command {
       if (opts.all && opts.revision !== undefined) throw new BackyError('verify: give -r REVISION or --all, not both');
       return run(true, async (c) => (await import('./actions/verify.js')).verify(c, opts.revision, Boolean(opts.all)))();
     });
+
+  program
+    .command('serve')
+    .description('export a revision (default: the last) over NBD until SIGTERM/SIGINT, checking every block read')
+    .addOption(revisionOption())
+    .option('--listen <ADDRESS:PORT>', 'TCP address to listen on (default: 127.0.0.1:10809; port 0: any free port)')
+    .option('--socket <PATH>', 'listen on a Unix socket instead')
+    .option('--writable', 'take writes into a throw-away overlay (deleted at exit); the revision never changes')
+    .action((opts: { revision?: string; listen?: string; socket?: string; writable?: boolean }) =>
+      // stdout carries the one line saying where it listens: logs go to stderr.
+      run(true, async (c) => (await import('./actions/serve.js')).serve(c, opts))(),
+    );
+
+  program
+    .command('mount')
+    .description("mount a revision's filesystem read-only, without restoring it (needs nbdfuse, root)")
+    .addOption(revisionOption())
+    .option('--partition <N>', 'the partition of a partitioned disk to mount')
+    .argument('<MOUNTPOINT>', 'an empty directory')
+    .action((mountpoint: string, opts: { revision?: string; partition?: string }) =>
+      run(false, async (c) => (await import('./actions/mount.js')).mount(c, opts.revision, mountpoint, opts.partition))(),
+    );
+
+  program
+    .command('umount')
+    .description('undo backy mount: unmount, and stop what served the revision')
+    .argument('<MOUNTPOINT>', 'where backy mount mounted it')
+    .action((mountpoint: string) => run(false, async (c) => (await import('./actions/mount.js')).umount(c, mountpoint))());
 
   program
     .command('scheduler')

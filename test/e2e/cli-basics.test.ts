@@ -47,7 +47,10 @@ test('backy ACTION -h prints that action\'s usage and does nothing else', () => 
       backup: /^Usage: backy backup \[options\] <TAGS>\n/,
       status: /^Usage: backy status \[options\]\n/,
       find: /^Usage: backy find \[options\]\n[\s\S]*-r, --revision <REVISION>/,
-      restore: /^Usage: backy restore \[options\] <TARGET>\n[\s\S]*-r, --revision <REVISION>/,
+      restore: /^Usage: backy restore \[options\] \[TARGET\]\n[\s\S]*-r, --revision <REVISION>[\s\S]*--rbd <POOL\/IMAGE>[\s\S]*--instant/,
+      serve: /^Usage: backy serve \[options\]\n[\s\S]*--listen <ADDRESS:PORT>[\s\S]*--socket <PATH>[\s\S]*--writable/,
+      mount: /^Usage: backy mount \[options\] <MOUNTPOINT>\n[\s\S]*--partition <N>/,
+      umount: /^Usage: backy umount \[options\] <MOUNTPOINT>\n/,
     };
     for (const [action, pattern] of Object.entries(usage)) {
       for (const flag of ['-h', '--help']) {

@@ -135,7 +135,8 @@ export class RbdClient {
     return `rbd ${args.filter((arg) => arg !== '--no-progress' && arg !== '--format' && arg !== 'json').join(' ')}`;
   }
 
-  private async run(args: string[], acceptedCodes: number[] = []): Promise<{ stdout: string; exitCode: number }> {
+  /** A short rbd command; exit statuses in `acceptedCodes` are answers, not failures. */
+  async run(args: string[], acceptedCodes: number[] = []): Promise<{ stdout: string; exitCode: number }> {
     let result;
     try {
       result = await runProgram(this.program, [...timeoutArguments(this.env), ...args], { env: this.env, timeoutMs: COMMAND_TIMEOUT_MS });

@@ -1,0 +1,116 @@
+import type { Chunk } from '../io/chunk-pipeline.js';
+import { HASH_BLOCK_SIZE } from '../integrity/block-hash.js';
+import { DamageError, hashCheck } from '../integrity/hash-check.js';
+import type { HashRecord } from '../integrity/hash-record.js';
+import type { RevisionReader } from '../store/store.js';
+import { extentsFromRanges, type ExportedImage, type Extent, type Piece } from './exported-image.js';
+
+/** The read window (and pool buffer) size: 16 hash blocks, enough for the hash workers to pay. */
+export const READ_WINDOW = 1024 * 1024;
+/** Hash blocks larger than this cannot be checked within a pool buffer. */
+const LARGEST_BLOCK = 16 * 1024 * 1024;
+
+interface Run {
+  start: number;
+  end: number;
+  data: boolean;
+}
+
+/**
+ * A revision read through its store and proven against its recorded
+ * hashes on the way: every read is widened to whole hash blocks, data
+ * blocks are hashed (on the hash workers) and holes must be recorded as
+ * zero blocks. A block that fails is reported to `onDamage` and the read
+ * is a DamageError. Read-only; see OverlayImage for writes.
+ */
+export class CheckedImage implements ExportedImage {
+  readonly writable = false;
+  readonly window: number;
+  private readonly blockSize: number;
+
+  private readonly checkChunk: ((chunk: Chunk) => Promise<void>) | null;
+
+  constructor(
+    private readonly reader: RevisionReader,
+    record: HashRecord | null,
+    private readonly onDamage: (offset: number) => void,
+  ) {
+    this.checkChunk = record ? hashCheck(record) : null;
+    this.blockSize = record?.blockSize ?? HASH_BLOCK_SIZE;
+    if (this.blockSize > LARGEST_BLOCK) throw new Error(`hash blocks of ${this.blockSize} bytes are too large to serve`);
+    this.window = Math.ceil(READ_WINDOW / this.blockSize) * this.blockSize;
+  }
+
+  get size(): number {
+    return this.reader.size;
+  }
+
+  async readWindow(offset: number, length: number, buffer: Buffer): Promise<Piece[]> {
+    const windowStart = Math.floor(offset / this.window) * this.window;
+    const bs = this.blockSize;
+    const start = Math.floor(offset / bs) * bs;
+    const end = Math.min(this.size, Math.ceil((offset + length) / bs) * bs);
+    const runs = this.runs(start, end, await this.reader.dataRanges(start, end));
+    const pieces: Piece[] = [];
+    for (const run of runs) {
+      const bytes = buffer.subarray(run.start - windowStart, run.end - windowStart);
+      if (run.data) {
+        const got = await this.reader.read(bytes, bytes.length, run.start);
+        if (got < bytes.length) throw new Error(`the revision's data ends early, at byte ${run.start + got} of ${this.size}`);
+      }
+      await this.check({ offset: run.start, length: bytes.length, data: run.data ? bytes : null });
+      const from = Math.max(run.start, offset);
+      const to = Math.min(run.end, offset + length);
+      if (to > from) pieces.push({ offset: from, length: to - from, data: run.data ? buffer.subarray(from - windowStart, to - windowStart) : null });
+    }
+    return pieces;
+  }
+
+  async extents(offset: number, length: number, limit: number): Promise<Extent[]> {
+    const end = Math.min(this.size, offset + length);
+    return extentsFromRanges(await this.reader.dataRanges(offset, end), offset, end, limit);
+  }
+
+  write(): Promise<void> {
+    return Promise.reject(new Error('the export is read-only'));
+  }
+
+  zero(): Promise<void> {
+    return this.write();
+  }
+
+  async flush(): Promise<void> {}
+
+  /** [start, end) in runs of whole blocks that hold data or do not. */
+  private runs(start: number, end: number, ranges: Array<[number, number]>): Run[] {
+    const bs = this.blockSize;
+    const runs: Run[] = [];
+    const add = (from: number, to: number, data: boolean) => {
+      if (to <= from) return;
+      const last = runs.at(-1);
+      if (last && last.data === data && last.end === from) last.end = to;
+      else runs.push({ start: from, end: to, data });
+    };
+    let at = start;
+    for (const [from, to] of ranges) {
+      const a = Math.max(at, Math.floor(from / bs) * bs);
+      const b = Math.min(end, Math.ceil(to / bs) * bs);
+      if (b <= a) continue;
+      add(at, a, false);
+      add(a, b, true);
+      at = b;
+    }
+    add(at, end, false);
+    return runs;
+  }
+
+  /** Holes too: a block recorded with data that reads as a hole is damage like any other. */
+  private async check(chunk: Chunk): Promise<void> {
+    try {
+      await this.checkChunk?.(chunk);
+    } catch (err) {
+      if (err instanceof DamageError) this.onDamage(err.offset);
+      throw err;
+    }
+  }
+}
