@@ -32,7 +32,11 @@ export interface RevisionWriter extends ImageWriter {
   close(): Promise<void>;
 }
 
-/** Random access to a complete revision's data. */
+/**
+ * Random access to a complete revision's data. Every method may be called
+ * again before an earlier call has settled (restores read ahead, the NBD
+ * server serves several clients from one reader).
+ */
 export interface RevisionReader {
   readonly size: number;
   /** Reads up to `length` bytes at `position`; fewer only at the end of the data. */
