@@ -67,6 +67,10 @@ test('the dashboard in headless chromium: jobs with their SLA, a job with revisi
     const jobsPage = chromium(`${base}/?token=${TOKENS.ops}`, { dom: true });
     assert.match(jobsPage, /<tr data-job="db-primary">.*<td class="sla sla-ok">OK<\/td>/s);
     assert.match(jobsPage, /<tr data-job="web-frontend">/);
+    const filtered = chromium(`${base}/?filter=WEB&token=${TOKENS.ops}`, { dom: true });
+    assert.match(filtered, /<tr data-job="web-frontend">/);
+    assert.doesNotMatch(filtered, /<tr data-job="db-primary">/);
+    assert.match(filtered, /<input type="search" name="filter" id="filter" value="WEB"/);
     const jobPage = chromium(`${base}/jobs/db-primary?token=${TOKENS.ops}`, { dom: true });
     assert.match(jobPage, /<h1>db-primary<\/h1>/);
     assert.equal((jobPage.match(/<tr class="(distrusted)?"><td>/g) ?? []).length, 8, 'seven old revisions and the new one');
