@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
-const DEFAULT_SCENARIOS = ['image', 'scheduler', 'ceph', 'check'];
+const DEFAULT_SCENARIOS = ['image', 'scale', 'scheduler', 'ceph', 'check'];
 
 interface Scenario {
   run(): Promise<string>;

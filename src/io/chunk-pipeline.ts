@@ -28,6 +28,18 @@ export interface PipelineOptions {
 
 export const PIPELINE_CHUNK = 4 * 1024 * 1024;
 
+/** Reading the chunk at `offset` failed (an I/O error from the disk): where, with the system call's code kept. */
+export class ChunkReadError extends Error {
+  readonly code: string | undefined;
+  constructor(
+    readonly offset: number,
+    cause: unknown,
+  ) {
+    super(`cannot read the chunk at offset ${offset}: ${(cause as Error).message}`, { cause });
+    this.code = (cause as NodeJS.ErrnoException).code;
+  }
+}
+
 /**
  * Streams an image chunk by chunk: reads (skipping holes) and `check`s up
  * to `depth` chunks ahead — on other cores where the check hashes — while
@@ -40,7 +52,7 @@ export async function pipeChunks(
   options: PipelineOptions = {},
 ): Promise<void> {
   const chunkSize = options.chunkSize ?? PIPELINE_CHUNK;
-  const depth = options.depth ?? 3;
+  const depth = options.depth ?? 4;
   const free: Buffer[] = Array.from({ length: depth + 1 }, () => alignedBuffer(chunkSize));
   const ahead: Array<Promise<Chunk>> = [];
   const prepare = async (offset: number, buffer: Buffer): Promise<Chunk> => {
@@ -48,7 +60,9 @@ export async function pipeChunks(
     const ranges = await source.dataRanges(offset, offset + length);
     let chunk: Chunk = { offset, length, data: null };
     if (ranges.length > 0) {
-      const got = await source.read(buffer, length, offset);
+      const got = await source.read(buffer, length, offset).catch((err: unknown) => {
+        throw new ChunkReadError(offset, err);
+      });
       if (got < length) throw new Error(`image ended early at byte ${offset + got} of ${source.size}`);
       chunk = { offset, length, data: buffer.subarray(0, length) };
     }

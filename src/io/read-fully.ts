@@ -1,7 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { ImageFile } from './image-file.js';
 import type { ImageReader } from './image.js';
-import { dataRanges } from './native-io.js';
+import { dataRanges, zeroFill } from './native-io.js';
 
 /** An ImageReader over an open file of known size. */
 export function fileReader(handle: FileHandle, size: number): ImageReader {
@@ -20,7 +20,7 @@ export async function readFully(file: FileHandle | ImageFile, buffer: Buffer, le
   let end = Math.min(position + length, map.size);
   let at = position;
   for (const [start, stop] of map.ranges) {
-    if (start > at) buffer.fill(0, at - position, start - position);
+    if (start > at) zeroFill(buffer, at - position, start - position);
     const got = await image.read(buffer.subarray(start - position), stop - start, start);
     // The file shrank since it was mapped.
     if (got < stop - start) return start + got - position;
@@ -29,7 +29,7 @@ export async function readFully(file: FileHandle | ImageFile, buffer: Buffer, le
   if (end > at) {
     // A file that shrank while its data was read must read short, as it would without the map.
     if (map.ranges.length > 0) end = Math.min(end, Math.max(at, (await image.handle.stat()).size));
-    buffer.fill(0, at - position, end - position);
+    zeroFill(buffer, at - position, end - position);
   }
   return Math.max(0, end - position);
 }

@@ -1,7 +1,8 @@
-import { alignedBuffer } from './native-io.js';
+import { alignedBuffer, zeroFill } from './native-io.js';
 
 /** A shared all-zero buffer to compare blocks against and write zeros from; never written to. */
-export const ZERO_BLOCK = alignedBuffer(8 * 1024 * 1024).fill(0);
+export const ZERO_BLOCK = alignedBuffer(8 * 1024 * 1024);
+zeroFill(ZERO_BLOCK);
 
 export function isZero(data: Buffer): boolean {
   for (let offset = 0; offset < data.length; offset += ZERO_BLOCK.length) {

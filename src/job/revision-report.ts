@@ -1,5 +1,5 @@
 import type { Logger } from '../util/logger.js';
-import { forEachLimited, type JobDirectory } from './job-directory.js';
+import type { JobDirectory } from './job-directory.js';
 import { isComplete, type Revision } from './revision.js';
 
 /**
@@ -53,10 +53,12 @@ export function revisionRecord(revision: Revision, size: number | null): Revisio
 export async function reportRevisions(directory: JobDirectory, logger?: Logger): Promise<RevisionRecord[]> {
   const store = await directory.store();
   const revisions = await directory.revisions(logger);
+  const present = await store.present();
   const sizes = new Map<string, number>();
-  await forEachLimited(revisions, 32, async (revision) => {
+  for (const revision of revisions) {
+    if (!present.has(revision.uuid)) continue;
     const state = await store.stat(revision.uuid).catch(() => null);
     if (state?.state === 'present') sizes.set(revision.uuid, state.size);
-  });
+  }
   return revisions.map((revision) => revisionRecord(revision, sizes.get(revision.uuid) ?? null));
 }

@@ -2,7 +2,7 @@ import { BackyError } from '../util/errors.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { ProgressListener } from '../sources/source.js';
-import { pipeChunks } from '../io/chunk-pipeline.js';
+import { ChunkReadError, pipeChunks } from '../io/chunk-pipeline.js';
 import { DamageError, hashCheck } from '../integrity/hash-check.js';
 import { hashBlocks } from '../integrity/hash-pool.js';
 import { HashRecordError, type RecordedHashes } from '../integrity/hash-record.js';
@@ -33,7 +33,7 @@ export interface VerifyOptions {
 export type VerifyOutcome =
   | { kind: 'verified'; revision: string; bytes: number; seconds: number }
   | { kind: 'recorded'; revision: string; bytes: number; seconds: number; hashes: RecordedHashes }
-  | { kind: 'damaged'; revision: string; offset: number }
+  | { kind: 'damaged'; revision: string; offset: number; unreadable?: string }
   | { kind: 'failed'; revision: string; reason: string };
 
 /**
@@ -85,13 +85,21 @@ export async function verifyRevision(store: Store, revision: Revision, options: 
     }
     const progress = { signal: options.signal, onProgress: (done: number, total: number) => options.onProgress('verify', done, total) };
     if (!revision.hashes) {
-      const hashes = await store.recordHashes(revision.uuid, reader.size, (record) =>
-        pipeChunks(reader, {
-          check: async (chunk) => {
-            if (chunk.data) await record.write(chunk.offset / record.blockSize, await hashBlocks(chunk.data, record.blockSize));
-          },
-        }, progress),
-      );
+      let hashes: RecordedHashes;
+      try {
+        hashes = await store.recordHashes(revision.uuid, reader.size, (record) =>
+          pipeChunks(reader, {
+            check: async (chunk) => {
+              if (chunk.data) await record.write(chunk.offset / record.blockSize, await hashBlocks(chunk.data, record.blockSize));
+            },
+          }, progress),
+        );
+      } catch (err) {
+        if (err instanceof ChunkReadError && err.code === 'EIO') {
+          return { kind: 'damaged', revision: revision.uuid, offset: err.offset, unreadable: 'input/output error' };
+        }
+        throw err;
+      }
       return { kind: 'recorded', revision: revision.uuid, bytes: reader.size, seconds: seconds(), hashes };
     }
     let record;
@@ -105,6 +113,10 @@ export async function verifyRevision(store: Store, revision: Revision, options: 
       await pipeChunks(reader, { check: hashCheck(record) }, progress);
     } catch (err) {
       if (err instanceof DamageError) return { kind: 'damaged', revision: revision.uuid, offset: err.offset };
+      // What the disk cannot give back is as lost as what it gives back wrong.
+      if (err instanceof ChunkReadError && err.code === 'EIO') {
+        return { kind: 'damaged', revision: revision.uuid, offset: err.offset, unreadable: 'input/output error' };
+      }
       if (err instanceof HashRecordError) return { kind: 'failed', revision: revision.uuid, reason: err.message };
       throw err;
     } finally {
@@ -131,7 +143,7 @@ async function noteOutcome(job: JobDirectory, outcome: VerifyOutcome, options: P
       current.hashes ??= outcome.hashes;
       current.verified = null;
     } else if (outcome.kind === 'damaged') {
-      if (current.trust !== 'distrusted') options.logger.warn(`revision ${outcome.revision} is now distrusted: block at offset ${outcome.offset} does not match its recorded hash`);
+      if (current.trust !== 'distrusted') options.logger.warn(`revision ${outcome.revision} is now distrusted: ${damageText(outcome)}`);
       current.trust = 'distrusted';
     } else if (outcome.kind === 'verified') {
       current.verified = options.clock.now();
@@ -140,4 +152,11 @@ async function noteOutcome(job: JobDirectory, outcome: VerifyOutcome, options: P
   } finally {
     await lock.release();
   }
+}
+
+/** What is wrong with a damaged revision, in the words `verify` prints. */
+export function damageText(outcome: { offset: number; unreadable?: string }): string {
+  return outcome.unreadable
+    ? `the chunk at offset ${outcome.offset} cannot be read (${outcome.unreadable})`
+    : `block at offset ${outcome.offset} does not match its recorded hash`;
 }

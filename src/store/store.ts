@@ -109,6 +109,8 @@ export interface Store {
   remove(id: string): Promise<void>;
   /** IDs with any data or leftovers in the store, complete or not, in no particular order. */
   list(): Promise<string[]>;
+  /** IDs whose data is there to be read (as `stat` would say `present`), found at once for a whole job. */
+  present(): Promise<Set<string>>;
   /**
    * Only for stores whose revisions are plain image files: the file, for
    * `find`, reflink restores and mounting it by hand.

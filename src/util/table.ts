@@ -25,12 +25,17 @@ export function renderTable(head: string[], rows: string[][], align: Alignment[]
   return [rule, render(header), rule, ...body.map(render), rule].join('\n');
 }
 
+const CONTROL = /[\r\n\t]/;
+const PLAIN = /^[\x20-\x7e]*$/;
+
 function oneLine(cell: string): string {
-  return cell.replace(/[\r\n\t]/g, ' ');
+  return CONTROL.test(cell) ? cell.replace(/[\r\n\t]/g, ' ') : cell;
 }
 
 /** Terminal columns a string takes: East Asian wide characters count two, combining marks none. */
 export function displayWidth(text: string): number {
+  // Nearly every cell is plain ASCII: one character, one column (a 10,000-row status table).
+  if (PLAIN.test(text)) return text.length;
   let width = 0;
   for (const char of text) {
     const code = char.codePointAt(0) ?? 0;

@@ -1,4 +1,4 @@
-import { believable, forEachLimited, JobDirectory, type JobScan } from '../../job/job-directory.js';
+import { believable, JobDirectory, type JobScan } from '../../job/job-directory.js';
 import { isComplete, revisionDuration, type Revision } from '../../job/revision.js';
 import { systemClock } from '../../util/clock.js';
 import { formatTimestamp } from '../../util/logger.js';
@@ -17,11 +17,9 @@ export async function status(context: ActionContext, format: DataFormat | null =
   }
   const store = await job.store();
   const scan = await job.scan(context.logger);
-  const missing = new Set<string>();
+  const present = await store.present();
   // An incomplete revision may be a backup still running: its data comes and goes.
-  await forEachLimited(scan.revisions.filter(isComplete), 32, async (revision) => {
-    if ((await store.stat(revision.uuid)).state !== 'present') missing.add(revision.uuid);
-  });
+  const missing = new Set(scan.revisions.filter((r) => isComplete(r) && !present.has(r.uuid)).map((r) => r.uuid));
   const now = systemClock.now();
   const future = new Set(scan.revisions.filter((r) => !believable([r], now).length).map((r) => r.uuid));
   for (const id of future) context.logger.warn(`revision ${id} is dated in the future; it is not taken for the last revision`);

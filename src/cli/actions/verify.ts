@@ -1,4 +1,4 @@
-import { verifyJob, type VerifyOutcome } from '../../job/verify-job.js';
+import { damageText, verifyJob, type VerifyOutcome } from '../../job/verify-job.js';
 import { systemClock } from '../../util/clock.js';
 import { formatBytes } from '../../util/units.js';
 import type { ActionContext } from '../context.js';
@@ -24,7 +24,7 @@ function describe(outcome: VerifyOutcome): string {
         `${formatBytes(outcome.bytes)} hashed in ${outcome.seconds.toFixed(1)} s and recorded; this first pass could not check anything`
       );
     case 'damaged':
-      return `revision ${outcome.revision} is damaged: block at offset ${outcome.offset} does not match its recorded hash`;
+      return `revision ${outcome.revision} is damaged: ${damageText(outcome)}`;
     case 'failed':
       return `revision ${outcome.revision} could not be verified: ${outcome.reason}`;
   }

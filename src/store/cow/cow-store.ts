@@ -164,6 +164,14 @@ export class CowStore implements Store {
     for (const path of [this.filePath(id), this.recordPath(id), this.pendingRecordPath(id)]) await unlinkIfPresent(path);
   }
 
+  async present(): Promise<Set<string>> {
+    const ids = new Set<string>();
+    for (const entry of await readdir(this.directory, { withFileTypes: true })) {
+      if (entry.isFile() && isRevisionId(entry.name)) ids.add(entry.name);
+    }
+    return ids;
+  }
+
   /** Regular files only: a directory or a symlink under a revision's name is none of ours, and never removed. */
   async list(): Promise<string[]> {
     const ids = new Set<string>();

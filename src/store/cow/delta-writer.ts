@@ -4,7 +4,7 @@ import { readFully } from '../../io/read-fully.js';
 import { RangeSet } from '../../io/range-set.js';
 import type { ImageReader, ImageWriter, WriterStats } from '../../io/image.js';
 import { isZero, ZERO_BLOCK } from '../../io/zero.js';
-import { alignedBuffer, nativeChecksumAvailable } from '../../io/native-io.js';
+import { alignedBuffer, nativeChecksumAvailable, zeroFill } from '../../io/native-io.js';
 import type { ImageFile } from '../../io/image-file.js';
 import { ChunkChecksums } from '../../io/chunk-checksums.js';
 import { handled } from '../../util/promises.js';
@@ -211,7 +211,7 @@ export class DeltaWriter implements ImageWriter {
           // kernel fill fresh pages with zeros.
           const shared = Math.min(start, Math.max(at, parentEnd));
           if (shared > at) await copyFromParent(at, shared);
-          if (start > shared) buffer.fill(0, shared - position, start - position);
+          if (start > shared) zeroFill(buffer, shared - position, start - position);
           if (stop > start) await copyFrom(image, start, stop);
           at = Math.max(at, stop);
         }
@@ -245,7 +245,7 @@ export class DeltaWriter implements ImageWriter {
         throw new ParentUnreadableError(this.baseline.id, err);
       }
     }
-    if (done < length) buffer.fill(0, done);
+    if (done < length) zeroFill(buffer, done);
     return buffer;
   }
 
