@@ -100,6 +100,11 @@ test('the dashboard in headless chromium: jobs with their SLA, a job with revisi
     const offsite = curl(`${base}/login`, { method: 'POST', args: ['--data-urlencode', `token=${TOKENS.ci}`, '--data-urlencode', 'next=//evil.example/'] });
     assert.match(offsite.headers, /location: \/\r?$/im);
 
+    // The pages' assets hold no data: the login form is styled without a session; nothing else is served.
+    assert.equal(curl(`${base}/assets/dashboard.css`).status, 200);
+    assert.equal(curl(`${base}/assets/constructor`).status, 404);
+    assert.equal(curl(`${base}/assets/..%2Fapp.js`).status, 404);
+
     const log = fixture.schedulerLog();
     assert.match(log, /INFO http: ops signed in to the dashboard from 127\.0\.0\.1 \(by link\)/);
     assert.doesNotMatch(log, new RegExp(`${TOKENS.ops}|${TOKENS.ci}|wrong-token`), 'no token (nor query string) is logged');
