@@ -26,7 +26,9 @@ export async function run(): Promise<string> {
     );
     const statusText = serializeStatus(snapshot);
     writeFileSync(join(dir, 'status'), statusText);
-    writeFileSync(join(dir, 'backy.conf'), `global:\n  base-dir: ${dir}\n`);
+    // check judges the configured jobs: the configuration names all of them.
+    const jobs = snapshot.jobs.map((job) => `  ${job.name}: {schedule: default, source: {type: file, filename: /srv/${job.name}.img}}\n`).join('');
+    writeFileSync(join(dir, 'backy.conf'), `global:\n  base-dir: ${dir}\njobs:\n${jobs}`);
 
     const runs = [];
     for (let i = 0; i < REPETITIONS; i++) runs.push(await measure(process.execPath, [BACKY_MAIN, '-c', join(dir, 'backy.conf'), 'check']));

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { LOG_FILE } from '../job/job-directory.js';
 import type { Clock } from '../util/clock.js';
 import { formatTimestamp, type Logger } from '../util/logger.js';
+import { settlesWithin } from '../util/promises.js';
 import { backupArgv, describeExit, succeeded, type BackupProcess, type Spawner } from './backup-process.js';
 import type { Schedule } from '../schedule/schedule.js';
 import { readJobHistory, type JobHistory } from './job-setup.js';
@@ -114,23 +115,13 @@ export class Dispatcher {
       this.options.logger.info(`job ${name}: stopping its backup (SIGTERM to pid ${flight.process.pid})`);
       flight.process.kill('SIGTERM');
     }
-    if (await this.settledWithin(graceMs)) return;
+    if (await settlesWithin(this.settled(), graceMs)) return;
     for (const [name, flight] of this.inFlight) {
       this.options.logger.warn(`job ${name}: backup did not stop within ${graceMs / 1000} s; killing it`);
       flight.process.kill('SIGKILL');
     }
-    if (!(await this.settledWithin(KILL_WAIT_MS))) {
+    if (!(await settlesWithin(this.settled(), KILL_WAIT_MS))) {
       this.options.logger.warn(`still finishing ${[...this.inFlight.keys()].join(', ')}; not waiting any longer`);
-    }
-  }
-
-  private async settledWithin(ms: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-    try {
-      return await Promise.race([this.settled().then(() => true as const), expired]);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -1,15 +1,16 @@
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../util/clock.js';
-import { BackyError, describeIoError, errorCode } from '../util/errors.js';
+import { BackyError } from '../util/errors.js';
 import { FileLock } from '../util/lock.js';
 import type { Logger } from '../util/logger.js';
+import { mapLimited, settlesWithin } from '../util/promises.js';
 import { VERSION } from '../util/version.js';
 import type { Spawner } from './backup-process.js';
 import { CompletionHooks } from './completion-hook.js';
 import { sameJob, type JobConfig, type SchedulerConfig } from './config.js';
 import { loadConfig, type LoadedConfig } from './config-load.js';
-import { systemDirectoryProblem } from './config-schema.js';
+import { requireDirectory } from './base-directory.js';
 import { Dispatcher } from './dispatcher.js';
 import type { FrontEnd, FrontEndPlugin } from './front-end.js';
 import { ForeignDirectoryError } from './job-adoption.js';
@@ -100,7 +101,7 @@ export class Scheduler implements SchedulerControl {
       throw new BackyError(`another scheduler is already running for ${baseDir}${pid}`);
     }
     try {
-      for (const prepared of await mapLimited([...this.config.jobs.values()], (config) => this.prepareJob(config))) {
+      for (const prepared of await mapLimited([...this.config.jobs.values()], JOB_SETUP_CONCURRENCY, (config) => this.prepareJob(config))) {
         if ('job' in prepared) this.dispatcher.jobs.set(prepared.job.name, prepared.job);
         else this.skip(prepared.name, prepared.reason);
       }
@@ -179,10 +180,10 @@ export class Scheduler implements SchedulerControl {
         return known !== undefined && (known.removed || !sameJob(known.config, job));
       });
       // All I/O first (job directories, their configs, the front-ends' files), so a failure changes nothing.
-      const prepared = await mapLimited([...next.jobs.values()].filter((job) => !jobs.has(job.name)), (job) => this.prepareJob(job));
+      const prepared = await mapLimited([...next.jobs.values()].filter((job) => !jobs.has(job.name)), JOB_SETUP_CONCURRENCY, (job) => this.prepareJob(job));
       added = prepared.flatMap((p) => ('job' in p ? [p.job] : []));
       skipped = prepared.flatMap((p) => ('job' in p ? [] : [p]));
-      await mapLimited(changed, (job) => prepareJobDirectory(next.baseDir, job, clock));
+      await mapLimited(changed, JOB_SETUP_CONCURRENCY, (job) => prepareJobDirectory(next.baseDir, job, clock));
       applyFrontEnds = [];
       for (const frontEnd of this.frontEnds) if (frontEnd.prepareReload) applyFrontEnds.push(await frontEnd.prepareReload(next));
     } catch (err) {
@@ -310,49 +311,6 @@ export class Scheduler implements SchedulerControl {
 }
 
 export type ReloadOutcome = { ok: true } | { ok: false; reason: string };
-
-async function requireDirectory(path: string): Promise<void> {
-  let isDirectory: boolean;
-  let real: string;
-  try {
-    isDirectory = (await stat(path)).isDirectory();
-    real = await realpath(path);
-  } catch (err) {
-    if (errorCode(err) === 'ENOENT') {
-      throw new BackyError(`base-dir ${path} does not exist; create it (on a copy-on-write filesystem) before starting the scheduler`);
-    }
-    throw describeIoError(err, `base-dir ${path}`);
-  }
-  if (!isDirectory) throw new BackyError(`base-dir ${path} is not a directory`);
-  // The configuration's path was checked; a symbolic link may still lead into the system.
-  const problem = real === path ? null : systemDirectoryProblem(real);
-  if (problem) throw new BackyError(`base-dir ${path} leads to ${real}: ${problem}`);
-}
-
-/** Whether `promise` settles within `ms` (it goes on either way). */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([promise.then(() => true as const, () => true as const), expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Maps with at most a few operations at a time (1,000 job directories at start-up). */
-async function mapLimited<T, R>(items: T[], action: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await action(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(JOB_SETUP_CONCURRENCY, items.length) }, worker));
-  return results;
-}
 
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;

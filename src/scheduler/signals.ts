@@ -1,4 +1,5 @@
 import type { Logger } from '../util/logger.js';
+import { settlesWithin } from '../util/promises.js';
 import type { Scheduler } from './scheduler.js';
 
 /**
@@ -7,6 +8,9 @@ import type { Scheduler } from './scheduler.js';
  * before start-up, so an early signal is handled, not fatal; a second
  * SIGTERM while stopping changes nothing.
  */
+/** How long a SIGTERM during start-up waits for the start-up (within the 30 s SIGTERM promises). */
+const START_UP_WAIT_MS = 25_000;
+
 export async function runUntilTerminated(scheduler: Scheduler, logger: Logger): Promise<void> {
   let started = false;
   let terminate!: (signal: NodeJS.Signals) => void;
@@ -26,7 +30,12 @@ export async function runUntilTerminated(scheduler: Scheduler, logger: Logger): 
   try {
     const starting = scheduler.start();
     const early = await Promise.race([starting.then(() => null), terminated]);
-    // A signal during start-up: let start-up finish, so stop() finds everything it has to stop.
+    // A signal during start-up: let start-up finish, so stop() finds everything it has to stop,
+    // but not for longer than SIGTERM promises (a start-up stuck on a hung disk has started no backup).
+    if (early && !(await settlesWithin(starting, START_UP_WAIT_MS))) {
+      logger.warn(`${early} received during a start-up that did not finish within ${START_UP_WAIT_MS / 1000} s: exiting`);
+      return;
+    }
     if (early) await starting;
     started = true;
     const signal = early ?? (await terminated);

@@ -29,7 +29,7 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
       join(fixture.job('beta'), `${DISTRUSTED}.rev`),
       `uuid: ${DISTRUSTED}\ntimestamp: 2026-01-01T00:00:00Z\nparent: ""\ntags: [daily]\ntrust: distrusted\nstats: {bytes_written: 131072, duration: 2.5}\n`,
     );
-    const { base } = await httpConfig(fixture, jobs, schedules);
+    const { base, tokens } = await httpConfig(fixture, jobs, schedules);
     const scheduler = fixture.start();
     await fixture.waitForStatus('both jobs backed up', (s) => s.jobs.length === 2 && s.jobs.every((j) => j.lastBackup && j.lastBackup > new Date('2026-06-01')) && s.scheduler.running.length === 0);
     const { ops } = TOKENS;
@@ -113,8 +113,12 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
     assert.equal(value('backy_workers_idle'), 1);
     assert.equal(value('backy_backups_queued'), 0);
 
-    // Reload, as SIGHUP; a broken file is refused with the reason.
+    // Reload, as SIGHUP, also of the token file; a broken configuration is refused with the reason.
+    const newcomer = 'new-client-token-0123';
+    assert.equal(curl(`${base}/v1/status`, { token: newcomer }).status, 401);
+    writeFileSync(tokens, `${readFileSync(tokens, 'utf8')}newcomer: ${newcomer}\n`);
     assert.deepEqual(json(curl(`${base}/v1/reload`, { token: ops, method: 'POST' })), { reloaded: true });
+    assert.equal(curl(`${base}/v1/status`, { token: newcomer }).status, 200);
     writeFileSync(fixture.conf, readFileSync(fixture.conf, 'utf8').replace('schedule: s', 'schedule: nope'));
     const broken = curl(`${base}/v1/reload`, { token: ops, method: 'POST' });
     assert.equal(broken.status, 422);
@@ -128,15 +132,23 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
   }
 });
 
-test('a token file others can read stops the scheduler with the reason', async () => {
+test('a token file others can read, or no address to listen on, stops the scheduler with the reason', async () => {
   const fixture = new SchedulerFixture();
   try {
-    const { tokens } = await httpConfig(fixture, { vm: { schedule: 's', filename: fixture.source('vm.img', 4096) } }, { s: { daily: { interval: '1d', keep: 1 } } });
+    const jobs = { vm: { schedule: 's', filename: fixture.source('vm.img', 4096) } };
+    const schedules = { s: { daily: { interval: '1d', keep: 1 } } };
+    const { tokens } = await httpConfig(fixture, jobs, schedules);
     chmodSync(tokens, 0o644);
     const refused = fixture.start();
     assert.deepEqual(await refused.exited, { code: 1, signal: null });
     assert.equal(refused.output(), `backy: api-tokens ${tokens} may be read or written by others (mode 644); allow only its owner: chmod 600 ${tokens}\n`);
     assert.doesNotMatch(refused.output() + fixture.schedulerLog(), /0123456789abcdef/);
+
+    const { base } = await httpConfig(fixture, jobs, schedules, { 'http-addrs': '203.0.113.77' });
+    const port = new URL(base).port;
+    const unbound = fixture.start();
+    assert.deepEqual(await unbound.exited, { code: 1, signal: null });
+    assert.equal(unbound.output(), `backy: HTTP server cannot listen on any address: 203.0.113.77:${port}: address not available on this host\n`);
   } finally {
     fixture.cleanup();
   }

@@ -175,8 +175,8 @@ test('a failed backup is retried after 2 minutes, doubling up to 6 hours; runJob
 test('runJob queues a job now with its next tags, and says why when it cannot', async () => {
   await withScheduler({ a: 'quick', b: 'quick' }, 1, async ({ backups, scheduler }) => {
     await scheduler.start();
-    assert.deepEqual(scheduler.runJob('nope'), { ok: false, reason: 'no job named "nope"' });
-    assert.deepEqual(scheduler.runJob('a'), { ok: false, reason: 'job "a" is running already' });
+    assert.deepEqual(scheduler.runJob('nope'), { ok: false, reason: 'no job named "nope"', code: 'JOB_NOT_FOUND' });
+    assert.deepEqual(scheduler.runJob('a'), { ok: false, reason: 'job "a" is running already', code: 'JOB_RUNNING' });
     assert.deepEqual(scheduler.runJob('b'), { ok: true }, 'already queued is fine');
     await backups.runningFor('a').finish();
     await until('b to start', () => backups.running().some((r) => r.job === 'b'));
@@ -333,6 +333,6 @@ test('shutdown: SIGTERM to running backups, SIGKILL after the grace time, a fina
     const file = await readStatusFile(join(base, 'status'));
     assert.deepEqual(file.scheduler.running, []);
     assert.deepEqual(file.jobs.map((j) => [j.name, j.state, j.failures]), [['a', 'waiting', 0], ['b', 'waiting', 0]]);
-    assert.deepEqual(scheduler.runJob('a'), { ok: false, reason: 'the scheduler is shutting down' });
+    assert.deepEqual(scheduler.runJob('a'), { ok: false, reason: 'the scheduler is shutting down', code: 'SHUTTING_DOWN' });
   });
 });

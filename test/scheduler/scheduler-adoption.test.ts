@@ -94,8 +94,10 @@ test('a foreign directory under a job\'s name: that job is skipped, untouched an
     const nagios = backy(['-c', fixture.conf, 'check']);
     assert.equal(nagios.status, 2);
     assert.match(nagios.stdout, /^CRITICAL: 2 of 3 jobs skipped by the scheduler: vm2, vm3 \(see its log\) \| /);
-    const talk = await converse('telnet', ['127.0.0.1', String(port)], ['run vm2\n', 'quit\n']);
-    assert.equal(session(talk.stdout).split(TELNET_PROMPT)[1], `cannot run vm2: job "vm2" is skipped: ${vm2Reason}\n`);
+    const talk = await converse('telnet', ['127.0.0.1', String(port)], ['run vm2\n', 'status\n', 'quit\n']);
+    const [run, report] = session(talk.stdout).split(TELNET_PROMPT).slice(1);
+    assert.equal(run, `cannot run vm2: job "vm2" is skipped: ${vm2Reason}\n`);
+    assert.match(report!, /\nSkipped: +2: vm2, vm3 \(see the log\)\n/);
 
     // Moved away: the next reload takes the job on.
     renameSync(foreign, join(fixture.dir, 'rescued'));

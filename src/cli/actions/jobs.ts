@@ -25,10 +25,12 @@ export async function jobs(context: ActionContext, configPath: string, format: D
     throw describeIoError(err, `cannot read status file ${settings.statusFile}`);
   }
   const now = new Date();
+  // By name, as telnet `jobs` lists them.
+  const sorted = [...snapshot.jobs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   if (format) {
-    context.stdout.write(renderData({ written: snapshot.written.toISOString(), jobs: snapshot.jobs.map((job) => jobRecord(job, now)) }, format));
+    context.stdout.write(renderData({ written: snapshot.written.toISOString(), jobs: sorted.map((job) => jobRecord(job, now)) }, format));
   } else {
-    context.stdout.write(`${renderJobsTable(snapshot.jobs, now)}\n`);
+    context.stdout.write(`${renderJobsTable(sorted, now)}\n`);
   }
   return 0;
 }

@@ -69,7 +69,7 @@ export function registerDashboard(app: FastifyInstance, { view, auth, logger, no
     return startSession(reply, client).redirect(`${url.pathname}${url.search}`, 303);
   });
 
-  type PageRequest = FastifyRequest<{ Params: { job?: string; name?: string }; Querystring: { filter?: string } }>;
+  type PageRequest = FastifyRequest<{ Params: { job?: string }; Querystring: { filter?: string } }>;
   const page = (handler: (request: PageRequest, reply: FastifyReply) => Promise<unknown>) =>
     async (request: PageRequest, reply: FastifyReply) => {
       if (!signedIn(request)) {
@@ -94,14 +94,12 @@ export function registerDashboard(app: FastifyInstance, { view, auth, logger, no
       return reply.type('text/html; charset=utf-8').send(jobPage(detail, now()));
     }),
   );
-  app.get(
-    '/assets/:name',
-    page(async (request, reply) => {
-      const file = files[request.params.name ?? ''];
-      if (!file) return sendError(reply, 'NOT_FOUND', 'no such asset');
-      return reply.type(file.type).header('cache-control', 'private, max-age=3600').send(file.body);
-    }),
-  );
+  // Assets hold no data (uPlot, the pages' script and style): the login form may use them too.
+  app.get<{ Params: { name: string } }>('/assets/:name', async (request, reply) => {
+    const file = Object.hasOwn(files, request.params.name) ? files[request.params.name] : undefined;
+    if (!file) return sendError(reply, 'NOT_FOUND', 'no such asset');
+    return reply.type(file.type).header('cache-control', 'private, max-age=3600').send(file.body);
+  });
   app.get<{ Querystring: { next?: string } }>('/login', async (request, reply) =>
     reply.type('text/html; charset=utf-8').send(loginPage(safeNext(request.query.next), false)),
   );

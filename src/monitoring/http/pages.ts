@@ -108,7 +108,8 @@ export function jobPage(detail: JobDetail, now: Date): string {
       `<tr><th>Next backup</th><td>${when(job.nextBackup)} UTC ${escapeHtml(job.nextTags.join(','))}</td></tr></table></header>`,
       '<section class="charts"><div class="chart" id="chart-duration" data-series="duration" data-title="Backup duration (s)"></div>',
       '<div class="chart" id="chart-written" data-series="written" data-title="Bytes written"></div></section>',
-      `<script type="application/json" id="series">${escapeHtml(JSON.stringify(series))}</script>`,
+      // Script content is not HTML: no entities, but nothing may end the element early.
+      `<script type="application/json" id="series">${JSON.stringify(series).replace(/</g, '\\u003c')}</script>`,
       failureItems ? `<section><h2>Recent failures</h2><ul class="failures">${failureItems}</ul></section>` : '',
       `<h2>Revisions (${revisions.length})</h2>`,
       '<table id="revisions"><thead><tr><th>Date (UTC)</th><th>ID</th><th>Tags</th><th>Size</th><th>Duration</th><th>Written</th><th>Trust</th></tr></thead>',

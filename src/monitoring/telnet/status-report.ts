@@ -20,6 +20,8 @@ export function renderStatusReport(status: SchedulerStatus, jobs: readonly JobSt
     ['Queued', status.queued.length === 0 ? 'none' : `${status.queued.length}: ${status.queued.join(', ')}`],
     ['Running', busy === 0 ? 'none' : String(busy)],
   ];
+  // Only when there are: the manual's report has no such line.
+  if (status.skipped.length > 0) fields.push(['Skipped', `${status.skipped.length}: ${status.skipped.map((s) => s.job).join(', ')} (see the log)`]);
   const width = Math.max(...fields.map(([label]) => label.length)) + 2;
   const lines = fields.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`);
   if (busy > 0) {
