@@ -1,4 +1,5 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { JobDirectory } from '../job/job-directory.js';
@@ -6,7 +7,7 @@ import { isComplete, revisionDuration } from '../job/revision.js';
 import { bytesWritten, isDistrusted } from '../job/revision-report.js';
 import type { HistoryEntry } from '../schedule/schedule.js';
 import type { Clock } from '../util/clock.js';
-import { describeIoError, errorCode } from '../util/errors.js';
+import { BackyError, describeIoError, errorCode } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { JobConfig } from './config.js';
 import { checkAdoptable } from './job-adoption.js';
@@ -66,19 +67,32 @@ async function writeConfigIfChanged(directory: JobDirectory, job: JobConfig): Pr
   return true;
 }
 
+/** Never through a symlink: one planted as `.first-seen` would have the scheduler overwrite what it points to. */
 async function readOrRecordFirstSeen(directory: JobDirectory, clock: Clock): Promise<Date> {
   const path = join(directory.path, FIRST_SEEN_FILE);
   try {
-    const recorded = new Date((await readFile(path, 'utf8')).trim());
-    if (!Number.isNaN(recorded.getTime())) return recorded;
+    const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    try {
+      const recorded = new Date((await handle.readFile('utf8')).trim());
+      if (!Number.isNaN(recorded.getTime())) return recorded;
+    } finally {
+      await handle.close();
+    }
   } catch (err) {
+    if (errorCode(err) === 'ELOOP') throw new BackyError(`${path} is a symbolic link; remove it`);
     if (errorCode(err) !== 'ENOENT') throw describeIoError(err, `cannot read ${path}`);
   }
   const now = clock.now();
   try {
     // No fsync: after a crash an empty or missing file is simply recorded again (1,000 jobs start faster).
-    await writeFile(path, `${now.toISOString()}\n`);
+    const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+    try {
+      await handle.writeFile(`${now.toISOString()}\n`);
+    } finally {
+      await handle.close();
+    }
   } catch (err) {
+    if (errorCode(err) === 'ELOOP') throw new BackyError(`${path} is a symbolic link; remove it`);
     throw describeIoError(err, `cannot write ${path}`);
   }
   return now;
