@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LOG_FILE } from '../job/job-directory.js';
@@ -56,8 +56,10 @@ export function succeeded(exit: ProcessExit): boolean {
 export const processSpawner: Spawner = (argv, outputPath) => {
   let output: number;
   try {
-    output = openSync(outputPath, 'a', 0o644);
+    // Never through a symlink planted as the job's backy.log.
+    output = openSync(outputPath, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') return notStarted(`${outputPath} is a symbolic link; remove it`);
     return notStarted(`cannot open ${outputPath}: ${(err as Error).message}`);
   }
   try {
