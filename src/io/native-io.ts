@@ -5,6 +5,7 @@ interface NativeIo {
   dataRanges(fd: number, start: number, end: number): number[] | null;
   pageOffset(buffer: Buffer): number;
   tryFlock(fd: number): boolean;
+  syncfs(fd: number): void;
   /** Absent when the helper was built without the xxHash header. */
   checksum?(buffer: Buffer, seed: bigint): bigint;
 }
@@ -65,6 +66,17 @@ export function pageOffset(buffer: Buffer): number | null {
 export function tryFlock(fd: number): boolean | null {
   const helper = load();
   return helper ? helper.tryFlock(fd) : null;
+}
+
+/**
+ * Flushes the whole filesystem that the open file is on (syncfs(2)); false
+ * without the helper, when the caller must flush file by file.
+ */
+export function syncFilesystem(fd: number): boolean {
+  const helper = load();
+  if (!helper) return false;
+  helper.syncfs(fd);
+  return true;
 }
 
 /** XXH3-64 of the buffer's bytes with `seed` (18 GiB/s here); null without the helper or its xxHash part. */

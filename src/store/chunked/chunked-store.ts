@@ -1,0 +1,244 @@
+import { constants } from 'node:fs';
+import { chmod, lstat, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { errorCode } from '../../util/errors.js';
+import type { Logger } from '../../util/logger.js';
+import { ENTRY_LENGTH } from '../../integrity/block-hash.js';
+import { blockCount, HashRecord, HashRecordWriter, HEADER_LENGTH, readRecordHeader, type RecordedHashes } from '../../integrity/hash-record.js';
+import { assertRevisionId, isRevisionId } from '../revision-id.js';
+import type { DataState, HashRecordSink, RevisionWriter, Store } from '../store.js';
+import { StoreError } from '../store.js';
+import { ChunkPool } from './chunk-pool.js';
+import { ChunkedRevisionReader, readIndexEntries } from './chunked-reader.js';
+import { ChunkedRevisionWriter } from './chunked-writer.js';
+import { chunkPath } from './pool-layout.js';
+import { existsSync } from 'node:fs';
+
+export const INDEX_SUFFIX = '.index';
+const PENDING_INDEX = /^\.(.+)\.index\.tmp$/;
+/** Entries read at a time when looking through an index for damaged chunks. */
+const SCAN_ENTRIES = 32 * 1024;
+
+/**
+ * Revisions as indexes of chunks: `{job}/{id}.index` is the revision's hash
+ * record (header, then the SHA-256 of each block, zeros for zero blocks),
+ * and each entry names the chunk in the pool that holds the block. The
+ * pool is shared by every job that names it; the index is the job's.
+ */
+export class ChunkedStore implements Store {
+  readonly name = 'chunked';
+
+  constructor(
+    private readonly directory: string,
+    readonly poolPath: string,
+  ) {}
+
+  indexPath(id: string): string {
+    return join(this.directory, `${assertRevisionId(id)}${INDEX_SUFFIX}`);
+  }
+
+  private pendingIndexPath(id: string): string {
+    return join(this.directory, `.${assertRevisionId(id)}${INDEX_SUFFIX}.tmp`);
+  }
+
+  pool(create = false): Promise<ChunkPool> {
+    return ChunkPool.open(this.poolPath, { create });
+  }
+
+  async create(id: string, parent: { id: string; hashes: RecordedHashes | null } | null, logger: Logger): Promise<RevisionWriter> {
+    const pool = await this.pool(true);
+    const path = this.indexPath(id);
+    const inherited = parent ? await this.provenParent(parent.id, parent.hashes, pool.chunkSize, logger) : null;
+    let record: HashRecordWriter;
+    if (inherited) {
+      // A copy of the parent's index (shared by reflink where the filesystem can): its entries for every block kept.
+      record = await HashRecordWriter.create(path, pool.chunkSize, inherited.size, this.indexPath(inherited.id));
+      await chmod(path, 0o640);
+    } else {
+      record = await HashRecordWriter.create(path, pool.chunkSize, 0);
+    }
+    try {
+      const registration = await pool.registerWriter();
+      return new ChunkedRevisionWriter(pool, record, registration, path, inherited?.size ?? 0, inherited ? 'chunks' : 'empty');
+    } catch (err) {
+      await record.close();
+      throw err;
+    }
+  }
+
+  /** The parent's index, if it is in this store, of this pool's chunk size, and proves itself. */
+  private async provenParent(id: string, hashes: RecordedHashes | null, chunkSize: number, logger: Logger) {
+    if (!hashes) return null;
+    if (hashes.blockSize !== chunkSize) {
+      logger.info(`parent revision ${id} has ${hashes.blockSize}-byte blocks, the pool ${chunkSize}-byte chunks: this backup is a full one`);
+      return null;
+    }
+    let handle: FileHandle;
+    try {
+      handle = await open(this.indexPath(id), constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (err) {
+      if (errorCode(err) === 'ENOENT') {
+        logger.info(`parent revision ${id} is not in the chunked store: this backup is a full one into it`);
+        return null;
+      }
+      throw err;
+    }
+    try {
+      const header = await readRecordHeader(handle);
+      if (!header) throw new Error('its index has no valid header');
+      await (await HashRecord.open(this.indexPath(id), header.size, hashes)).close();
+      return { id, size: header.size };
+    } catch (err) {
+      logger.warn(`not using the index of parent revision ${id}: ${(err as Error).message}; this backup is a full one`);
+      return null;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async open(id: string): Promise<ChunkedRevisionReader> {
+    let handle: FileHandle;
+    try {
+      handle = await open(this.indexPath(id), constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (err) {
+      throw storeError(err, id);
+    }
+    try {
+      const header = await this.checkedHeader(handle, id);
+      const pool = await this.pool().catch((err: unknown) => {
+        throw new StoreError(`the chunks of revision ${id} cannot be read: ${(err as Error).message}`, 'unreadable');
+      });
+      if (pool.chunkSize !== header.blockSize) {
+        throw new StoreError(`the index of revision ${id} has ${header.blockSize}-byte blocks, its pool ${pool.chunkSize}-byte chunks`, 'unreadable');
+      }
+      return new ChunkedRevisionReader(handle, this.indexPath(id), header.size, header.blockSize, pool);
+    } catch (err) {
+      await handle.close();
+      throw storeError(err, id);
+    }
+  }
+
+  /** The index's header, if it is a complete index of exactly the length it says. */
+  private async checkedHeader(handle: FileHandle, id: string): Promise<{ blockSize: number; size: number }> {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new StoreError(`the index of revision ${id} is not a regular file`, 'unreadable');
+    const header = await readRecordHeader(handle);
+    if (!header) throw new StoreError(`the index of revision ${id} is incomplete or not an index`, 'unreadable');
+    const length = HEADER_LENGTH + blockCount(header.size, header.blockSize) * ENTRY_LENGTH;
+    if (info.size !== length) throw new StoreError(`the index of revision ${id} has ${info.size} bytes, not ${length}`, 'unreadable');
+    return header;
+  }
+
+  async stat(id: string): Promise<DataState> {
+    let handle: FileHandle;
+    try {
+      handle = await open(this.indexPath(id), constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (err) {
+      if (errorCode(err) === 'ENOENT') return { state: 'missing' };
+      return { state: 'unreadable', reason: storeError(err, id).message };
+    }
+    try {
+      const header = await this.checkedHeader(handle, id);
+      const info = await handle.stat();
+      return { state: 'present', size: header.size, allocated: info.blocks * 512 };
+    } catch (err) {
+      return { state: 'unreadable', reason: (err as Error).message };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async recordHashes(id: string, size: number, fill: (record: HashRecordSink) => Promise<void>): Promise<RecordedHashes> {
+    const pool = await this.pool();
+    const pending = this.pendingIndexPath(id);
+    await unlinkIfPresent(pending);
+    const record = await HashRecordWriter.create(pending, pool.chunkSize, size);
+    try {
+      await fill(record);
+      const recorded = await record.finish();
+      await chmod(pending, 0o440);
+      await rename(pending, this.indexPath(id));
+      return recorded;
+    } catch (err) {
+      await unlinkIfPresent(pending);
+      throw err;
+    } finally {
+      await record.close();
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    for (const path of [this.indexPath(id), this.pendingIndexPath(id)]) await unlinkIfPresent(path);
+  }
+
+  async list(): Promise<string[]> {
+    const ids = new Set<string>();
+    for (const name of await readdir(this.directory)) {
+      const candidate = name.endsWith(INDEX_SUFFIX) ? name.slice(0, -INDEX_SUFFIX.length) : PENDING_INDEX.exec(name)?.[1];
+      if (candidate && isRevisionId(candidate)) ids.add(candidate);
+    }
+    return [...ids];
+  }
+
+  /** Revisions whose index names a chunk that a read found damaged (or missing) and that no backup wrote again since. */
+  async damagedRevisions(ids: readonly string[]): Promise<string[]> {
+    let pool: ChunkPool;
+    try {
+      pool = await this.pool();
+    } catch {
+      return [];
+    }
+    const lost = (await pool.damaged()).filter((name) => !existsSync(chunkPath(pool.path, name)));
+    if (lost.length === 0) return [];
+    const wanted = new Set(lost);
+    const found: string[] = [];
+    for (const id of ids) {
+      let handle: FileHandle;
+      try {
+        handle = await open(this.indexPath(id), constants.O_RDONLY | constants.O_NOFOLLOW);
+      } catch {
+        continue;
+      }
+      try {
+        const blocks = Math.max(0, ((await handle.stat()).size - HEADER_LENGTH) / ENTRY_LENGTH);
+        scan: for (let block = 0; block < blocks; block += SCAN_ENTRIES) {
+          const entries = await readIndexEntries(handle, block, Math.min(SCAN_ENTRIES, blocks - block));
+          for (let at = 0; at < entries.length; at += ENTRY_LENGTH) {
+            if (wanted.has(entries.toString('hex', at, at + ENTRY_LENGTH))) {
+              found.push(id);
+              break scan;
+            }
+          }
+        }
+      } finally {
+        await handle.close();
+      }
+    }
+    return found;
+  }
+}
+
+function storeError(err: unknown, id: string): Error {
+  if (err instanceof StoreError) return err;
+  const code = errorCode(err);
+  if (code === 'ENOENT') return new StoreError(`the index of revision ${id} is missing`, 'missing');
+  if (code === 'ELOOP') return new StoreError(`the index of revision ${id} is a symbolic link, not an index`, 'unreadable');
+  return new StoreError(`the index of revision ${id} cannot be read: ${(err as Error).message}`, 'unreadable');
+}
+
+async function unlinkIfPresent(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') throw err;
+  }
+}
+
+/** Whether `path` has an index of revision `id` (for a job whose store changed). */
+export async function hasIndex(directory: string, id: string): Promise<boolean> {
+  try {
+    return (await lstat(join(directory, `${assertRevisionId(id)}${INDEX_SUFFIX}`))).isFile();
+  } catch {
+    return false;
+  }
+}
