@@ -2,6 +2,7 @@ import { BackyError } from '../util/errors.js';
 import { dirname, join } from 'node:path';
 import { ChunkedStore } from './chunked/chunked-store.js';
 import { CowStore } from './cow/cow-store.js';
+import { StoreSet } from './store-set.js';
 import type { Store } from './store.js';
 
 /**
@@ -40,4 +41,13 @@ export function openStore(name: string, jobPath: string, pool: PoolChoice = 'job
   const type = STORE_TYPES.find((t) => t.name === name);
   if (!type) throw new BackyError(`unknown store ${JSON.stringify(name)}; known stores: ${storeTypeNames().join(', ')}`);
   return type.open(jobPath, pool);
+}
+
+/**
+ * The stores of the job directory at `jobPath`: `name`'s for new
+ * revisions, the others for revisions made before the job changed store.
+ */
+export function openJobStores(name: string, jobPath: string, pool: PoolChoice = 'job'): StoreSet {
+  const primary = openStore(name, jobPath, pool);
+  return new StoreSet(primary, STORE_TYPES.filter((type) => type.name !== name).map((type) => type.open(jobPath, pool)));
 }

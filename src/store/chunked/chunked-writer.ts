@@ -42,6 +42,7 @@ export class ChunkedRevisionWriter implements RevisionWriter {
     readonly clone: CloneMethod,
   ) {
     this.blockSize = record.blockSize;
+    this.checksums.resize(currentSize);
   }
 
   get size(): number {
