@@ -27,7 +27,11 @@ const addressList = z
   .refine((list) => list.length > 0, { message: 'expected at least one listen address (e.g. "127.0.0.1, ::1")' })
   .refine((list) => list.every((a) => !/\s/.test(a)), { message: 'listen addresses are separated by commas, not blanks' });
 
+/** `store:` globally or per job: how new jobs (and jobs that change store) keep their revisions. */
+const storeName = z.enum(['cow', 'chunked'], { error: 'expected cow or chunked' });
+
 export const globalSection = z.strictObject({
+  store: storeName.optional(),
   'base-dir': absolutePath('the directory holding the job directories').optional(),
   'worker-limit': positiveInteger.optional(),
   'status-file': absolutePath('the status file').optional(),
@@ -84,6 +88,7 @@ export const jobEntry = z.strictObject({
   source: z.unknown().refine((value) => value !== undefined, {
     message: 'missing: expected the source\'s "type" and its parameters',
   }),
+  store: storeName.optional(),
 });
 
 export const JOB_KEYS = Object.keys(jobEntry.shape);

@@ -80,7 +80,10 @@ export function validateConfig(raw: unknown, file: string): ConfigValidation {
     else fail(where, `schedule: ${undefinedSchedule(entry.schedule, schedules)}`);
     const source = validateSource(entry.source);
     for (const problem of source.problems) fail(where, `source${problem.startsWith('expected') ? ': ' : '.'}${problem}`);
-    if (schedule && source.config) jobs.set(name, { name, scheduleName: entry.schedule, schedule, source: source.config });
+    if (schedule && source.config) {
+      const store = entry.store ?? global?.store;
+      jobs.set(name, { name, scheduleName: entry.schedule, schedule, source: source.config, ...(store ? { store } : {}) });
+    }
   }
 
   for (const name of schedules.keys()) {

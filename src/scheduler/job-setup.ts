@@ -8,6 +8,7 @@ import type { Clock } from '../util/clock.js';
 import { describeIoError, errorCode } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { JobConfig } from './config.js';
+import { storeKeys } from './job-store.js';
 
 /**
  * The scheduler's side of a job directory: create it, keep its `config` in
@@ -29,7 +30,7 @@ export interface PreparedJob {
   configWritten: boolean;
 }
 
-export async function prepareJobDirectory(baseDir: string, job: JobConfig, clock: Clock): Promise<PreparedJob> {
+export async function prepareJobDirectory(baseDir: string, job: JobConfig, clock: Clock, logger?: Logger): Promise<PreparedJob> {
   const directory = new JobDirectory(join(baseDir, job.name));
   try {
     await mkdir(directory.path);
@@ -37,13 +38,14 @@ export async function prepareJobDirectory(baseDir: string, job: JobConfig, clock
     if (errorCode(err) !== 'EEXIST') throw describeIoError(err, `cannot create job directory ${directory.path}`);
   }
   await directory.ensureExists();
-  const configWritten = await writeConfigIfChanged(directory, job);
+  const configWritten = await writeConfigIfChanged(directory, job, (line) => logger?.info(`job ${job.name}: ${line}`));
   const firstSeen = await readOrRecordFirstSeen(directory, clock);
   return { directory, firstSeen, configWritten };
 }
 
-async function writeConfigIfChanged(directory: JobDirectory, job: JobConfig): Promise<boolean> {
-  const wanted = YAML.stringify(job.source);
+async function writeConfigIfChanged(directory: JobDirectory, job: JobConfig, log: (line: string) => void): Promise<boolean> {
+  const config = { ...job.source, ...(await storeKeys(directory, job.store, log)) };
+  const wanted = YAML.stringify(config);
   let current: string | null = null;
   try {
     current = await readFile(directory.configPath, 'utf8');
@@ -52,7 +54,7 @@ async function writeConfigIfChanged(directory: JobDirectory, job: JobConfig): Pr
   }
   if (current === wanted) return false;
   try {
-    await directory.writeConfig(job.source);
+    await directory.writeConfig(config);
   } catch (err) {
     throw describeIoError(err, `cannot write ${directory.configPath}`);
   }

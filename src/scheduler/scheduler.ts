@@ -11,6 +11,7 @@ import { sameJob, type JobConfig, type SchedulerConfig } from './config.js';
 import { loadConfig, type LoadedConfig } from './config-load.js';
 import { Dispatcher } from './dispatcher.js';
 import { prepareJobDirectory, readJobHistory } from './job-setup.js';
+import { PoolCollector } from './gc-task.js';
 import { ScheduledJob } from './scheduled-job.js';
 import type { JobStatus, SchedulerStatus, SchedulerView, StatusSnapshot } from './status-model.js';
 import { StatusWriter } from './status-writer.js';
@@ -46,6 +47,8 @@ const JOB_SETUP_CONCURRENCY = 64;
 export class Scheduler implements SchedulerView {
   private config: SchedulerConfig;
   private readonly dispatcher: Dispatcher;
+  /** The daily garbage collection of the chunk pool the jobs share. */
+  readonly collector: PoolCollector;
   private readonly statusWriter: StatusWriter;
   private lock: FileLock | null = null;
   private telnet: TelnetShell | null = null;
@@ -58,7 +61,8 @@ export class Scheduler implements SchedulerView {
     this.config = options.config;
     this.startedAt = options.clock.now();
     this.configLoaded = this.startedAt;
-    this.dispatcher = new Dispatcher({ ...options, timers: options.timers ?? true });
+    this.collector = new PoolCollector(() => this.config.baseDir, options.logger);
+    this.dispatcher = new Dispatcher({ ...options, timers: options.timers ?? true, onRevisionsRemoved: () => this.collector.request() });
     this.dispatcher.workerLimit = this.config.workerLimit;
     this.statusWriter = new StatusWriter(() => this.snapshot(), () => this.config.statusFile, options.logger);
   }
@@ -93,6 +97,7 @@ export class Scheduler implements SchedulerView {
       this.dispatcher.tick();
       await this.statusWriter.write();
       if (this.options.timers ?? true) this.statusWriter.every(this.config.statusIntervalSeconds);
+      if (this.options.timers ?? true) this.collector.daily();
     } catch (err) {
       await this.dispatcher.shutdown(0);
       await this.telnet?.close();
@@ -148,7 +153,7 @@ export class Scheduler implements SchedulerView {
       });
       // All I/O first (job directories, their configs), so a failure changes nothing.
       added = await mapLimited([...next.jobs.values()].filter((job) => !jobs.has(job.name)), (job) => this.prepareJob(job));
-      await mapLimited(changed, (job) => prepareJobDirectory(next.baseDir, job, clock));
+      await mapLimited(changed, (job) => prepareJobDirectory(next.baseDir, job, clock, this.options.logger));
     } catch (err) {
       logger.error(`reloading the configuration failed; keeping the running configuration: ${(err as Error).message}`);
       return false;
@@ -188,6 +193,7 @@ export class Scheduler implements SchedulerView {
       const { logger } = this.options;
       this.statusWriter.stop();
       await this.dispatcher.shutdown(this.options.shutdownGraceMs ?? 20_000);
+      await this.collector.stop();
       await this.statusWriter.write();
       await this.telnet?.close().catch((err: unknown) => logger.warn(`closing the telnet shell: ${String(err)}`));
       await this.lock?.release();
@@ -225,7 +231,7 @@ export class Scheduler implements SchedulerView {
   /** Sets up the job's directory and reads its history; the caller registers the job. */
   private async prepareJob(config: JobConfig): Promise<ScheduledJob> {
     const { clock, logger } = this.options;
-    const prepared = await prepareJobDirectory(this.config.baseDir, config, clock);
+    const prepared = await prepareJobDirectory(this.config.baseDir, config, clock, logger);
     if (prepared.configWritten) logger.info(`job ${config.name}: wrote ${prepared.directory.configPath}`);
     const history = await readJobHistory(prepared.directory, logger);
     const job = new ScheduledJob(config, prepared.directory, prepared.firstSeen, history, clock.now());

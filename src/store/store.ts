@@ -38,6 +38,13 @@ export interface RevisionWriter extends ImageWriter {
 /** Random access to a complete revision's data. */
 export interface RevisionReader {
   readonly size: number;
+  /**
+   * True where `read` itself proves every block it returns against the
+   * revision's recorded hash, failing with a DamageError (a chunked store
+   * reads each block from the chunk its entry names and checks the chunk's
+   * SHA-256): a caller holding the proven record need not hash again.
+   */
+  readonly provesReads?: boolean;
   /** Reads up to `length` bytes at `position`; fewer only at the end of the data. */
   read(buffer: Buffer, length: number, position: number): Promise<number>;
   /**

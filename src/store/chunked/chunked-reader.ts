@@ -18,6 +18,7 @@ export async function readIndexEntries(handle: FileHandle, firstBlock: number, c
 
 /** A complete chunked revision: its index (a hash record) and the pool its chunks are in. */
 export class ChunkedRevisionReader implements RevisionReader {
+  readonly provesReads = true;
   private readonly image: IndexedImage;
 
   constructor(

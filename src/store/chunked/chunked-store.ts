@@ -3,7 +3,7 @@ import { chmod, lstat, open, readdir, rename, unlink, type FileHandle } from 'no
 import { join } from 'node:path';
 import { errorCode } from '../../util/errors.js';
 import type { Logger } from '../../util/logger.js';
-import { ENTRY_LENGTH } from '../../integrity/block-hash.js';
+import { ENTRY_LENGTH, ZERO_ENTRY } from '../../integrity/block-hash.js';
 import { blockCount, HashRecord, HashRecordWriter, HEADER_LENGTH, readRecordHeader, type RecordedHashes } from '../../integrity/hash-record.js';
 import { assertRevisionId, isRevisionId } from '../revision-id.js';
 import type { DataState, HashRecordSink, RevisionWriter, Store } from '../store.js';
@@ -18,6 +18,8 @@ export const INDEX_SUFFIX = '.index';
 const PENDING_INDEX = /^\.(.+)\.index\.tmp$/;
 /** Entries read at a time when looking through an index for damaged chunks. */
 const SCAN_ENTRIES = 32 * 1024;
+/** Distinct chunks `usage` counts (those of a 128 GiB image) before it gives up for an estimate. */
+const USAGE_LIMIT = 2_000_000;
 
 /**
  * Revisions as indexes of chunks: `{job}/{id}.index` is the revision's hash
@@ -178,6 +180,40 @@ export class ChunkedStore implements Store {
       if (candidate && isRevisionId(candidate)) ids.add(candidate);
     }
     return [...ids];
+  }
+
+  /**
+   * What the revisions `ids` really take in the pool: their distinct
+   * chunks and the bytes those take on disk (shared with other jobs or
+   * not); null for more chunks than are worth counting one by one.
+   */
+  async usage(ids: readonly string[]): Promise<{ chunks: number; bytes: number } | null> {
+    const names = new Set<string>();
+    for (const id of ids) {
+      let handle: FileHandle;
+      try {
+        handle = await open(this.indexPath(id), constants.O_RDONLY | constants.O_NOFOLLOW);
+      } catch {
+        continue;
+      }
+      try {
+        const blocks = Math.max(0, ((await handle.stat()).size - HEADER_LENGTH) / ENTRY_LENGTH);
+        for (let block = 0; block < blocks; block += SCAN_ENTRIES) {
+          const entries = await readIndexEntries(handle, block, Math.min(SCAN_ENTRIES, blocks - block));
+          for (let at = 0; at < entries.length; at += ENTRY_LENGTH) {
+            if (entries.subarray(at, at + ENTRY_LENGTH).equals(ZERO_ENTRY)) continue;
+            names.add(entries.toString('hex', at, at + ENTRY_LENGTH));
+            if (names.size > USAGE_LIMIT) return null;
+          }
+        }
+      } finally {
+        await handle.close();
+      }
+    }
+    const pool = await this.pool().catch(() => null);
+    let bytes = 0;
+    if (pool) for (const name of names) bytes += ((await lstat(pool.chunkPath(name)).catch(() => null))?.blocks ?? 0) * 512;
+    return { chunks: names.size, bytes };
   }
 
   /** Revisions whose index names a chunk that a read found damaged (or missing) and that no backup wrote again since. */

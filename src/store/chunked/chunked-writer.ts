@@ -31,6 +31,7 @@ export class ChunkedRevisionWriter implements RevisionWriter {
   private readonly deathsAtStart = chunkWorkers.deaths;
   /** Chunks written since the last flush: not yet readable under their names. */
   private unflushed = false;
+  private syncing: Promise<void> | null = null;
   private readonly counts = { bytesWritten: 0, bytesPunched: 0, bytesCompared: 0, newChunks: 0, storedBytes: 0 };
 
   constructor(
@@ -109,18 +110,29 @@ export class ChunkedRevisionWriter implements RevisionWriter {
   }
 
   /** Completes the blocks written in part, and flushes every chunk this revision added, names included. */
-  async sync(): Promise<void> {
-    await this.flushPartial();
-    await chunkWorkers.flush(this.registration.id, true);
-    this.unflushed = false;
-    if (chunkWorkers.deaths !== this.deathsAtStart) throw new Error('a chunk worker failed during the backup; its chunks are lost');
+  sync(): Promise<void> {
+    this.syncing = (async () => {
+      await this.flushPartial();
+      await chunkWorkers.flush(this.registration.id, true);
+      this.unflushed = false;
+      if (chunkWorkers.deaths !== this.deathsAtStart) throw new Error('a chunk worker failed during the backup; its chunks are lost');
+    })();
+    return this.syncing;
   }
 
+  /**
+   * Reads the revision as written so far; the job verifies while the flush
+   * runs, and chunks are readable under their names only once it is done.
+   */
   reader(): ImageReader {
     const image = new IndexedImage(this.pool, (first, count) => this.record.read(first, count), this.blockSize, () => this.currentSize);
     return {
       size: this.currentSize,
-      read: (buffer, length, position) => image.read(buffer, length, position),
+      read: async (buffer, length, position) => {
+        if (this.syncing) await this.syncing;
+        else if (this.unflushed || this.partial.size > 0) await this.sync();
+        return image.read(buffer, length, position);
+      },
       writtenChecksum: (position, length) => this.checksums.get(position, length),
     };
   }
