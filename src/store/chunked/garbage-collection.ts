@@ -12,10 +12,10 @@ import { isChunkName, LOCK_FILE, STRIPES, stripeDirectory, stripeOf, TEMPORARY_P
 
 /**
  * Chunks newer than this before the collection (or its oldest live
- * writer) started are kept: timestamps of files on some filesystems are
- * coarser than the clock.
+ * writer) started are kept: the kernel stamps files from a clock coarser
+ * than Date.now() (by a few milliseconds).
  */
-const MARGIN_MS = 2000;
+export const MARGIN_MS = 1000;
 /** Names held in memory at once (about 100 MiB); a larger pool is collected in several passes over its stripes. */
 const NAMES_PER_PASS = 1_000_000;
 /** Listings of the roots until no new index appears (revisions come and go while we read). */
