@@ -31,7 +31,6 @@ const addressList = z
 const storeName = z.enum(['cow', 'chunked'], { error: 'expected cow or chunked' });
 
 export const globalSection = z.strictObject({
-  store: storeName.optional(),
   'base-dir': absolutePath('the directory holding the job directories').optional(),
   'worker-limit': positiveInteger.optional(),
   'status-file': absolutePath('the status file').optional(),
@@ -46,6 +45,7 @@ export const globalSection = z.strictObject({
     .min(1, { error: 'expected a port number from 1 to 65535' })
     .max(65535, { error: 'expected a port number from 1 to 65535' })
     .optional(),
+  store: storeName.optional(),
 });
 
 export const GLOBAL_KEYS = Object.keys(globalSection.shape);
