@@ -7,7 +7,7 @@
  *
  * `npm run bench -- --only chunked` (BENCH_REPS, default 1; BENCH_SIZE_GIB,
  * default 4; BENCH_SCALE_GIB, the sparse image for the scale figures,
- * default 64); writes bench/results/chunked.md.
+ * default 32); writes bench/results/chunked.md.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -126,7 +126,7 @@ export async function run(): Promise<string> {
   const started = Date.now();
   const size = Math.round(Number(process.env.BENCH_SIZE_GIB ?? 4) * GiB);
   const reps = Number(process.env.BENCH_REPS ?? 1);
-  const scaleGiB = Number(process.env.BENCH_SCALE_GIB ?? 64);
+  const scaleGiB = Number(process.env.BENCH_SCALE_GIB ?? 32);
   const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
   const uptimeBefore = uptime();
   const work = mkdtempSync(join('/var/tmp', 'backy-bench-chunked-'));

@@ -6,8 +6,14 @@ export type ChunkRequest =
    * for them now) and hold data are made sure to be in the pool.
    */
   | { op: 'put'; id: number; writer: string; pool: string; memory: SharedArrayBuffer; byteOffset: number; length: number; blockSize: number; base: Uint8Array }
-  /** Rename the writer's written chunks into place after flushing them; `durable` flushes the names too. */
-  | { op: 'flush'; id: number; writer: string; durable: boolean }
+  /** Set aside the writer's written chunks for the next flush; replies with their count. */
+  | { op: 'seal'; id: number; writer: string }
+  /** Flush the pool's filesystem (syncfs); replies whether it could (the native helper is there). */
+  | { op: 'sync'; id: number; pool: string }
+  /** Rename the sealed chunks into place (each flushed first unless `synced`). */
+  | { op: 'rename'; id: number; writer: string; synced: boolean }
+  /** Flush the names in the pool's chunk directories. */
+  | { op: 'sync-names'; id: number; pool: string }
   /** The writer is done: forget it, and remove chunks it never got to rename. */
   | { op: 'forget'; id: number; writer: string }
   /** Read each chunk `name` into [at, at + length) of `memory`, proving it against its name. */

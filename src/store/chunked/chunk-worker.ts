@@ -34,8 +34,8 @@ interface WriterState {
   pending: Array<[string, string]>;
   /** Chunks this writer already wrote or found in this backup: not looked up again. */
   known: Set<string>;
-  /** Chunks renamed since the names were last flushed. */
-  renamed: number;
+  /** Written chunks set aside for the flush under way. */
+  sealed: Array<[string, string]>;
 }
 const writers = new Map<string, WriterState>();
 /** Enough to skip repeats within a backup (a template's blocks); the set restarts beyond it, bounding memory. */
@@ -57,7 +57,7 @@ function withLockFile<T>(pool: string, action: (fd: number) => T): T {
 function writerState(writer: string, pool: string): WriterState {
   let state = writers.get(writer);
   if (!state) {
-    state = { pool, pending: [], known: new Set(), renamed: 0 };
+    state = { pool, pending: [], known: new Set(), sealed: [] };
     writers.set(writer, state);
   }
   return state;
@@ -135,27 +135,32 @@ function put(request: Extract<ChunkRequest, { op: 'put' }>): PutReply {
   return { id: request.id, entries, changedBytes: changed, newChunks, storedBytes };
 }
 
+/** Sets the writer's chunks written so far aside for a flush; those written meanwhile wait for the next one. */
+function seal(writer: string): number {
+  const state = writers.get(writer);
+  if (!state) return 0;
+  state.sealed.push(...state.pending);
+  state.pending = [];
+  return state.sealed.length;
+}
+
 /**
- * Makes the writer's new chunks durable, then gives them their names, so a
- * crash never leaves a partial chunk under its name; `durable` flushes the
- * names as well (before a revision that needs them is committed).
+ * Gives the sealed chunks their names once they are on disk (the caller
+ * flushed the filesystem, or each is flushed here), so a crash never leaves
+ * a partial chunk under its name.
  */
-function flush(writer: string, durable: boolean): void {
+function rename(writer: string, synced: boolean): void {
   const state = writers.get(writer);
   if (!state) return;
-  const pending = state.pending;
-  state.pending = [];
-  if (pending.length > 0 && !withLockFile(state.pool, syncFilesystem)) {
-    for (const [temporary] of pending) syncPath(temporary);
-  }
-  for (const [temporary, final] of pending) renameSync(temporary, final);
-  state.renamed += pending.length;
-  if (durable && state.renamed > 0) {
-    state.renamed = 0;
-    if (!withLockFile(state.pool, syncFilesystem)) {
-      for (let stripe = 0; stripe < STRIPES; stripe++) syncPath(stripeDirectory(state.pool, stripe));
-    }
-  }
+  const sealed = state.sealed;
+  state.sealed = [];
+  if (!synced) for (const [temporary] of sealed) syncPath(temporary);
+  for (const [temporary, final] of sealed) renameSync(temporary, final);
+}
+
+function syncNames(pool: string): void {
+  if (withLockFile(pool, syncFilesystem)) return;
+  for (let stripe = 0; stripe < STRIPES; stripe++) syncPath(stripeDirectory(pool, stripe));
 }
 
 function syncPath(path: string): void {
@@ -220,13 +225,20 @@ parentPort?.on('message', (request: ChunkRequest) => {
       parentPort!.postMessage(reply, [reply.entries.buffer as ArrayBuffer]);
     } else if (request.op === 'read') {
       parentPort!.postMessage(read(request));
-    } else if (request.op === 'flush') {
-      flush(request.writer, request.durable);
+    } else if (request.op === 'seal') {
+      parentPort!.postMessage({ id: request.id, count: seal(request.writer) });
+    } else if (request.op === 'sync') {
+      parentPort!.postMessage({ id: request.id, synced: withLockFile(request.pool, syncFilesystem) });
+    } else if (request.op === 'rename') {
+      rename(request.writer, request.synced);
+      parentPort!.postMessage({ id: request.id });
+    } else if (request.op === 'sync-names') {
+      syncNames(request.pool);
       parentPort!.postMessage({ id: request.id });
     } else {
       const state = writers.get(request.writer);
       writers.delete(request.writer);
-      for (const [temporary] of state?.pending ?? []) {
+      for (const [temporary] of [...(state?.pending ?? []), ...(state?.sealed ?? [])]) {
         try {
           unlinkSync(temporary);
         } catch {

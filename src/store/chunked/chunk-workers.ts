@@ -4,6 +4,9 @@ import type { ChunkRequest, PutReply, ReadReply } from './chunk-protocol.js';
 
 type Request = ChunkRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
+/** Three: two to keep both cores hashing while the third waits for the disk (a fourth only cost memory). */
+const THREADS = 3;
+
 interface Thread {
   worker: Worker;
   busy: number;
@@ -16,8 +19,7 @@ interface Pending {
 }
 
 /**
- * The threads that hash, compress, write and read chunks. Four, so that
- * while some wait for the disk the others keep both cores busy; a writer's
+ * The threads that hash, compress, write and read chunks; a writer's
  * pending chunks live in the thread that wrote them, so a flush goes to
  * every thread.
  */
@@ -25,6 +27,8 @@ class ChunkWorkers {
   private threads: Thread[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  /** Per writer: chunks renamed since their names were last flushed. */
+  private readonly unnamed = new Map<string, number>();
   /** Threads that broke so far: a writer whose chunks one of them held must fail. */
   deaths = 0;
 
@@ -39,13 +43,29 @@ class ChunkWorkers {
     return this.send(this.leastBusy(), { op: 'read', ...request }) as Promise<ReadReply>;
   }
 
-  /** Renames every chunk the writer wrote into place, flushed first (and the names after, when `durable`). */
-  async flush(writer: string, durable: boolean): Promise<void> {
+  /**
+   * Renames every chunk the writer wrote so far into place, after one
+   * flush of the pool's filesystem for all of them (and flushes the names
+   * after, when `durable`).
+   */
+  async flush(writer: string, pool: string, durable: boolean): Promise<void> {
     this.ensureStarted();
-    await Promise.all(this.threads.map((thread) => this.send(thread, { op: 'flush', writer, durable })));
+    const threads = [...this.threads];
+    const counts = (await Promise.all(threads.map((thread) => this.send(thread, { op: 'seal', writer })))) as Array<{ count: number }>;
+    const renamed = counts.reduce((sum, reply) => sum + reply.count, 0);
+    if (renamed > 0) {
+      const { synced } = (await this.send(threads[0]!, { op: 'sync', pool })) as { synced: boolean };
+      await Promise.all(threads.map((thread) => this.send(thread, { op: 'rename', writer, synced })));
+      this.unnamed.set(writer, (this.unnamed.get(writer) ?? 0) + renamed);
+    }
+    if (durable && (this.unnamed.get(writer) ?? 0) > 0) {
+      await this.send(threads[0]!, { op: 'sync-names', pool });
+      this.unnamed.delete(writer);
+    }
   }
 
   async forget(writer: string): Promise<void> {
+    this.unnamed.delete(writer);
     if (this.threads.length === 0) return;
     await Promise.all(this.threads.map((thread) => this.send(thread, { op: 'forget', writer })));
   }
@@ -67,9 +87,11 @@ class ChunkWorkers {
 
   private ensureStarted(): void {
     if (this.threads.length > 0) return;
-    const count = Math.max(2, Math.min(4, availableParallelism() * 2));
+    const count = Math.max(2, Math.min(THREADS, availableParallelism() + 1));
     for (let index = 0; index < count; index++) {
-      const thread: Thread = { worker: new Worker(new URL('./chunk-worker.js', import.meta.url)), busy: 0 };
+      // Small heaps: a worker holds a few buffers and names, and four full-size V8 heaps were a third of a backup's memory.
+      const worker = new Worker(new URL('./chunk-worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 96 } });
+      const thread: Thread = { worker, busy: 0 };
       thread.worker.unref();
       thread.worker.on('message', (reply: { id: number; error?: string; code?: string }) => this.settle(reply));
       thread.worker.on('error', (err) => this.fail(thread, err));

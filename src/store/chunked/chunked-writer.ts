@@ -8,12 +8,15 @@ import type { CloneMethod, CommittedData, RevisionWriter } from '../store.js';
 import type { ChunkPool, WriterRegistration } from './chunk-pool.js';
 import { IndexedImage } from './chunk-reads.js';
 import { chunkWorkers } from './chunk-workers.js';
+import { handled } from '../../util/promises.js';
 
 /** Blocks hashed and stored by one worker request: 1 MiB of 64 KiB blocks, four to a source's 4 MiB write. */
 const BLOCKS_PER_PUT = 16;
 /** Blocks changed only in part, kept in memory until complete or flushed (4 MiB of 64 KiB blocks). */
 const PARTIAL_LIMIT = 64;
 const ZERO_ENTRIES = Buffer.alloc(1024 * ENTRY_LENGTH);
+/** New chunks' bytes after which the writer flushes them on its own, while it goes on. */
+const BACKGROUND_FLUSH = 64 * 1024 * 1024;
 
 /**
  * A chunked revision being written. Its index starts as the parent's
@@ -32,6 +35,9 @@ export class ChunkedRevisionWriter implements RevisionWriter {
   /** Chunks written since the last flush: not yet readable under their names. */
   private unflushed = false;
   private syncing: Promise<void> | null = null;
+  /** A flush started by the writer itself, and the bytes stored since the last one. */
+  private background: Promise<void> | undefined;
+  private sinceFlush = 0;
   private readonly counts = { bytesWritten: 0, bytesPunched: 0, bytesCompared: 0, newChunks: 0, storedBytes: 0 };
 
   constructor(
@@ -113,7 +119,8 @@ export class ChunkedRevisionWriter implements RevisionWriter {
   sync(): Promise<void> {
     this.syncing = (async () => {
       await this.flushPartial();
-      await chunkWorkers.flush(this.registration.id, true);
+      await this.background;
+      await chunkWorkers.flush(this.registration.id, this.pool.path, true);
       this.unflushed = false;
       if (chunkWorkers.deaths !== this.deathsAtStart) throw new Error('a chunk worker failed during the backup; its chunks are lost');
     })();
@@ -202,6 +209,12 @@ export class ChunkedRevisionWriter implements RevisionWriter {
     this.counts.newChunks += reply.newChunks;
     this.counts.storedBytes += reply.storedBytes;
     if (reply.newChunks > 0) this.unflushed = true;
+    this.sinceFlush += reply.storedBytes;
+    // The disk writes back while the workers go on hashing, instead of all of it at the end.
+    if (this.sinceFlush >= BACKGROUND_FLUSH && this.background === undefined) {
+      this.sinceFlush = 0;
+      this.background = handled(chunkWorkers.flush(this.registration.id, this.pool.path, false).finally(() => (this.background = undefined)));
+    }
     if (!reply.entries.equals(base)) await this.record.write(firstBlock, reply.entries);
   }
 
@@ -228,7 +241,8 @@ export class ChunkedRevisionWriter implements RevisionWriter {
     if (!entry!.equals(ZERO_ENTRY)) {
       // A chunk this backup wrote gets its name only at a flush.
       if (this.unflushed) {
-        await chunkWorkers.flush(this.registration.id, false);
+        await this.background;
+        await chunkWorkers.flush(this.registration.id, this.pool.path, false);
         this.unflushed = false;
       }
       const image = new IndexedImage(this.pool, async () => entry!, this.blockSize, () => this.currentSize);
