@@ -15,6 +15,7 @@ import { open } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { BACKY_MAIN } from '../../test/helpers/cli.js';
+import { ChunkPool } from '../../src/store/chunked/chunk-pool.js';
 import { mountLoopFilesystem, type LoopFilesystem } from '../../test/helpers/loop-fs.js';
 import { generateImage, mutateImage } from '../lib/image.js';
 import { measure, median } from '../lib/measure.js';
@@ -28,10 +29,6 @@ const MiB = 1024 ** 2;
 const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
 const backy = (args: string[]) => execFileSync(process.execPath, [BACKY_MAIN, ...args], { stdio: 'ignore' });
 
-function poolFile(pool: string, chunkSize: number): void {
-  mkdirSync(pool, { recursive: true });
-  writeFileSync(join(pool, 'pool'), `format: 1\nchunk_size: ${chunkSize}\n`);
-}
 
 function fileCount(path: string): number {
   return Number(execFileSync('sh', ['-c', `find ${path} -type f | wc -l`], { encoding: 'utf8' }).trim());
@@ -50,7 +47,7 @@ async function againstPeers(bench: Omit<Bench, 'samples'>, ext4: LoopFilesystem,
 }
 
 /** Eight jobs in one base directory, each backing up the template changed by its own 1 %. */
-async function clones(work: string, fs: LoopFilesystem): Promise<{ oneJob: number; pool: number; ratio: number }> {
+export async function clones(work: string, fs: LoopFilesystem): Promise<{ oneJob: number; pool: number; ratio: number }> {
   const base = join(fs.path, 'clones');
   const template = join(work, 'template.img');
   await generateImage(template, GiB, 'template');
@@ -72,13 +69,13 @@ async function clones(work: string, fs: LoopFilesystem): Promise<{ oneJob: numbe
 }
 
 /** Full and incremental backup of one job with each chunk size: time, and what the pool grew by. */
-async function chunkSizes(fs: LoopFilesystem, full: string, changed: string, source: string) {
+export async function chunkSizes(fs: LoopFilesystem, full: string, changed: string, source: string) {
   const rows: string[] = [];
   for (const size of [32, 64, 128, 256].map((k) => k * 1024)) {
     const job = join(fs.path, `size-${size}`);
     execFileSync('ln', ['-f', full, source]);
     backy(['-b', job, 'init', '--store', 'chunked', 'file', source]);
-    poolFile(join(job, 'chunks'), size);
+    await ChunkPool.open(join(job, 'chunks'), { create: true, chunkSize: size });
     const before = settledUsedBytes(fs);
     const f = await measure(process.execPath, [BACKY_MAIN, '-b', job, 'backup', 'full']);
     const afterFull = settledUsedBytes(fs);
@@ -95,7 +92,7 @@ async function chunkSizes(fs: LoopFilesystem, full: string, changed: string, sou
 }
 
 /** A large sparse image with data spread over it: what its backup needs in memory, and its index and files. */
-async function scale(work: string, fs: LoopFilesystem, sizeGiB: number) {
+export async function scale(work: string, fs: LoopFilesystem, sizeGiB: number) {
   const image = join(work, 'sparse.img');
   const handle = await open(image, 'w');
   const piece = Buffer.alloc(4 * MiB);
@@ -152,12 +149,20 @@ export async function run(): Promise<string> {
     const { get } = peers;
     const faster = (step: Step) => Math.min(get('restic', step, 'wallSeconds'), get('borg', step, 'wallSeconds'));
     const smaller = (step: Step) => Math.min(get('restic', step, 'growthBytes'), get('borg', step, 'growthBytes'));
-    log('eight clones of a template');
-    const cloned = await clones(work, ext4);
-    log('chunk sizes');
-    const sizes = await chunkSizes(ext4, full, changed, source);
-    log(`a ${scaleGiB} GiB sparse image`);
-    const big = await scale(work, ext4, scaleGiB);
+    // Each part on its own: one that fails leaves the others' figures in the report.
+    const attempt = async <T>(what: string, part: () => Promise<T>): Promise<T | string> => {
+      log(what);
+      try {
+        return await part();
+      } catch (err) {
+        return `${what} failed: ${(err as Error).message}`;
+      }
+    };
+    const clonedOrError = await attempt('eight clones of a template', () => clones(work, ext4));
+    const sizes = await attempt('chunk sizes', () => chunkSizes(ext4, full, changed, source));
+    const bigOrError = await attempt(`a ${scaleGiB} GiB sparse image`, () => scale(work, ext4, scaleGiB));
+    const cloned = typeof clonedOrError === 'string' ? { oneJob: NaN, pool: NaN, ratio: NaN } : clonedOrError;
+    const big = typeof bigOrError === 'string' ? { sizeGiB: scaleGiB, rss: NaN, seconds: NaN, indexApparent: NaN, indexAllocated: NaN, chunkFiles: NaN } : bigOrError;
     const b = (step: Step, key: 'wallSeconds' | 'growthBytes' | 'maxRssBytes' | 'cpuSeconds') => get('backy-chunked', step, key);
     const rss = Math.max(b('full', 'maxRssBytes'), b('incremental', 'maxRssBytes'), b('restore', 'maxRssBytes'));
     const target = (label: string, mine: string, limit: string, ok: boolean) => `| ${label} | ${mine} | ${limit} | ${ok ? 'yes' : '**no**'} |`;
@@ -185,6 +190,7 @@ export async function run(): Promise<string> {
       target('incremental ≤ 0.5 × the faster peer\'s time', `${b('incremental', 'wallSeconds').toFixed(2)} s`, `${(faster('incremental') / 2).toFixed(2)} s`, b('incremental', 'wallSeconds') <= faster('incremental') / 2),
       target('incremental growth ≤ 0.5 × the smaller peer\'s', mib(b('incremental', 'growthBytes')), mib(smaller('incremental') / 2), b('incremental', 'growthBytes') <= smaller('incremental') / 2),
       target('restore ≤ 0.5 × the faster peer\'s time', `${b('restore', 'wallSeconds').toFixed(2)} s`, `${(faster('restore') / 2).toFixed(2)} s`, b('restore', 'wallSeconds') <= faster('restore') / 2),
+      ...(typeof clonedOrError === 'string' ? [`| ${clonedOrError} | | | |`] : []),
       target('8 jobs cloned from a 1 GiB template, each changed 1 %: pool ≤ 1.3 × one job\'s', `${mib(cloned.pool)} = ${cloned.ratio.toFixed(2)} × ${mib(cloned.oneJob)}`, '1.30 ×', cloned.ratio <= 1.3),
       target(`peak memory, ${size / GiB} GiB image`, `${(rss / MiB).toFixed(0)} MiB`, '200 MiB', rss < 200 * MiB),
       target(`peak memory, ${big.sizeGiB} GiB sparse image`, `${(big.rss / MiB).toFixed(0)} MiB`, '200 MiB', big.rss < 200 * MiB),
@@ -195,7 +201,7 @@ export async function run(): Promise<string> {
       '',
       `### Scale (a ${big.sizeGiB} GiB sparse image, 1/64 of it data)`,
       '',
-      `Full backup ${big.seconds.toFixed(1)} s; a revision's index: ${big.indexApparent} bytes (${big.indexAllocated} allocated: zero blocks' entries are holes); ${big.chunkFiles} chunk files in 256 directories.`,
+      typeof bigOrError === 'string' ? bigOrError : `Full backup ${big.seconds.toFixed(1)} s; a revision's index: ${big.indexApparent} bytes (${big.indexAllocated} allocated: zero blocks' entries are holes); ${big.chunkFiles} chunk files in 256 directories.`,
     ].join('\n');
   } finally {
     for (const fs of mounted.reverse()) fs.dispose();

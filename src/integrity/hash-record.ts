@@ -101,6 +101,11 @@ export class HashRecordWriter {
     return writer;
   }
 
+  /** A record at `path` that the caller made as a copy of another (a parent's, copied sparsely). */
+  static async adopt(path: string, blockSize: number, size: number): Promise<HashRecordWriter> {
+    return new HashRecordWriter(await open(path, 'r+'), blockSize, size);
+  }
+
   get imageSize(): number {
     return this.size;
   }

@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 function filesUnder(paths: string[]): string[] {
   const existing = paths.filter((path) => existsSync(path));
   if (existing.length === 0) return [];
-  const out = execFileSync('find', ['-L', ...existing, '-type', 'f', '-print0'], { encoding: 'utf8' });
+  const out = execFileSync('find', ['-L', ...existing, '-type', 'f', '-print0'], { encoding: 'utf8', maxBuffer: 1024 * 1024 * 1024 });
   return out.split('\0').filter(Boolean);
 }
 

@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
-import { chmod, lstat, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, copyFile, lstat, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { dataRanges } from '../../io/native-io.js';
 import { join } from 'node:path';
 import { errorCode } from '../../util/errors.js';
 import type { Logger } from '../../util/logger.js';
@@ -53,9 +54,9 @@ export class ChunkedStore implements Store {
     const inherited = parent ? await this.provenParent(parent.id, parent.hashes, pool.chunkSize, logger) : null;
     let record: HashRecordWriter;
     if (inherited) {
-      // A copy of the parent's index (shared by reflink where the filesystem can): its entries for every block kept.
-      record = await HashRecordWriter.create(path, pool.chunkSize, inherited.size, this.indexPath(inherited.id));
-      await chmod(path, 0o640);
+      // A copy of the parent's index: its entries for every block kept.
+      await copySparse(this.indexPath(inherited.id), path);
+      record = await HashRecordWriter.adopt(path, pool.chunkSize, inherited.size);
     } else {
       record = await HashRecordWriter.create(path, pool.chunkSize, 0);
     }
@@ -276,5 +277,47 @@ export async function hasIndex(directory: string, id: string): Promise<boolean> 
     return (await lstat(join(directory, `${assertRevisionId(id)}${INDEX_SUFFIX}`))).isFile();
   } catch {
     return false;
+  }
+}
+
+const COPY_PIECE = 1024 * 1024;
+const ZERO_PAGE = Buffer.alloc(4096);
+
+/**
+ * Copies an index, shared by reflink where the filesystem can, else
+ * leaving its zero pages holes: a plain copy would allocate the entries of
+ * every zero block (512 MiB per revision of a sparse 1 TiB image).
+ */
+async function copySparse(from: string, to: string): Promise<void> {
+  try {
+    await copyFile(from, to, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE_FORCE);
+    await chmod(to, 0o640);
+    return;
+  } catch (err) {
+    if (errorCode(err) === 'EEXIST') throw err;
+    await unlinkIfPresent(to);
+  }
+  const source = await open(from, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const target = await open(to, 'wx', 0o640);
+    try {
+      const size = (await source.stat()).size;
+      const ranges = dataRanges(source.fd, 0, size)?.ranges ?? [[0, size]];
+      const buffer = Buffer.alloc(COPY_PIECE);
+      for (const [start, end] of ranges) {
+        for (let at = start; at < end; at += COPY_PIECE) {
+          const { bytesRead } = await source.read(buffer, 0, Math.min(COPY_PIECE, end - at), at);
+          for (let page = 0; page < bytesRead; page += 4096) {
+            const piece = buffer.subarray(page, Math.min(bytesRead, page + 4096));
+            if (!piece.equals(ZERO_PAGE.subarray(0, piece.length))) await target.write(piece, 0, piece.length, at + page);
+          }
+        }
+      }
+      await target.truncate(size);
+    } finally {
+      await target.close();
+    }
+  } finally {
+    await source.close();
   }
 }
