@@ -192,6 +192,8 @@ export function configText(options: ConfigOptions): string {
       'status-interval': options.statusInterval ?? 1,
       'telnet-addrs': '127.0.0.1',
       'telnet-port': options.port,
+      // The tests' base directories are on ext4, whose default store is chunked; these test the scheduler.
+      store: 'cow',
     },
     schedules: options.schedules,
     jobs: Object.fromEntries(

@@ -1,5 +1,5 @@
 import { believable, JobDirectory, type JobScan } from '../../job/job-directory.js';
-import { revisionDuration, type Revision } from '../../job/revision.js';
+import { isComplete, revisionDuration, type Revision } from '../../job/revision.js';
 import { systemClock } from '../../util/clock.js';
 import { formatTimestamp } from '../../util/logger.js';
 import { formatBytes, formatSeconds } from '../../util/units.js';
@@ -19,7 +19,8 @@ export async function status(context: ActionContext): Promise<number> {
   for (const id of future) context.logger.warn(`revision ${id} is dated in the future; it is not taken for the last revision`);
   const marks = (revision: Revision): string[] => [
     ...(revision.trust === 'distrusted' ? ['distrusted'] : []),
-    ...(present.has(revision.uuid) ? [] : ['data missing']),
+    // A backup still running (or interrupted) may not have made its data yet: not missing.
+    ...(present.has(revision.uuid) || !isComplete(revision) ? [] : ['data missing']),
     ...(future.has(revision.uuid) ? ['in the future'] : []),
   ];
   const chunked = store instanceof StoreSet ? store.member('chunked') : undefined;
