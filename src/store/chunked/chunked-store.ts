@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
-import { chmod, copyFile, lstat, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { dataRanges } from '../../io/native-io.js';
+import { chmod, lstat, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { copySparse } from './index-copy.js';
 import { join } from 'node:path';
 import { errorCode } from '../../util/errors.js';
 import type { Logger } from '../../util/logger.js';
@@ -191,25 +191,11 @@ export class ChunkedStore implements Store {
   async usage(ids: readonly string[]): Promise<{ chunks: number; bytes: number } | null> {
     const names = new Set<string>();
     for (const id of ids) {
-      let handle: FileHandle;
-      try {
-        handle = await open(this.indexPath(id), constants.O_RDONLY | constants.O_NOFOLLOW);
-      } catch {
-        continue;
-      }
-      try {
-        const blocks = Math.max(0, ((await handle.stat()).size - HEADER_LENGTH) / ENTRY_LENGTH);
-        for (let block = 0; block < blocks; block += SCAN_ENTRIES) {
-          const entries = await readIndexEntries(handle, block, Math.min(SCAN_ENTRIES, blocks - block));
-          for (let at = 0; at < entries.length; at += ENTRY_LENGTH) {
-            if (entries.subarray(at, at + ENTRY_LENGTH).equals(ZERO_ENTRY)) continue;
-            names.add(entries.toString('hex', at, at + ENTRY_LENGTH));
-            if (names.size > USAGE_LIMIT) return null;
-          }
-        }
-      } finally {
-        await handle.close();
-      }
+      const complete = await this.eachChunkName(id, (name) => {
+        names.add(name);
+        return names.size <= USAGE_LIMIT;
+      });
+      if (!complete) return null;
     }
     const pool = await this.pool().catch(() => null);
     let bytes = 0;
@@ -225,33 +211,37 @@ export class ChunkedStore implements Store {
     } catch {
       return [];
     }
-    const lost = (await pool.damaged()).filter((name) => !existsSync(chunkPath(pool.path, name)));
-    if (lost.length === 0) return [];
-    const wanted = new Set(lost);
+    const lost = new Set((await pool.damaged()).filter((name) => !existsSync(chunkPath(pool.path, name))));
+    if (lost.size === 0) return [];
     const found: string[] = [];
-    for (const id of ids) {
-      let handle: FileHandle;
-      try {
-        handle = await open(this.indexPath(id), constants.O_RDONLY | constants.O_NOFOLLOW);
-      } catch {
-        continue;
-      }
-      try {
-        const blocks = Math.max(0, ((await handle.stat()).size - HEADER_LENGTH) / ENTRY_LENGTH);
-        scan: for (let block = 0; block < blocks; block += SCAN_ENTRIES) {
-          const entries = await readIndexEntries(handle, block, Math.min(SCAN_ENTRIES, blocks - block));
-          for (let at = 0; at < entries.length; at += ENTRY_LENGTH) {
-            if (wanted.has(entries.toString('hex', at, at + ENTRY_LENGTH))) {
-              found.push(id);
-              break scan;
-            }
-          }
-        }
-      } finally {
-        await handle.close();
-      }
-    }
+    for (const id of ids) if (!(await this.eachChunkName(id, (name) => !lost.has(name)))) found.push(id);
     return found;
+  }
+
+  /**
+   * Hands every chunk name of the revision's index to `visit` until it
+   * returns false (then false); a revision without an index names none.
+   */
+  private async eachChunkName(id: string, visit: (name: string) => boolean): Promise<boolean> {
+    let handle: FileHandle;
+    try {
+      handle = await open(this.indexPath(id), constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch {
+      return true;
+    }
+    try {
+      const blocks = Math.max(0, ((await handle.stat()).size - HEADER_LENGTH) / ENTRY_LENGTH);
+      for (let block = 0; block < blocks; block += SCAN_ENTRIES) {
+        const entries = await readIndexEntries(handle, block, Math.min(SCAN_ENTRIES, blocks - block));
+        for (let at = 0; at < entries.length; at += ENTRY_LENGTH) {
+          if (entries.subarray(at, at + ENTRY_LENGTH).equals(ZERO_ENTRY)) continue;
+          if (!visit(entries.toString('hex', at, at + ENTRY_LENGTH))) return false;
+        }
+      }
+      return true;
+    } finally {
+      await handle.close();
+    }
   }
 }
 
@@ -268,56 +258,5 @@ async function unlinkIfPresent(path: string): Promise<void> {
     await unlink(path);
   } catch (err) {
     if (errorCode(err) !== 'ENOENT') throw err;
-  }
-}
-
-/** Whether `path` has an index of revision `id` (for a job whose store changed). */
-export async function hasIndex(directory: string, id: string): Promise<boolean> {
-  try {
-    return (await lstat(join(directory, `${assertRevisionId(id)}${INDEX_SUFFIX}`))).isFile();
-  } catch {
-    return false;
-  }
-}
-
-const COPY_PIECE = 1024 * 1024;
-const ZERO_PAGE = Buffer.alloc(4096);
-
-/**
- * Copies an index, shared by reflink where the filesystem can, else
- * leaving its zero pages holes: a plain copy would allocate the entries of
- * every zero block (512 MiB per revision of a sparse 1 TiB image).
- */
-async function copySparse(from: string, to: string): Promise<void> {
-  try {
-    await copyFile(from, to, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE_FORCE);
-    await chmod(to, 0o640);
-    return;
-  } catch (err) {
-    if (errorCode(err) === 'EEXIST') throw err;
-    await unlinkIfPresent(to);
-  }
-  const source = await open(from, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    const target = await open(to, 'wx', 0o640);
-    try {
-      const size = (await source.stat()).size;
-      const ranges = dataRanges(source.fd, 0, size)?.ranges ?? [[0, size]];
-      const buffer = Buffer.alloc(COPY_PIECE);
-      for (const [start, end] of ranges) {
-        for (let at = start; at < end; at += COPY_PIECE) {
-          const { bytesRead } = await source.read(buffer, 0, Math.min(COPY_PIECE, end - at), at);
-          for (let page = 0; page < bytesRead; page += 4096) {
-            const piece = buffer.subarray(page, Math.min(bytesRead, page + 4096));
-            if (!piece.equals(ZERO_PAGE.subarray(0, piece.length))) await target.write(piece, 0, piece.length, at + page);
-          }
-        }
-      }
-      await target.truncate(size);
-    } finally {
-      await target.close();
-    }
-  } finally {
-    await source.close();
   }
 }
