@@ -8,6 +8,9 @@
  * - flock(2), the lock backy 2.x takes on a job's `config`: the locking
  *   library backy uses takes open file description locks on Linux, which
  *   flock locks do not see;
+ * - syncfs(2): one flush of a filesystem makes a batch of a chunk store's
+ *   new files durable before they are renamed into place, where a flush of
+ *   each file costs a journal commit each (50 MB/s for 64 KiB files here);
  * and one thing it has nothing fast enough for:
  * - a checksum of a chunk at memory speed (XXH3 from the xxHash library,
  *   inlined from its header: nothing to load at run time), for verifying
@@ -152,6 +155,23 @@ static napi_value try_flock(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* syncfs(fd): flushes the whole filesystem the descriptor's file is on. */
+static napi_value sync_fs(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  if (argc != 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
+    napi_throw_type_error(env, NULL, "syncfs(fd) takes a file descriptor");
+    return NULL;
+  }
+  if (syncfs(fd) != 0) {
+    napi_throw_error(env, NULL, strerror(errno));
+    return NULL;
+  }
+  return NULL;
+}
+
 #ifdef HAVE_XXHASH
 /* checksum(buffer, seed) -> the XXH3 64-bit hash of its bytes with a BigInt seed, as a BigInt. */
 static napi_value checksum(napi_env env, napi_callback_info info) {
@@ -183,6 +203,8 @@ NAPI_MODULE_INIT() {
   CHECK(napi_set_named_property(env, exports, "zeroFill", fn));
   CHECK(napi_create_function(env, "tryFlock", NAPI_AUTO_LENGTH, try_flock, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "tryFlock", fn));
+  CHECK(napi_create_function(env, "syncfs", NAPI_AUTO_LENGTH, sync_fs, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "syncfs", fn));
 #ifdef HAVE_XXHASH
   CHECK(napi_create_function(env, "checksum", NAPI_AUTO_LENGTH, checksum, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "checksum", fn));

@@ -35,7 +35,7 @@ function useImage(source: string, image: string): void {
   linkSync(image, source);
 }
 
-function loopSize(bytes: number): string {
+export function loopSize(bytes: number): string {
   return `${Math.ceil(bytes / GiB)}G`;
 }
 
@@ -45,17 +45,17 @@ function rotated<T>(items: readonly T[], rep: number): T[] {
   return [...items.slice(k), ...items.slice(0, k)];
 }
 
-interface Bench {
+export interface Bench {
   source: string;
   full: string;
   changed: string;
   restoreFs: LoopFilesystem;
-  samples: Samples;
+  samples: Pick<Samples, 'restic' | 'borg'> & Partial<Samples>;
   log: (line: string) => void;
 }
 
 /** One tool through full backup, incremental backup and restore, from an empty repository to nothing left. */
-async function runTool(tool: PeerTool, bench: Bench): Promise<void> {
+export async function runTool(tool: PeerTool, bench: Bench): Promise<void> {
   const { source, samples } = bench;
   useImage(source, bench.full);
   tool.init();
@@ -75,7 +75,7 @@ async function runTool(tool: PeerTool, bench: Bench): Promise<void> {
     const s = await sample([source, ...tool.backupInputs(step)], () => tool.backup(step));
     const usedAfter = settledUsedBytes(tool.fs);
     const directoryAfter = directoryBytes(tool.fs, tool.repository);
-    samples[tool.name][step].push({ ...s, growthBytes: usedAfter - used, directoryGrowthBytes: directoryAfter - directory });
+    samples[tool.name]![step].push({ ...s, growthBytes: usedAfter - used, directoryGrowthBytes: directoryAfter - directory });
     bench.log(`${tool.name} ${step}: ${s.wallSeconds.toFixed(2)} s, +${((usedAfter - used) / 2 ** 20).toFixed(1)} MiB, input ${(s.cached * 100).toFixed(0)}% cached`);
     used = usedAfter;
     directory = directoryAfter;
@@ -94,7 +94,7 @@ async function runTool(tool: PeerTool, bench: Bench): Promise<void> {
       const flushSeconds = Number(process.hrtime.bigint() - flushStarted) / 1e9;
       return { ...restored.measurement, wallSeconds: restored.measurement.wallSeconds + flushSeconds };
     });
-    samples[tool.name].restore.push(s);
+    samples[tool.name]!.restore.push(s);
     bench.log(`${tool.name} restore: ${s.wallSeconds.toFixed(2)} s, input ${(s.cached * 100).toFixed(0)}% cached`);
     // Outside the timing: the restore must be the changed image, byte for byte.
     execFileSync('cmp', [bench.changed, file]);
@@ -105,7 +105,7 @@ async function runTool(tool: PeerTool, bench: Bench): Promise<void> {
   }
 }
 
-function versions(): string {
+export function versions(): string {
   const first = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8' }).split('\n')[0]!.trim();
   const root = fileURLToPath(new URL('../../../', import.meta.url));
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };

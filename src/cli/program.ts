@@ -46,8 +46,9 @@ export function buildProgram(onExit: (code: number) => void): Command {
     .description('create a job directory and write its source configuration')
     .argument('<TYPE>', `source type: ${SOURCE_TYPE_NAMES.join(', ')}`)
     .argument('<SOURCE>', 'file: FILENAME; ceph-rbd: POOL/IMAGE; flyingcircus: POOL/IMAGE,VM[,CONSUL_ACL_TOKEN]')
-    .action((type: string, source: string) =>
-      run(false, async (c) => (await import('./actions/init.js')).init(c, type, source))(),
+    .option('--store <STORE>', 'how revisions are kept: cow (image files sharing blocks by reflink) or chunked (deduplicated, compressed chunks); default: cow where the directory supports reflinks, else chunked')
+    .action((type: string, source: string, opts: { store?: string }) =>
+      run(false, async (c) => (await import('./actions/init.js')).init(c, type, source, opts.store))(),
     );
 
   program
@@ -132,6 +133,14 @@ export function buildProgram(onExit: (code: number) => void): Command {
     .description('undo backy mount: unmount, and stop what served the revision')
     .argument('<MOUNTPOINT>', 'where backy mount mounted it')
     .action((mountpoint: string) => run(false, async (c) => (await import('./actions/mount.js')).umount(c, mountpoint))());
+
+  program
+    .command('gc')
+    .description('delete the chunks no revision references any more: of the job\'s pool, or with -c of the scheduler\'s shared pool')
+    .option('-c, --config <CONFIG>', 'collect the pool shared by the jobs of this scheduler configuration')
+    .action((opts: { config?: string }) =>
+      run(false, async (c) => (await import('./actions/gc.js')).gc(c, opts.config ?? program.opts<GlobalOptions>().config))(),
+    );
 
   program
     .command('scheduler')

@@ -45,6 +45,20 @@ function header(blockSize: number, size: number): Buffer {
   return buffer;
 }
 
+/**
+ * The block size and image size a finished record's header states; null
+ * when it has none (a record still being written, or not a record).
+ */
+export async function readRecordHeader(handle: FileHandle): Promise<{ blockSize: number; size: number } | null> {
+  const head = Buffer.alloc(HEADER_LENGTH);
+  const { bytesRead } = await handle.read(head, 0, HEADER_LENGTH, 0);
+  if (bytesRead < HEADER_LENGTH || !head.subarray(0, MAGIC.length).equals(MAGIC) || head.readUInt32LE(8) !== VERSION) return null;
+  const blockSize = head.readUInt32LE(12);
+  const size = Number(head.readBigUInt64LE(16));
+  if (blockSize === 0 || !Number.isSafeInteger(size) || !head.equals(header(blockSize, size))) return null;
+  return { blockSize, size };
+}
+
 /** SHA-256 of the file's first `length` bytes, read in pieces. */
 async function fileRoot(handle: FileHandle, length: number): Promise<string> {
   const digest = createHash(HASH_ALGORITHM);
@@ -85,6 +99,11 @@ export class HashRecordWriter {
     const writer = new HashRecordWriter(handle, blockSize, 0);
     await writer.resize(size);
     return writer;
+  }
+
+  /** A record at `path` that the caller made as a copy of another (a parent's, copied sparsely). */
+  static async adopt(path: string, blockSize: number, size: number): Promise<HashRecordWriter> {
+    return new HashRecordWriter(await open(path, 'r+'), blockSize, size);
   }
 
   get imageSize(): number {

@@ -6,6 +6,7 @@ interface NativeIo {
   pageOffset(buffer: Buffer): number;
   tryFlock(fd: number): boolean;
   zeroFill(buffer: Buffer, start: number, end: number): void;
+  syncfs(fd: number): void;
   /** Absent when the helper was built without the xxHash header. */
   checksum?(buffer: Buffer, seed: bigint): bigint;
 }
@@ -77,6 +78,17 @@ export function zeroFill(buffer: Buffer, start = 0, end = buffer.length): void {
   const helper = load();
   if (helper && buffer.buffer instanceof SharedArrayBuffer) helper.zeroFill(buffer, start, end);
   else buffer.fill(0, start, end);
+}
+
+/**
+ * Flushes the whole filesystem that the open file is on (syncfs(2)); false
+ * without the helper, when the caller must flush file by file.
+ */
+export function syncFilesystem(fd: number): boolean {
+  const helper = load();
+  if (!helper) return false;
+  helper.syncfs(fd);
+  return true;
 }
 
 /** XXH3-64 of the buffer's bytes with `seed` (18 GiB/s here); null without the helper or its xxHash part. */

@@ -7,6 +7,7 @@ import type { ProgressListener, Source } from '../sources/source.js';
 import { ParentUnreadableError, type Store } from '../store/store.js';
 import { newRevisionId } from '../store/revision-id.js';
 import { believable, JobDirectory, type JobScan } from './job-directory.js';
+import { distrustDamaged } from './damage.js';
 import { isComplete, type Revision } from './revision.js';
 
 export interface BackupOptions {
@@ -41,11 +42,12 @@ export async function backupJob(path: string, options: BackupOptions): Promise<R
   const job = new JobDirectory(path);
   const config = await job.readConfig();
   const source = createSource(config.source, job.configPath);
-  const store = options.store ?? job.openStore(config.store);
+  const store = options.store ?? job.openStore(config.store, config.pool);
   const lock = await job.lock();
   try {
     const scan = await job.scan(logger);
     await job.removeIncomplete(scan, store, logger);
+    await distrustDamaged(job, scan, store, logger);
     const context = { job, store, source, options };
     const parent = await chooseParent(scan, store, options.clock.now(), logger);
     let revision: Revision;
@@ -171,6 +173,7 @@ async function writeData(store: Store, source: Source, revision: Revision, paren
         bytes_verified: verification.bytesVerified,
         ...(verification.bytesReadBack !== undefined ? { bytes_read_back: verification.bytesReadBack } : {}),
         ...sourceStats,
+        ...committed.stats,
       },
     };
   } catch (err) {

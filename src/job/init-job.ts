@@ -1,12 +1,28 @@
 import { mkdir } from 'node:fs/promises';
 import { BackyError, describeIoError } from '../util/errors.js';
 import { findSourceType } from '../sources/registry.js';
+import { defaultStore } from '../store/default-store.js';
+import { storeTypeNames } from '../store/registry.js';
 import { JobDirectory } from './job-directory.js';
 
-/** `backy init TYPE SOURCE`: creates the job directory and writes its config. */
-export async function initJob(path: string, typeName: string, argument: string): Promise<JobDirectory> {
+export interface InitOutcome {
+  job: JobDirectory;
+  store: string;
+  /** Why this store, when none was asked for. */
+  storeReason: string | null;
+}
+
+/**
+ * `backy init [--store STORE] TYPE SOURCE`: creates the job directory and
+ * writes its config. Without `--store` the store suits the filesystem
+ * (see defaultStore); a chunked job keeps its own pool in the directory.
+ */
+export async function initJob(path: string, typeName: string, argument: string, options: { store?: string } = {}): Promise<InitOutcome> {
   const type = findSourceType(typeName);
   const config = type.fromInitArgument(argument);
+  if (options.store !== undefined && !storeTypeNames().includes(options.store)) {
+    throw new BackyError(`unknown store ${JSON.stringify(options.store)}; known stores: ${storeTypeNames().join(', ')}`);
+  }
   const job = new JobDirectory(path);
   try {
     await mkdir(job.path, { recursive: true });
@@ -16,6 +32,8 @@ export async function initJob(path: string, typeName: string, argument: string):
   if (await job.hasConfig()) {
     throw new BackyError(`${job.configPath} already exists; refusing to overwrite the job's configuration`);
   }
-  await job.writeConfig(config);
-  return job;
+  const chosen = options.store !== undefined ? { store: options.store, reason: null } : await defaultStore(job.path);
+  // Without a `store` key a job is a cow job, as backy 2.x wrote them.
+  await job.writeConfig(chosen.store === 'cow' ? config : { ...config, store: chosen.store });
+  return { job, store: chosen.store, storeReason: chosen.reason };
 }

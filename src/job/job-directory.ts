@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { BackyError, describeIoError, errorCode } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { syncDirectory } from '../util/fsync.js';
-import { DEFAULT_STORE, openStore } from '../store/registry.js';
+import { DEFAULT_STORE, openJobStores, POOL_CHOICES, type PoolChoice } from '../store/registry.js';
 import { assertRevisionId, isRevisionId } from '../store/revision-id.js';
 import type { Store } from '../store/store.js';
 import { FileLock } from '../util/lock.js';
@@ -42,10 +42,11 @@ export interface JobScan {
   unreadable: UnreadableRevision[];
 }
 
-/** A job's `config`: its source, and which store keeps its data. */
+/** A job's `config`: its source, and which store keeps its data (and for a chunked one, which pool). */
 export interface JobConfigFile {
   source: Record<string, unknown>;
   store: string;
+  pool: PoolChoice;
 }
 
 /**
@@ -115,22 +116,25 @@ export class JobDirectory {
       throw new BackyError(`${this.configPath}: invalid YAML: ${(err as Error).message.split('\n')[0]}`);
     }
     if (!isMapping(data)) throw new BackyError(`${this.configPath}: expected a mapping with the source's "type" and parameters`);
-    const { store = DEFAULT_STORE, ...rest } = data;
+    const { store = DEFAULT_STORE, chunk_pool: pool = 'job', ...rest } = data;
     if (typeof store !== 'string') throw new BackyError(`${this.configPath}: store: expected the name of a store (e.g. cow)`);
+    if (!POOL_CHOICES.includes(pool as PoolChoice)) {
+      throw new BackyError(`${this.configPath}: chunk_pool: expected ${POOL_CHOICES.join(' or ')} (where a chunked job keeps its chunks)`);
+    }
     // backy 2.0 nested the source under `source:` beside the schedule.
     const source = isMapping(rest.source) ? rest.source : rest;
-    return { source, store };
+    return { source, store, pool: pool as PoolChoice };
   }
 
-  /** The store of this job, as its `config` names it. */
+  /** The stores of this job: the one its `config` names, and those of revisions made before it changed. */
   async store(): Promise<Store> {
-    const { store } = await this.readConfig();
-    return this.openStore(store);
+    const { store, pool } = await this.readConfig();
+    return this.openStore(store, pool);
   }
 
-  openStore(name: string): Store {
+  openStore(name: string, pool: PoolChoice = 'job'): Store {
     try {
-      return openStore(name, this.path);
+      return openJobStores(name, this.path, pool);
     } catch (err) {
       throw new BackyError(`${this.configPath}: ${(err as Error).message}`);
     }

@@ -60,6 +60,9 @@ const addresses = z
   .refine((list) => list.every((a) => !/\s/.test(a)), { message: 'listen addresses are separated by commas, not blanks' });
 const addressList = addresses.refine((list) => list.length > 0, { message: 'expected at least one listen address (e.g. "127.0.0.1, ::1")' });
 
+/** `store:` globally or per job: how new jobs (and jobs that change store) keep their revisions. */
+const storeName = z.enum(['cow', 'chunked'], { error: 'expected cow or chunked' });
+
 const port = (zeroMeansOff: boolean) => {
   const expected = `expected a port number from ${zeroMeansOff ? '0 (off)' : '1'} to 65535`;
   return z
@@ -84,6 +87,7 @@ export const globalSection = z.strictObject({
   'api-tokens': absolutePath('the token file').optional(),
   'backup-completed-callback': absolutePath('the program to run after each backup').optional(),
   'callback-timeout': secondsBetween(1, 3600, 60).optional(),
+  store: storeName.optional(),
 });
 
 export const GLOBAL_KEYS = Object.keys(globalSection.shape);
@@ -131,6 +135,7 @@ export const jobEntry = z.strictObject({
   source: z.unknown().refine((value) => value !== undefined, {
     message: 'missing: expected the source\'s "type" and its parameters',
   }),
+  store: storeName.optional(),
 });
 
 export const JOB_KEYS = Object.keys(jobEntry.shape);

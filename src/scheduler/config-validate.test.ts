@@ -86,7 +86,7 @@ jobs: {}
     `${FILE}: global: status-interval: expected a number of seconds from 1 to 3600 (e.g. 30)`,
     `${FILE}: global: telnet-addrs: listen addresses are separated by commas, not blanks`,
     `${FILE}: global: telnet-port: expected a port number from 1 to 65535`,
-    `${FILE}: global: unknown key "worker_limit" (did you mean "worker-limit"?); expected base-dir, worker-limit, status-file, status-interval, telnet-addrs, telnet-max-sessions, telnet-idle-timeout, telnet-port, http-addrs, http-port, api-tokens, backup-completed-callback, callback-timeout`,
+    `${FILE}: global: unknown key "worker_limit" (did you mean "worker-limit"?); expected base-dir, worker-limit, status-file, status-interval, telnet-addrs, telnet-max-sessions, telnet-idle-timeout, telnet-port, http-addrs, http-port, api-tokens, backup-completed-callback, callback-timeout, store`,
   ]);
 });
 
@@ -189,7 +189,7 @@ job: {}
     `${FILE}: unknown section "job" (did you mean "jobs"?); expected global (or config), schedules, jobs`,
     `${FILE}: job "a": schedule: "defualt" is not a defined schedule (defined schedules: default; did you mean "default"?)`,
     `${FILE}: job "b": source: missing: expected the source's "type" and its parameters`,
-    `${FILE}: job "c": unknown key "retention"; expected schedule, source`,
+    `${FILE}: job "c": unknown key "retention"; expected schedule, source, store`,
     `${FILE}: job "d": schedule: expected the name of a schedule defined under "schedules"`,
     `${FILE}: job "e": source: expected a mapping with "type" and the source's parameters`,
   ]);

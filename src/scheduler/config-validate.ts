@@ -84,7 +84,10 @@ export function validateConfig(raw: unknown, file: string): ConfigValidation {
     if (relative !== null) {
       fail(where, `source.filename: ${JSON.stringify(relative)} is relative; the scheduler runs backups elsewhere: give the absolute path`);
     }
-    if (schedule && source.config) jobs.set(name, { name, scheduleName: entry.schedule, schedule, source: source.config });
+    if (schedule && source.config) {
+      const store = entry.store ?? global?.store;
+      jobs.set(name, { name, scheduleName: entry.schedule, schedule, source: source.config, ...(store ? { store } : {}) });
+    }
   }
 
   for (const name of schedules.keys()) {

@@ -31,9 +31,11 @@ export interface JobConfig {
   schedule: Schedule;
   /** The source in the job directory's flat form: `{type, ...parameters}`. */
   source: { type: string } & Record<string, unknown>;
+  /** The store named for it in the configuration (the job's, else the global one). */
+  store?: string;
 }
 
 /** Equal jobs need no new job config and no new plan. */
 export function sameJob(a: JobConfig, b: JobConfig): boolean {
-  return JSON.stringify([a.scheduleName, a.schedule, a.source]) === JSON.stringify([b.scheduleName, b.schedule, b.source]);
+  return JSON.stringify([a.scheduleName, a.schedule, a.source, a.store]) === JSON.stringify([b.scheduleName, b.schedule, b.source, b.store]);
 }

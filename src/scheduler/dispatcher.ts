@@ -22,6 +22,8 @@ export interface DispatcherOptions {
   timers: boolean;
   /** Told of every completed backup (the completion hook); never awaited. */
   onCompleted?: (job: ScheduledJob) => void;
+  /** Retention removed revisions (their chunks may now be garbage). */
+  onRevisionsRemoved?: () => void;
 }
 
 /** Longest sleep between looks at the clock, in case it jumps. */
@@ -185,7 +187,8 @@ export class Dispatcher {
 
   private async expire(job: ScheduledJob, schedule: Schedule): Promise<void> {
     try {
-      await expireRevisions(job.directory, schedule, this.options.clock, this.options.logger);
+      const plan = await expireRevisions(job.directory, schedule, this.options.clock, this.options.logger);
+      if (plan.remove.length > 0) this.options.onRevisionsRemoved?.();
     } catch (err) {
       this.options.logger.error(`job ${job.name}: retention failed: ${(err as Error).message}`);
     }

@@ -11,6 +11,7 @@ import { BackyError, describeIoError, errorCode } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { JobConfig } from './config.js';
 import { checkAdoptable } from './job-adoption.js';
+import { storeKeys } from './job-store.js';
 
 /**
  * The scheduler's side of a job directory: create it, keep its `config` in
@@ -33,7 +34,7 @@ export interface PreparedJob {
 }
 
 /** Creates or adopts the job's directory; a ForeignDirectoryError when something else is in the way. */
-export async function prepareJobDirectory(baseDir: string, job: JobConfig, clock: Clock): Promise<PreparedJob> {
+export async function prepareJobDirectory(baseDir: string, job: JobConfig, clock: Clock, logger?: Logger): Promise<PreparedJob> {
   const directory = new JobDirectory(join(baseDir, job.name));
   if (!(await checkAdoptable(job.name, directory.path))) {
     try {
@@ -45,13 +46,14 @@ export async function prepareJobDirectory(baseDir: string, job: JobConfig, clock
     }
   }
   await directory.ensureExists();
-  const configWritten = await writeConfigIfChanged(directory, job);
+  const configWritten = await writeConfigIfChanged(directory, job, (line) => logger?.info(`job ${job.name}: ${line}`));
   const firstSeen = await readOrRecordFirstSeen(directory, clock);
   return { directory, firstSeen, configWritten };
 }
 
-async function writeConfigIfChanged(directory: JobDirectory, job: JobConfig): Promise<boolean> {
-  const wanted = YAML.stringify(job.source);
+async function writeConfigIfChanged(directory: JobDirectory, job: JobConfig, log: (line: string) => void): Promise<boolean> {
+  const config = { ...job.source, ...(await storeKeys(directory, job.store, log)) };
+  const wanted = YAML.stringify(config);
   let current: string | null = null;
   try {
     current = await readFile(directory.configPath, 'utf8');
@@ -60,7 +62,7 @@ async function writeConfigIfChanged(directory: JobDirectory, job: JobConfig): Pr
   }
   if (current === wanted) return false;
   try {
-    await directory.writeConfig(job.source);
+    await directory.writeConfig(config);
   } catch (err) {
     throw describeIoError(err, `cannot write ${directory.configPath}`);
   }

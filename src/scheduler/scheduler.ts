@@ -15,6 +15,7 @@ import { Dispatcher } from './dispatcher.js';
 import type { FrontEnd, FrontEndPlugin } from './front-end.js';
 import { ForeignDirectoryError } from './job-adoption.js';
 import { prepareJobDirectory, readJobHistory } from './job-setup.js';
+import { PoolCollector } from './gc-task.js';
 import { ScheduledJob } from './scheduled-job.js';
 import { reportRevisions } from '../job/revision-report.js';
 import type { JobDetail, JobStatus, RunOutcome, SchedulerControl, SchedulerStatus, StatusSnapshot } from './status-model.js';
@@ -62,6 +63,8 @@ const FRONT_END_CLOSE_MS = 1_000;
 export class Scheduler implements SchedulerControl {
   private config: SchedulerConfig;
   private readonly dispatcher: Dispatcher;
+  /** The daily garbage collection of the chunk pool the jobs share. */
+  readonly collector: PoolCollector;
   private readonly statusWriter: StatusWriter;
   private readonly hooks: CompletionHooks;
   private lock: FileLock | null = null;
@@ -78,6 +81,7 @@ export class Scheduler implements SchedulerControl {
     this.startedAt = options.clock.now();
     this.configLoaded = this.startedAt;
     this.hooks = new CompletionHooks(options.logger);
+    this.collector = new PoolCollector(() => this.config.baseDir, options.logger);
     this.dispatcher = new Dispatcher({
       ...options,
       timers: options.timers ?? true,
@@ -85,6 +89,7 @@ export class Scheduler implements SchedulerControl {
         const hook = this.config.completionHook;
         if (hook) this.hooks.run(hook.program, hook.timeoutSeconds, job.name, job.directory);
       },
+      onRevisionsRemoved: () => this.collector.request(),
     });
     this.dispatcher.workerLimit = this.config.workerLimit;
     this.statusWriter = new StatusWriter(() => this.snapshot(), () => this.config.statusFile, options.logger);
@@ -124,6 +129,7 @@ export class Scheduler implements SchedulerControl {
       this.dispatcher.tick();
       await this.statusWriter.write();
       if (this.options.timers ?? true) this.statusWriter.every(this.config.statusIntervalSeconds);
+      if (this.options.timers ?? true) this.collector.daily();
     } catch (err) {
       await this.dispatcher.shutdown(0);
       await this.closeFrontEnds();
@@ -183,7 +189,7 @@ export class Scheduler implements SchedulerControl {
       const prepared = await mapLimited([...next.jobs.values()].filter((job) => !jobs.has(job.name)), JOB_SETUP_CONCURRENCY, (job) => this.prepareJob(job));
       added = prepared.flatMap((p) => ('job' in p ? [p.job] : []));
       skipped = prepared.flatMap((p) => ('job' in p ? [] : [p]));
-      await mapLimited(changed, JOB_SETUP_CONCURRENCY, (job) => prepareJobDirectory(next.baseDir, job, clock));
+      await mapLimited(changed, JOB_SETUP_CONCURRENCY, (job) => prepareJobDirectory(next.baseDir, job, clock, this.options.logger));
       applyFrontEnds = [];
       for (const frontEnd of this.frontEnds) if (frontEnd.prepareReload) applyFrontEnds.push(await frontEnd.prepareReload(next));
     } catch (err) {
@@ -230,6 +236,7 @@ export class Scheduler implements SchedulerControl {
       if (!(await settlesWithin(this.statusWriter.write(), FINAL_STATUS_WRITE_MS))) {
         logger.warn(`the last status file write did not finish within ${FINAL_STATUS_WRITE_MS / 1000} s; not waiting for it`);
       }
+      await this.collector.stop();
       await this.closeFrontEnds();
       const lock = this.lock;
       this.lock = null;
@@ -291,7 +298,7 @@ export class Scheduler implements SchedulerControl {
     const { clock, logger } = this.options;
     let prepared;
     try {
-      prepared = await prepareJobDirectory(this.config.baseDir, config, clock);
+      prepared = await prepareJobDirectory(this.config.baseDir, config, clock, logger);
     } catch (err) {
       if (err instanceof ForeignDirectoryError) return { name: config.name, reason: err.message };
       throw err;

@@ -5,13 +5,16 @@ import type { Logger } from '../util/logger.js';
 /**
  * How a new revision's data began: `reflink`, sharing every block with its
  * parent's; `copy`, empty because the filesystem cannot share (the source
- * is written whole); `empty`, a first (or full) backup.
+ * is written whole); `empty`, a first (or full) backup; `chunks`, naming
+ * every chunk its parent's index names (a chunked store).
  */
-export type CloneMethod = 'reflink' | 'copy' | 'empty';
+export type CloneMethod = 'reflink' | 'copy' | 'empty' | 'chunks';
 
 /** What a store records about a revision's data once it is complete (goes into the `.rev`). */
 export interface CommittedData {
   hashes: RecordedHashes;
+  /** Figures of the store's own for the revision's stats (a chunked store: what it added to the pool). */
+  stats?: Record<string, number>;
 }
 
 /**
@@ -39,6 +42,13 @@ export interface RevisionWriter extends ImageWriter {
  */
 export interface RevisionReader {
   readonly size: number;
+  /**
+   * True where `read` itself proves every block it returns against the
+   * revision's recorded hash, failing with a DamageError (a chunked store
+   * reads each block from the chunk its entry names and checks the chunk's
+   * SHA-256): a caller holding the proven record need not hash again.
+   */
+  readonly provesReads?: boolean;
   /** Reads up to `length` bytes at `position`; fewer only at the end of the data. */
   read(buffer: Buffer, length: number, position: number): Promise<number>;
   /**
@@ -120,6 +130,13 @@ export interface Store {
    * `find`, reflink restores and mounting it by hand.
    */
   filePath?(id: string): string;
+  /**
+   * Of `ids`, the revisions whose data the store has found damaged since
+   * (a chunk they share with a revision that was read failed its hash):
+   * to be distrusted before a backup chooses its parent. Stores that share
+   * nothing between revisions have none.
+   */
+  damagedRevisions?(ids: readonly string[]): Promise<string[]>;
 }
 
 /** Where `recordHashes` takes the entries of consecutive blocks. */

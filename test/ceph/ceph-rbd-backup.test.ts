@@ -83,7 +83,7 @@ describe('ceph-rbd source', { timeout: 300_000 }, () => {
       const image = 'rbd/noreflink';
       createImage(cluster, image, imageContent(12 * MiB, 'noreflink'), scratch);
       const job = join(ext4.path, 'noreflink');
-      assert.equal((await backyAsync(['-b', job, 'init', 'ceph-rbd', image], cluster.env)).status, 0);
+      assert.equal((await backyAsync(['-b', job, 'init', '--store', 'cow', 'ceph-rbd', image], cluster.env)).status, 0);
       await backupOk(job, cluster.env);
       scribble(cluster, image, '1M');
       const result = await backyAsync(['-b', job, 'backup', 'daily'], cluster.env);

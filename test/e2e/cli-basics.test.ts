@@ -93,7 +93,7 @@ test('without -b the job directory is the working directory', () => {
     const content = randomBytes(1024 * 1024);
     writeFileSync(join(dir, 'vm.img'), content);
     const inJob = { cwd: job };
-    assert.equal(backy(['init', 'file', '../vm.img'], inJob).status, 0);
+    assert.equal(backy(['init', '--store', 'cow', 'file', '../vm.img'], inJob).status, 0);
     // A relative source is stored absolute: the scheduler runs jobs from elsewhere.
     assert.deepEqual(YAML.parse(readFileSync(join(job, 'config'), 'utf8')), { type: 'file', filename: join(dir, 'vm.img') });
     const backup = backy(['backup', 'daily'], inJob);

@@ -49,7 +49,7 @@ async function diskFull(type: FsType): Promise<void> {
     const source = join(outside, 'vm.img');
     const job = join(fs.path, 'vm');
     writeFileSync(source, randomBytes(16 * MiB));
-    assert.equal(backy(['-b', job, 'init', 'file', source]).status, 0);
+    assert.equal(backy(['-b', job, 'init', '--store', 'cow', 'file', source]).status, 0);
     const first = backy(['-b', job, 'backup', 'first']);
     assert.equal(first.status, 0, first.stderr);
     const firstCopy = join(outside, 'first.img');

@@ -39,7 +39,7 @@ before(() => {
   writeFileSync(source, '');
   truncateSync(source, 256 * MiB);
   writeRandom(source, 0, 4 * MiB);
-  assert.equal(backy(['-b', job, 'init', 'file', source]).status, 0);
+  assert.equal(backy(['-b', job, 'init', '--store', 'cow', 'file', source]).status, 0);
   const first = backy(['-b', job, 'backup', 'first']);
   assert.equal(first.status, 0, first.stderr);
   firstId = revisionIds(job)[0]!;

@@ -23,7 +23,7 @@ before(() => {
   const source = join(dir, 'vm.img');
   writeFileSync(source, randomBytes(4 * MiB));
   job = join(dir, 'job');
-  assert.equal(backy(['-b', job, 'init', 'file', source]).status, 0);
+  assert.equal(backy(['-b', job, 'init', '--store', 'cow', 'file', source]).status, 0);
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -91,7 +91,7 @@ test('a log file renamed while backy runs: the process writes on into a new file
   writeSync(fd, randomBytes(MiB), 0, MiB, 0);
   closeSync(fd);
   const bigJob = join(dir, 'big-job');
-  assert.equal(backy(['-b', bigJob, 'init', 'file', bigSource]).status, 0);
+  assert.equal(backy(['-b', bigJob, 'init', '--store', 'cow', 'file', bigSource]).status, 0);
 
   const log = join(dir, 'rotated.log');
   const child = backyAsync(['-l', log, '-b', bigJob, 'backup', 'daily']);

@@ -81,7 +81,8 @@ function ok(args: string[], options: { cwd?: string } = {}) {
   return result;
 }
 
-export async function manualScenario(type: FsType): Promise<void> {
+/** `initArgs`: options for `backy init` (ext4 names the cow store: its default there is chunked). */
+export async function manualScenario(type: FsType, initArgs: string[] = []): Promise<void> {
   const fs = mountLoopFilesystem(type, '512M');
   const saved = mkdtempSync(join(tmpdir(), 'backy-e2e-saved-'));
   let device: ReturnType<typeof attachLoopDevice> | undefined;
@@ -90,7 +91,7 @@ export async function manualScenario(type: FsType): Promise<void> {
     const job = join(fs.path, 'backy', 'vm1');
     writeFileSync(source, '');
 
-    const init = ok(['-b', job, 'init', 'file', source]);
+    const init = ok(['-b', job, 'init', ...initArgs, 'file', source]);
     assert.equal(init.stderr, '');
     assert.deepEqual(YAML.parse(readFileSync(join(job, 'config'), 'utf8')), { type: 'file', filename: source });
 

@@ -42,7 +42,7 @@ test('on ext4, backups and restores leave the image out of the page cache and ev
   // Random data around a hole, and a size that ends in the middle of a block.
   const content = Buffer.concat([randomBytes(20 * MiB), Buffer.alloc(4 * MiB), randomBytes(16 * MiB + 1234)]);
   writeFileSync(source, content);
-  ok(['-b', job, 'init', 'file', source]);
+  ok(['-b', job, 'init', '--store', 'cow', 'file', source]);
 
   for (const round of [0, 1]) {
     if (round === 1) {
@@ -74,7 +74,7 @@ test('with verify: full in the job config, an ext4 backup reads all of its image
   const job = join(ext4.path, 'job-full');
   mkdirSync(job);
   writeFileSync(source, Buffer.concat([randomBytes(9 * MiB), Buffer.alloc(3 * MiB), randomBytes(MiB + 99)]));
-  ok(['-b', job, 'init', 'file', source]);
+  ok(['-b', job, 'init', '--store', 'cow', 'file', source]);
   const config = readFileSync(join(job, 'config'), 'utf8');
 
   writeFileSync(join(job, 'config'), `${config}verify: everything\n`);

@@ -48,7 +48,7 @@ async function withScheduler(jobs: Record<string, string>, workerLimit: number, 
     writeFileSync(
       conf,
       YAML.stringify({
-        global: { 'base-dir': base, 'worker-limit': limit, 'telnet-addrs': '127.0.0.1' },
+        global: { 'base-dir': base, 'worker-limit': limit, 'telnet-addrs': '127.0.0.1', store: 'cow' },
         schedules: { std: { daily: { interval: '1d', keep: 3 }, weekly: { interval: '1w', keep: 2 } }, quick: { hourly: { interval: '1h', keep: 2 } } },
         jobs: Object.fromEntries(Object.entries(list).map(([name, schedule]) => [name, { schedule, source: { type: 'file', filename: `/srv/vm/${name}.img` } }])),
       }),

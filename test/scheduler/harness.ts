@@ -200,6 +200,8 @@ export function configText(options: ConfigOptions): string {
       'status-interval': options.statusInterval ?? 1,
       'telnet-addrs': '127.0.0.1',
       'telnet-port': options.port,
+      // The tests' base directories are on ext4, whose default store is chunked; these test the scheduler.
+      store: 'cow',
       // Off unless a test turns it on: the default port would be shared by every test's scheduler.
       'http-port': 0,
       ...options.global,

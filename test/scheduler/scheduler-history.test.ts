@@ -93,7 +93,7 @@ test('retention: old revisions beyond keep lose their tags and go; ad-hoc tags a
   try {
     const source = fixture.source('vm.img', 64 * 1024);
     const job = fixture.job('vm');
-    assert.equal(backy(['-b', job, 'init', 'file', source]).status, 0);
+    assert.equal(backy(['-b', job, 'init', '--store', 'cow', 'file', source]).status, 0);
     // History made by hand, then moved into the past: days ago, tags.
     const past: [number, string][] = [
       [5, 'before-upgrade'],

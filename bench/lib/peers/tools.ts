@@ -13,7 +13,7 @@ import { BACKY_MAIN } from '../../../test/helpers/cli.js';
 import type { LoopFilesystem } from '../../../test/helpers/loop-fs.js';
 import { measure, type Measurement } from '../measure.js';
 
-export type ToolName = 'backy-btrfs' | 'backy-ext4' | 'restic' | 'borg';
+export type ToolName = 'backy-btrfs' | 'backy-ext4' | 'backy-chunked' | 'restic' | 'borg';
 export type BackupStep = 'full' | 'incremental';
 
 export interface PeerTool {
@@ -35,14 +35,19 @@ export interface PeerTool {
   remove(): void;
 }
 
-/** backy: `init file SRC`, `backup TAG`, `restore -r 0 TARGET` on a job directory. */
-export function backyTool(name: 'backy-btrfs' | 'backy-ext4', fs: LoopFilesystem, source: string): PeerTool {
+/**
+ * backy: `init file SRC`, `backup TAG`, `restore -r 0 TARGET` on a job
+ * directory; `backy-chunked` with `init --store chunked` (its own pool in
+ * the job directory), the others with the cow store.
+ */
+export function backyTool(name: 'backy-btrfs' | 'backy-ext4' | 'backy-chunked', fs: LoopFilesystem, source: string): PeerTool {
   const job = join(fs.path, 'backy-job');
+  const store = name === 'backy-chunked' ? 'chunked' : 'cow';
   return {
     name,
     fs,
     repository: job,
-    init: () => execFileSync(process.execPath, [BACKY_MAIN, '-b', job, 'init', 'file', source]),
+    init: () => execFileSync(process.execPath, [BACKY_MAIN, '-b', job, 'init', '--store', store, 'file', source]),
     backup: (step) => measure(process.execPath, [BACKY_MAIN, '-b', job, 'backup', step]),
     async restore(target) {
       const file = join(target, basename(source));
@@ -51,8 +56,9 @@ export function backyTool(name: 'backy-btrfs' | 'backy-ext4', fs: LoopFilesystem
     // The parent image, which an incremental backup on btrfs compares the
     // source with; on ext4 the new revision is written whole and the parent
     // is not read.
-    backupInputs: (step) => (step === 'incremental' && fs.type === 'btrfs' ? [join(job, 'last')] : []),
-    restoreInputs: () => [join(job, 'last')],
+    backupInputs: (step) => (step === 'incremental' && fs.type === 'btrfs' && store === 'cow' ? [join(job, 'last')] : []),
+    // A chunked revision is its index and the pool's chunks: the whole job directory.
+    restoreInputs: () => (store === 'chunked' ? [job] : [join(job, 'last')]),
     remove: () => rmSync(job, { recursive: true, force: true }),
   };
 }

@@ -7,6 +7,8 @@ import type { ActionContext } from '../context.js';
 import { renderTable } from '../../util/table.js';
 import { reportRevisions } from '../../job/revision-report.js';
 import { renderData, type DataFormat } from '../render/structured.js';
+import { ChunkedStore } from '../../store/chunked/chunked-store.js';
+import { StoreSet } from '../../store/store-set.js';
 
 export async function status(context: ActionContext, format: DataFormat | null = null): Promise<number> {
   const job = new JobDirectory(context.jobPath);
@@ -28,8 +30,15 @@ export async function status(context: ActionContext, format: DataFormat | null =
     ...(missing.has(revision.uuid) ? ['data missing'] : []),
     ...(future.has(revision.uuid) ? ['in the future'] : []),
   ];
-  context.stdout.write(`${renderRevisionTable(scan, marks)}\n`);
+  const chunked = store instanceof StoreSet ? store.member('chunked') : undefined;
+  const usage = chunked instanceof ChunkedStore ? await chunked.usage(scan.revisions.map((r) => r.uuid)) : null;
+  context.stdout.write(`${renderRevisionTable(scan, marks)}${usage && usage.chunks > 0 ? `\n${describeUsage(usage)}` : ''}\n`);
   return 0;
+}
+
+/** What a chunked job really takes: its revisions' distinct chunks, however many revisions (and jobs) share each. */
+function describeUsage(usage: { chunks: number; bytes: number }): string {
+  return `${formatBytes(usage.bytes)} used in the chunk pool by ${usage.chunks} distinct chunk${usage.chunks === 1 ? '' : 's'}`;
 }
 
 /**
@@ -60,7 +69,8 @@ function durationText(revision: Revision): string {
   return isComplete(revision) ? formatSeconds(revisionDuration(revision)) : '0 s';
 }
 
+/** A chunked revision's size is what it added to the pool (compressed); a cow revision's, what it wrote. */
 function writtenBytes(revision: Revision): number {
-  const value = Number(revision.stats.bytes_written ?? 0);
+  const value = Number(revision.stats.bytes_added ?? revision.stats.bytes_written ?? 0);
   return Number.isFinite(value) ? value : 0;
 }

@@ -1,0 +1,66 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { gcSharedPool } from '../job/gc-job.js';
+import type { Logger } from '../util/logger.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The scheduler's garbage collection of the chunk pool its jobs share:
+ * once a day, and after retention removed revisions. One at a time; a
+ * request while one runs makes one more run after it. In this process:
+ * the collection is I/O, and it never holds anything a backup waits for
+ * longer than one stripe's deletions.
+ */
+export class PoolCollector {
+  private running: Promise<void> | null = null;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly baseDir: () => string,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Starts the daily runs (the first one a day from now). */
+  daily(): void {
+    this.timer = setInterval(() => this.request(), DAY_MS);
+    this.timer.unref();
+  }
+
+  /** Runs a collection soon, if the base directory has a pool. */
+  request(): void {
+    if (!existsSync(join(this.baseDir(), '.chunks', 'pool'))) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.run().finally(() => {
+      this.running = null;
+      if (this.again) {
+        this.again = false;
+        this.request();
+      }
+    });
+  }
+
+  /** Stops the daily runs and waits for one under way. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.again = false;
+    await this.running;
+  }
+
+  /** Resolves when no collection runs (tests). */
+  async settled(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async run(): Promise<void> {
+    try {
+      await gcSharedPool(this.baseDir(), this.logger);
+    } catch (err) {
+      this.logger.error(`garbage collection of ${join(this.baseDir(), '.chunks')} failed: ${(err as Error).message}`);
+    }
+  }
+}

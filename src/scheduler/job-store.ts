@@ -1,0 +1,23 @@
+import type { JobDirectory } from '../job/job-directory.js';
+import { defaultStore } from '../store/default-store.js';
+
+/**
+ * The store keys a scheduler job's `config` is written with. The store
+ * the scheduler configuration names (for the job, else globally) wins;
+ * without one a job keeps what its config says, and a new job gets the
+ * default for its filesystem (logged). A chunked job of the scheduler
+ * shares the base directory's pool, unless it already had a pool of its
+ * own (made by `backy init`), which it keeps.
+ */
+export async function storeKeys(directory: JobDirectory, named: string | undefined, log: (line: string) => void): Promise<Record<string, unknown>> {
+  const existing = (await directory.hasConfig()) ? await directory.readConfig().catch(() => null) : null;
+  let store = named ?? existing?.store;
+  if (store === undefined) {
+    const chosen = await defaultStore(directory.path);
+    log(chosen.reason);
+    store = chosen.store;
+  }
+  if (store !== 'chunked') return store === 'cow' ? {} : { store };
+  const ownPool = existing?.store === 'chunked' && existing.pool === 'job';
+  return { store, chunk_pool: ownPool ? 'job' : 'shared' };
+}

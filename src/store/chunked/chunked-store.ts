@@ -1,0 +1,272 @@
+import { constants } from 'node:fs';
+import { chmod, lstat, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { copySparse } from './index-copy.js';
+import { join } from 'node:path';
+import { errorCode } from '../../util/errors.js';
+import type { Logger } from '../../util/logger.js';
+import { ENTRY_LENGTH, ZERO_ENTRY } from '../../integrity/block-hash.js';
+import { blockCount, HashRecord, HashRecordWriter, HEADER_LENGTH, readRecordHeader, type RecordedHashes } from '../../integrity/hash-record.js';
+import { assertRevisionId, isRevisionId } from '../revision-id.js';
+import type { DataState, HashRecordSink, RevisionWriter, Store } from '../store.js';
+import { StoreError } from '../store.js';
+import { ChunkPool } from './chunk-pool.js';
+import { ChunkedRevisionReader, readIndexEntries } from './chunked-reader.js';
+import { ChunkedRevisionWriter } from './chunked-writer.js';
+import { chunkPath } from './pool-layout.js';
+import { existsSync } from 'node:fs';
+
+export const INDEX_SUFFIX = '.index';
+const PENDING_INDEX = /^\.(.+)\.index\.tmp$/;
+/** Entries read at a time when looking through an index for damaged chunks. */
+const SCAN_ENTRIES = 32 * 1024;
+/** Distinct chunks `usage` counts (those of a 128 GiB image) before it gives up for an estimate. */
+const USAGE_LIMIT = 2_000_000;
+
+/**
+ * Revisions as indexes of chunks: `{job}/{id}.index` is the revision's hash
+ * record (header, then the SHA-256 of each block, zeros for zero blocks),
+ * and each entry names the chunk in the pool that holds the block. The
+ * pool is shared by every job that names it; the index is the job's.
+ */
+export class ChunkedStore implements Store {
+  readonly name = 'chunked';
+
+  constructor(
+    private readonly directory: string,
+    readonly poolPath: string,
+  ) {}
+
+  indexPath(id: string): string {
+    return join(this.directory, `${assertRevisionId(id)}${INDEX_SUFFIX}`);
+  }
+
+  private pendingIndexPath(id: string): string {
+    return join(this.directory, `.${assertRevisionId(id)}${INDEX_SUFFIX}.tmp`);
+  }
+
+  pool(create = false): Promise<ChunkPool> {
+    return ChunkPool.open(this.poolPath, { create });
+  }
+
+  async create(id: string, parent: { id: string; hashes: RecordedHashes | null } | null, logger: Logger): Promise<RevisionWriter> {
+    const pool = await this.pool(true);
+    const path = this.indexPath(id);
+    const inherited = parent ? await this.provenParent(parent.id, parent.hashes, pool.chunkSize, logger) : null;
+    let record: HashRecordWriter;
+    if (inherited) {
+      // A copy of the parent's index: its entries for every block kept.
+      await copySparse(this.indexPath(inherited.id), path);
+      record = await HashRecordWriter.adopt(path, pool.chunkSize, inherited.size);
+    } else {
+      record = await HashRecordWriter.create(path, pool.chunkSize, 0);
+    }
+    try {
+      const registration = await pool.registerWriter();
+      return new ChunkedRevisionWriter(pool, record, registration, path, inherited?.size ?? 0, inherited ? 'chunks' : 'empty');
+    } catch (err) {
+      await record.close();
+      throw err;
+    }
+  }
+
+  /** The parent's index, if it is in this store, of this pool's chunk size, and proves itself. */
+  private async provenParent(id: string, hashes: RecordedHashes | null, chunkSize: number, logger: Logger) {
+    if (!hashes) return null;
+    if (hashes.blockSize !== chunkSize) {
+      logger.info(`parent revision ${id} has ${hashes.blockSize}-byte blocks, the pool ${chunkSize}-byte chunks: this backup is a full one`);
+      return null;
+    }
+    let handle: FileHandle;
+    try {
+      handle = await open(this.indexPath(id), constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (err) {
+      if (errorCode(err) === 'ENOENT') {
+        logger.info(`parent revision ${id} is not in the chunked store: this backup is a full one into it`);
+        return null;
+      }
+      throw err;
+    }
+    try {
+      const header = await readRecordHeader(handle);
+      if (!header) throw new Error('its index has no valid header');
+      await (await HashRecord.open(this.indexPath(id), header.size, hashes)).close();
+      return { id, size: header.size };
+    } catch (err) {
+      logger.warn(`not using the index of parent revision ${id}: ${(err as Error).message}; this backup is a full one`);
+      return null;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async open(id: string): Promise<ChunkedRevisionReader> {
+    let handle: FileHandle;
+    try {
+      handle = await open(this.indexPath(id), constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (err) {
+      throw storeError(err, id);
+    }
+    try {
+      const header = await this.checkedHeader(handle, id);
+      const pool = await this.pool().catch((err: unknown) => {
+        throw new StoreError(`the chunks of revision ${id} cannot be read: ${(err as Error).message}`, 'unreadable');
+      });
+      if (pool.chunkSize !== header.blockSize) {
+        throw new StoreError(`the index of revision ${id} has ${header.blockSize}-byte blocks, its pool ${pool.chunkSize}-byte chunks`, 'unreadable');
+      }
+      return new ChunkedRevisionReader(handle, this.indexPath(id), header.size, header.blockSize, pool);
+    } catch (err) {
+      await handle.close();
+      throw storeError(err, id);
+    }
+  }
+
+  /** The index's header, if it is a complete index of exactly the length it says. */
+  private async checkedHeader(handle: FileHandle, id: string): Promise<{ blockSize: number; size: number }> {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new StoreError(`the index of revision ${id} is not a regular file`, 'unreadable');
+    const header = await readRecordHeader(handle);
+    if (!header) throw new StoreError(`the index of revision ${id} is incomplete or not an index`, 'unreadable');
+    const length = HEADER_LENGTH + blockCount(header.size, header.blockSize) * ENTRY_LENGTH;
+    if (info.size !== length) throw new StoreError(`the index of revision ${id} has ${info.size} bytes, not ${length}`, 'unreadable');
+    return header;
+  }
+
+  async stat(id: string): Promise<DataState> {
+    let handle: FileHandle;
+    try {
+      handle = await open(this.indexPath(id), constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (err) {
+      if (errorCode(err) === 'ENOENT') return { state: 'missing' };
+      return { state: 'unreadable', reason: storeError(err, id).message };
+    }
+    try {
+      const header = await this.checkedHeader(handle, id);
+      const info = await handle.stat();
+      return { state: 'present', size: header.size, allocated: info.blocks * 512 };
+    } catch (err) {
+      return { state: 'unreadable', reason: (err as Error).message };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async recordHashes(id: string, size: number, fill: (record: HashRecordSink) => Promise<void>): Promise<RecordedHashes> {
+    const pool = await this.pool();
+    const pending = this.pendingIndexPath(id);
+    await unlinkIfPresent(pending);
+    const record = await HashRecordWriter.create(pending, pool.chunkSize, size);
+    try {
+      await fill(record);
+      const recorded = await record.finish();
+      await chmod(pending, 0o440);
+      await rename(pending, this.indexPath(id));
+      return recorded;
+    } catch (err) {
+      await unlinkIfPresent(pending);
+      throw err;
+    } finally {
+      await record.close();
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    for (const path of [this.indexPath(id), this.pendingIndexPath(id)]) await unlinkIfPresent(path);
+  }
+
+  async present(): Promise<Set<string>> {
+    const ids = new Set<string>();
+    for (const entry of await readdir(this.directory, { withFileTypes: true })) {
+      if (!entry.isFile() || !entry.name.endsWith(INDEX_SUFFIX)) continue;
+      const id = entry.name.slice(0, -INDEX_SUFFIX.length);
+      if (isRevisionId(id)) ids.add(id);
+    }
+    return ids;
+  }
+
+  async list(): Promise<string[]> {
+    const ids = new Set<string>();
+    for (const name of await readdir(this.directory)) {
+      const candidate = name.endsWith(INDEX_SUFFIX) ? name.slice(0, -INDEX_SUFFIX.length) : PENDING_INDEX.exec(name)?.[1];
+      if (candidate && isRevisionId(candidate)) ids.add(candidate);
+    }
+    return [...ids];
+  }
+
+  /**
+   * What the revisions `ids` really take in the pool: their distinct
+   * chunks and the bytes those take on disk (shared with other jobs or
+   * not); null for more chunks than are worth counting one by one.
+   */
+  async usage(ids: readonly string[]): Promise<{ chunks: number; bytes: number } | null> {
+    const names = new Set<string>();
+    for (const id of ids) {
+      const complete = await this.eachChunkName(id, (name) => {
+        names.add(name);
+        return names.size <= USAGE_LIMIT;
+      });
+      if (!complete) return null;
+    }
+    const pool = await this.pool().catch(() => null);
+    let bytes = 0;
+    if (pool) for (const name of names) bytes += ((await lstat(pool.chunkPath(name)).catch(() => null))?.blocks ?? 0) * 512;
+    return { chunks: names.size, bytes };
+  }
+
+  /** Revisions whose index names a chunk that a read found damaged (or missing) and that no backup wrote again since. */
+  async damagedRevisions(ids: readonly string[]): Promise<string[]> {
+    let pool: ChunkPool;
+    try {
+      pool = await this.pool();
+    } catch {
+      return [];
+    }
+    const lost = new Set((await pool.damaged()).filter((name) => !existsSync(chunkPath(pool.path, name))));
+    if (lost.size === 0) return [];
+    const found: string[] = [];
+    for (const id of ids) if (!(await this.eachChunkName(id, (name) => !lost.has(name)))) found.push(id);
+    return found;
+  }
+
+  /**
+   * Hands every chunk name of the revision's index to `visit` until it
+   * returns false (then false); a revision without an index names none.
+   */
+  private async eachChunkName(id: string, visit: (name: string) => boolean): Promise<boolean> {
+    let handle: FileHandle;
+    try {
+      handle = await open(this.indexPath(id), constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch {
+      return true;
+    }
+    try {
+      const blocks = Math.max(0, ((await handle.stat()).size - HEADER_LENGTH) / ENTRY_LENGTH);
+      for (let block = 0; block < blocks; block += SCAN_ENTRIES) {
+        const entries = await readIndexEntries(handle, block, Math.min(SCAN_ENTRIES, blocks - block));
+        for (let at = 0; at < entries.length; at += ENTRY_LENGTH) {
+          if (entries.subarray(at, at + ENTRY_LENGTH).equals(ZERO_ENTRY)) continue;
+          if (!visit(entries.toString('hex', at, at + ENTRY_LENGTH))) return false;
+        }
+      }
+      return true;
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+function storeError(err: unknown, id: string): Error {
+  if (err instanceof StoreError) return err;
+  const code = errorCode(err);
+  if (code === 'ENOENT') return new StoreError(`the index of revision ${id} is missing`, 'missing');
+  if (code === 'ELOOP') return new StoreError(`the index of revision ${id} is a symbolic link, not an index`, 'unreadable');
+  return new StoreError(`the index of revision ${id} cannot be read: ${(err as Error).message}`, 'unreadable');
+}
+
+async function unlinkIfPresent(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') throw err;
+  }
+}

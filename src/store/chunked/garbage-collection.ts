@@ -1,0 +1,188 @@
+import { constants } from 'node:fs';
+import { lstat, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import fsx from 'fs-native-extensions';
+import { BackyError, errorCode } from '../../util/errors.js';
+import { FileLock } from '../../util/lock.js';
+import type { Logger } from '../../util/logger.js';
+import { ENTRY_LENGTH, ZERO_ENTRY } from '../../integrity/block-hash.js';
+import { HEADER_LENGTH } from '../../integrity/hash-record.js';
+import type { ChunkPool } from './chunk-pool.js';
+import { isChunkName, LOCK_FILE, STRIPES, stripeDirectory, stripeOf, TEMPORARY_PREFIX } from './pool-layout.js';
+
+/**
+ * Chunks newer than this before the collection (or its oldest live
+ * writer) started are kept: the kernel stamps files from a clock coarser
+ * than Date.now() (by a few milliseconds).
+ */
+export const MARGIN_MS = 1000;
+/** Names held in memory at once (about 100 MiB); a larger pool is collected in several passes over its stripes. */
+const NAMES_PER_PASS = 1_000_000;
+/** Listings of the roots until no new index appears (revisions come and go while we read). */
+const MAX_ROUNDS = 100;
+const ENTRIES_PER_READ = 32 * 1024;
+
+export interface GcOutcome {
+  chunksDeleted: number;
+  bytesFreed: number;
+  chunksKept: number;
+  temporariesDeleted: number;
+  indexesRead: number;
+}
+
+/**
+ * Deletes the chunks of `pool` that no index in `roots()` (the
+ * directories of every job that may use the pool) names.
+ *
+ * Why no chunk a backup needs is lost, even with backups running:
+ * - a chunk a backup writes, or finds and reuses, gets an mtime after the
+ *   backup registered as a writer (it touches the ones it reuses, under
+ *   the shared lock of their stripe); only chunks older than the oldest
+ *   live writer and than the collection's start are deleted, under the
+ *   exclusive lock of their stripe, so a touch is either seen or comes
+ *   after the chunk is gone (and the backup writes it again);
+ * - a chunk a backup takes over from its parent's index without looking
+ *   is named by the parent (which retention cannot remove while the job is
+ *   locked by the backup), or by the parent's parent, and so on back to a
+ *   revision that was there when this collection listed the job: the
+ *   listing is repeated until an index that vanished meanwhile was seen
+ *   through its successor.
+ * Killed at any point, it leaves only chunks it had not got to delete.
+ */
+export async function collectGarbage(pool: ChunkPool, roots: () => Promise<string[]>, logger: Logger): Promise<GcOutcome> {
+  const lock = await FileLock.tryAcquire(join(pool.path, 'gc.lock'));
+  if (!lock) throw new BackyError(`a garbage collection of ${pool.path} is already in progress`);
+  try {
+    const started = Date.now();
+    const oldestWriter = await pool.oldestWriter();
+    const cutoff = Math.min(started, oldestWriter ?? started) - MARGIN_MS;
+    const outcome: GcOutcome = { chunksDeleted: 0, bytesFreed: 0, chunksKept: 0, temporariesDeleted: 0, indexesRead: 0 };
+    const passes = Math.min(STRIPES, Math.max(1, Math.ceil((await countEntries(await listIndexes(await roots()))) / NAMES_PER_PASS)));
+    for (let pass = 0; pass < passes; pass++) {
+      const low = Math.floor((pass * STRIPES) / passes);
+      const high = Math.floor(((pass + 1) * STRIPES) / passes);
+      const marked = await markReferenced(roots, low, high, outcome);
+      await sweep(pool, low, high, marked, cutoff, outcome);
+    }
+    logger.info(
+      `garbage collection of ${pool.path}: ${outcome.chunksDeleted} chunks deleted (${outcome.bytesFreed} bytes), ` +
+        `${outcome.chunksKept} kept, ${outcome.indexesRead} indexes read`,
+    );
+    return outcome;
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Index files (complete or being written) in the given directories. */
+async function listIndexes(directories: string[]): Promise<string[]> {
+  const paths: string[] = [];
+  for (const directory of directories) {
+    let names: string[];
+    try {
+      names = await readdir(directory);
+    } catch (err) {
+      if (errorCode(err) === 'ENOENT' || errorCode(err) === 'ENOTDIR') continue;
+      throw new BackyError(`garbage collection stopped, nothing deleted: cannot list ${directory}: ${(err as Error).message}`);
+    }
+    for (const name of names) if (name.endsWith('.index') || /^\..+\.index\.tmp$/.test(name)) paths.push(join(directory, name));
+  }
+  return paths;
+}
+
+async function countEntries(paths: string[]): Promise<number> {
+  let total = 0;
+  for (const path of paths) {
+    try {
+      total += Math.max(0, ((await stat(path)).size - HEADER_LENGTH) / ENTRY_LENGTH);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return total;
+}
+
+/** The names of stripes [low, high) that any index names, read until the listing is stable. */
+async function markReferenced(roots: () => Promise<string[]>, low: number, high: number, outcome: GcOutcome): Promise<Set<string>> {
+  const marked = new Set<string>();
+  const read = new Set<string>();
+  for (let round = 0; ; round++) {
+    if (round >= MAX_ROUNDS) throw new BackyError('garbage collection stopped, nothing more deleted: revisions kept changing while their indexes were read');
+    const fresh = (await listIndexes(await roots())).filter((path) => !read.has(path));
+    let vanished = false;
+    for (const path of fresh) {
+      read.add(path);
+      if (await markIndex(path, low, high, marked)) outcome.indexesRead += 1;
+      else vanished = true;
+    }
+    // An index that vanished was removed after its job's next revision was committed: listed next round.
+    if (!vanished) return marked;
+  }
+}
+
+/** Adds the index's chunk names within the stripes to `marked`; false when the index is gone. */
+async function markIndex(path: string, low: number, high: number, marked: Set<string>): Promise<boolean> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, constants.O_RDONLY);
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return false;
+    throw new BackyError(`garbage collection stopped, nothing more deleted: cannot read ${path}: ${(err as Error).message}`);
+  }
+  try {
+    const buffer = Buffer.alloc(ENTRIES_PER_READ * ENTRY_LENGTH);
+    for (let at = HEADER_LENGTH; ; ) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, at);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+      for (let i = 0; i + ENTRY_LENGTH <= bytesRead; i += ENTRY_LENGTH) {
+        const stripe = buffer[i]!;
+        if (stripe < low || stripe >= high) continue;
+        const entry = buffer.subarray(i, i + ENTRY_LENGTH);
+        if (!entry.equals(ZERO_ENTRY)) marked.add(entry.toString('hex'));
+      }
+    }
+    return true;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Deletes, stripe by stripe under its exclusive lock, the unmarked chunks and temporaries older than `cutoff`. */
+async function sweep(pool: ChunkPool, low: number, high: number, marked: Set<string>, cutoff: number, outcome: GcOutcome): Promise<void> {
+  const locks = await open(join(pool.path, LOCK_FILE), 'r+');
+  try {
+    for (let stripe = low; stripe < high; stripe++) {
+      await fsx.waitForLock(locks.fd, stripe, 1);
+      try {
+        const directory = stripeDirectory(pool.path, stripe);
+        for (const name of await readdir(directory)) {
+          const isTemporary = name.startsWith(TEMPORARY_PREFIX);
+          if (!isTemporary && !(isChunkName(name) && stripeOf(name) === stripe)) continue;
+          if (!isTemporary && marked.has(name)) {
+            outcome.chunksKept += 1;
+            continue;
+          }
+          const path = join(directory, name);
+          const info = await lstat(path).catch(() => null);
+          if (!info || !info.isFile() || info.mtimeMs >= cutoff) {
+            if (info && !isTemporary) outcome.chunksKept += 1;
+            continue;
+          }
+          await unlink(path).catch((err: unknown) => {
+            if (errorCode(err) !== 'ENOENT') throw err;
+          });
+          if (isTemporary) outcome.temporariesDeleted += 1;
+          else {
+            outcome.chunksDeleted += 1;
+            outcome.bytesFreed += info.blocks * 512;
+          }
+        }
+      } finally {
+        fsx.unlock(locks.fd, stripe, 1);
+      }
+    }
+  } finally {
+    await locks.close();
+  }
+}

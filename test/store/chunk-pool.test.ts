@@ -1,0 +1,193 @@
+/**
+ * A chunk pool shared by the jobs of one base directory, through the real
+ * `backy` command: deduplication across jobs, a chunk damaged by hand and
+ * the backup that heals it, a deleted job directory whose space the next
+ * garbage collection returns, and backups, retention and collections of
+ * one pool running at once, killed at random points, after which every
+ * remaining revision verifies and restores byte for byte.
+ *
+ * STRESS_ROUNDS (default 6) sets how often the concurrent round runs; the
+ * long run is `STRESS_ROUNDS=1000 node --test dist/test/store/chunk-pool.test.js`.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes, randomInt } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { backy, backyAsync } from '../helpers/cli.js';
+import { readRevisionYaml, revisionIds, writeAt } from '../helpers/job-files.js';
+import { mountLoopFilesystem, type LoopFilesystem } from '../helpers/loop-fs.js';
+import { MARGIN_MS } from '../../src/store/chunked/garbage-collection.js';
+import { JobDirectory } from '../../src/job/job-directory.js';
+import { expireRevisions } from '../../src/scheduler/retention-apply.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { systemClock } from '../../src/util/clock.js';
+
+const MiB = 1024 * 1024;
+const BLOCK = 64 * 1024;
+const ROUNDS = Number(process.env.STRESS_ROUNDS ?? 6);
+
+function ok(args: string[]) {
+  const result = backy(args);
+  assert.equal(result.status, 0, `backy ${args.join(' ')} failed: ${result.stderr}`);
+  return result;
+}
+
+/** Every chunk file of the pool (name -> path). */
+function chunkFiles(pool: string): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const stripe of readdirSync(join(pool, 'chunks'))) {
+    for (const name of readdirSync(join(pool, 'chunks', stripe))) if (!name.startsWith('.')) files.set(name, join(pool, 'chunks', stripe, name));
+  }
+  return files;
+}
+
+function poolBytes(pool: string): number {
+  let total = 0;
+  for (const path of chunkFiles(pool).values()) total += statSync(path).blocks * 512;
+  return total;
+}
+
+describe('a chunk pool shared by the jobs of a base directory', () => {
+  let fs: LoopFilesystem;
+  let base: string;
+  let sources: string;
+  let conf: string;
+  let counter = 0;
+  before(() => {
+    fs = mountLoopFilesystem('ext4', '1G');
+  });
+  after(() => fs.dispose());
+
+  /** A fresh base directory with a scheduler configuration naming it, and `count` chunked jobs sharing its pool. */
+  const setup = (count: number): string[] => {
+    base = join(fs.path, `base-${counter}`);
+    sources = join(fs.path, `sources-${counter++}`);
+    mkdirSync(base);
+    mkdirSync(sources);
+    conf = join(base, '..', `${counter}.conf`);
+    writeFileSync(conf, `global:\n  base-dir: ${base}\nschedules:\n  default:\n    daily: {interval: 1d, keep: 2}\njobs: {}\n`);
+    return Array.from({ length: count }, (_, i) => {
+      const job = join(base, `vm${i}`);
+      mkdirSync(job);
+      writeFileSync(join(job, 'config'), `type: file\nfilename: ${join(sources, `vm${i}.img`)}\nstore: chunked\nchunk_pool: shared\n`);
+      return job;
+    });
+  };
+  const pool = () => join(base, '.chunks');
+
+  it('stores a template cloned into several jobs once, and heals a chunk damaged by hand', () => {
+    const jobs = setup(3);
+    const template = randomBytes(8 * MiB);
+    for (const [i] of jobs.entries()) {
+      const clone = Buffer.from(template);
+      randomBytes(BLOCK).copy(clone, i * BLOCK); // each clone changed in one block of its own
+      writeFileSync(join(sources, `vm${i}.img`), clone);
+    }
+    for (const job of jobs) ok(['-b', job, 'backup', 'daily']);
+    // The template's 128 blocks once, and each clone's own block: the second job also adds the template's
+    // block 0, which the first clone replaced; the third finds its block 1 there.
+    assert.equal(chunkFiles(pool()).size, 128 + 3);
+    assert.deepEqual(jobs.map((job) => readRevisionYaml(job, revisionIds(job)[0]!).stats.chunks_added), [128, 2, 1]);
+
+    // A chunk the three share is changed on disk.
+    const shared = readFileSync(join(jobs[0]!, `${revisionIds(jobs[0]!)[0]}.index`)).subarray(32 + 5 * 32, 32 + 6 * 32).toString('hex');
+    const path = chunkFiles(pool()).get(shared)!;
+    const bytes = readFileSync(path);
+    bytes[100] ^= 1;
+    writeFileSync(path, bytes);
+
+    const verified = backy(['-b', jobs[0]!, 'verify']);
+    assert.equal(verified.status, 1);
+    assert.match(verified.stdout, new RegExp(`^revision \\S+ is damaged: block at offset ${5 * BLOCK} does not match its recorded hash\\n$`));
+    assert.equal(readRevisionYaml(jobs[0]!, revisionIds(jobs[0]!)[0]!).trust, 'distrusted');
+    assert.ok(!existsSync(path), 'the damaged chunk is out of the pool');
+    assert.ok(existsSync(join(pool(), 'damaged', shared)), 'and kept aside');
+
+    // The next backup of another job that shares it distrusts its revision and writes the block again.
+    const healing = ok(['-b', jobs[1]!, 'backup', 'daily']);
+    assert.match(healing.stdout, /WARN revision \S+ is now distrusted: it shares a chunk that was found damaged/);
+    const [old, healed] = revisionIds(jobs[1]!).sort((a, b) => String(readRevisionYaml(jobs[1]!, a).timestamp).localeCompare(String(readRevisionYaml(jobs[1]!, b).timestamp)));
+    assert.equal(readRevisionYaml(jobs[1]!, old!).trust, 'distrusted');
+    assert.equal(readRevisionYaml(jobs[1]!, healed!).stats.clone, 'empty', 'a full backup, nothing inherited');
+    assert.ok(readFileSync(path).equals(template.subarray(5 * BLOCK, 6 * BLOCK)), 'the chunk is back, whole');
+    for (const [i, job] of jobs.entries()) {
+      const target = join(fs.path, `restored-${i}.img`);
+      ok(['-b', job, 'restore', target]);
+      assert.ok(readFileSync(target).equals(readFileSync(join(sources, `vm${i}.img`))), `job ${i} restores`);
+      rmSync(target);
+    }
+  });
+
+  it('returns the space of a deleted job directory at the next garbage collection', async () => {
+    const jobs = setup(2);
+    for (const [i, job] of jobs.entries()) {
+      writeFileSync(join(sources, `vm${i}.img`), randomBytes(4 * MiB));
+      ok(['-b', job, 'backup', 'daily']);
+    }
+    const before = poolBytes(pool());
+    assert.equal(ok(['-c', conf, 'gc']).stdout.match(/(\d+) chunks deleted/)![1], '0', 'nothing to collect while both jobs are there');
+    rmSync(jobs[1]!, { recursive: true });
+    // Chunks younger than the collection's margin are kept whatever references them.
+    await new Promise((resolve) => setTimeout(resolve, MARGIN_MS + 200));
+    const collected = ok(['-c', conf, 'gc']);
+    assert.match(collected.stdout, /INFO 64 chunks deleted, 4.00 MiB freed; 64 chunks in use\n/);
+    assert.equal(poolBytes(pool()), before / 2);
+    // Collecting from the remaining job's directory works as well, and finds nothing more.
+    assert.match(ok(['-b', jobs[0]!, 'gc']).stdout, /INFO 0 chunks deleted/);
+    ok(['-b', jobs[0]!, 'verify']);
+  });
+
+  it(`survives backups, retention and collections of one pool at once, killed at random points (${ROUNDS} rounds)`, async () => {
+    const jobs = setup(3);
+    const contents = new Map<string, Buffer>();
+    const template = randomBytes(4 * MiB);
+    for (const [i] of jobs.entries()) writeFileSync(join(sources, `vm${i}.img`), template);
+    const run = (args: string[], killAfterMs: number | null) =>
+      new Promise<number | null>((resolve) => {
+        const child = backyAsync(args, { stdio: 'ignore' });
+        const timer = killAfterMs === null ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          resolve(code);
+        });
+      });
+    for (let round = 0; round < ROUNDS; round++) {
+      // Each job's source changes in a few blocks of its own; some blocks are reverted to the template.
+      for (const [i] of jobs.entries()) {
+        const source = join(sources, `vm${i}.img`);
+        for (let k = 0; k < 4; k++) writeAt(source, randomInt(0, 64) * BLOCK, randomInt(0, 3) === 0 ? template.subarray(0, BLOCK) : randomBytes(BLOCK));
+      }
+      const snapshot = jobs.map((_, i) => readFileSync(join(sources, `vm${i}.img`)));
+      const killed = randomInt(0, jobs.length + 1);
+      await Promise.all([
+        ...jobs.map((job, i) => run(['-b', job, 'backup', 'daily'], i === killed ? randomInt(50, 600) : null)),
+        run(['-c', conf, 'gc'], randomInt(0, 2) === 0 ? randomInt(20, 400) : null),
+        run(['-c', conf, 'gc'], null),
+        ...jobs.map((job) => expireRevisions(new JobDirectory(job), [{ tag: 'daily', intervalSeconds: 1, keep: 2 }], systemClock, silentLogger).then(() => 0)),
+      ]);
+      // A backup killed after it completed made a revision all the same.
+      for (const [i, job] of jobs.entries()) {
+        const newest = revisionIds(job).filter((id) => typeof readRevisionYaml(job, id).stats.duration === 'number' && !contents.has(id));
+        for (const id of newest) contents.set(id, snapshot[i]!);
+      }
+    }
+    ok(['-c', conf, 'gc']);
+    let checked = 0;
+    for (const job of jobs) {
+      for (const id of revisionIds(job)) {
+        const rev = readRevisionYaml(job, id);
+        if (typeof rev.stats.duration !== 'number') continue;
+        ok(['-b', job, 'verify', '-r', id]);
+        const target = join(fs.path, 'stress-restored.img');
+        ok(['-b', job, 'restore', '-r', id, target]);
+        assert.ok(readFileSync(target).equals(contents.get(id)!), `revision ${id} of ${job} restores what was backed up`);
+        rmSync(target);
+        checked += 1;
+      }
+      // The job goes on after whatever was killed.
+      ok(['-b', job, 'backup', 'daily']);
+    }
+    assert.ok(checked >= jobs.length, `${checked} revisions checked`);
+  });
+});
