@@ -61,7 +61,8 @@ export async function pipeChunks(
     let chunk: Chunk = { offset, length, data: null };
     if (ranges.length > 0) {
       const got = await source.read(buffer, length, offset).catch((err: unknown) => {
-        throw new ChunkReadError(offset, err);
+        // A failing system call (an I/O error); a store's own verdicts (damage) pass as they are.
+        throw typeof (err as NodeJS.ErrnoException).code === 'string' && (err as NodeJS.ErrnoException).syscall ? new ChunkReadError(offset, err) : err;
       });
       if (got < length) throw new Error(`image ended early at byte ${offset + got} of ${source.size}`);
       chunk = { offset, length, data: buffer.subarray(0, length) };

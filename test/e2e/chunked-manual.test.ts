@@ -98,7 +98,7 @@ describe('chunked jobs, as the manual uses them', () => {
         assert.match(status.at(-2)!, /^4 revisions containing [\d.]+ MiB data \(estimated\)$/);
         assert.match(status.at(-1)!, /^[\d.]+ MiB used in the chunk pool by \d+ distinct chunks$/);
         const rows = status.filter((line) => /^\| \d{4}-/.test(line));
-        assert.equal(rows[1]!.split('|')[3]!.trim(), '768.00 KiB', 'what the second revision added to the pool');
+        assert.equal(rows[1]!.split('|')[3]!.trim(), '768.00 kiB', 'what the second revision added to the pool');
 
         const found = backy(['-b', job, 'find', '-r', ids[2]!]);
         assert.equal(found.status, 1);

@@ -51,7 +51,7 @@ function fixture(fs: LoopFilesystem, count = 2): Fixture {
   mkdirSync(dir);
   const source = join(dir, 'vm.img');
   const job = join(dir, 'job');
-  assert.equal(backy(['-b', job, 'init', 'file', source]).status, 0);
+  assert.equal(backy(['-b', job, 'init', '--store', 'cow', 'file', source]).status, 0);
   const revisions: Fixture['revisions'] = [];
   for (let i = 0; i < count; i++) {
     const content = randomBytes(3 * MiB);

@@ -38,7 +38,7 @@ function job(fs: LoopFilesystem, revisions = 2, size = 6 * MiB): Job {
   const content = randomBytes(size);
   content.fill(0, MiB, 2 * MiB);
   writeFileSync(source, content);
-  assert.equal(backy(['-b', path, 'init', 'file', source]).status, 0);
+  assert.equal(backy(['-b', path, 'init', '--store', 'cow', 'file', source]).status, 0);
   const j: Job = { dir, job: path, source, ids: [], copies: [] };
   for (let i = 0; i < revisions; i++) backUp(j);
   return j;

@@ -57,7 +57,7 @@ test('an image the disk cannot read: backups go on, verify and restore name the 
   const source = join(dir, 'vm.img');
   const job = join(dir, 'job');
   writeFileSync(source, randomBytes(6 * MiB));
-  assert.equal(backy(['-b', job, 'init', 'file', source]).status, 0);
+  assert.equal(backy(['-b', job, 'init', '--store', 'cow', 'file', source]).status, 0);
   assert.equal(backy(['-b', job, 'backup', 'daily']).status, 0);
   const first = revisionIds(job)[0]!;
   const firstCopy = join(dir, 'first.img');

@@ -76,7 +76,8 @@ export function jobWithRevision(job: string, source: string, store: string): str
   writeFileSync(join(job, 'config'), `type: file\nfilename: ${source}\nstore: ${store}\n`, { mode: 0o440 });
   const result = backy(['-b', job, 'backup', 'test']);
   assert.equal(result.status, 0, `backup failed: ${result.stderr}${result.stdout}`);
-  return readlinkSync(join(job, 'last'));
+  // `last.rev`: a chunked job has no image file for `last` to name.
+  return readlinkSync(join(job, 'last.rev')).replace(/\.rev$/, '');
 }
 
 /** Runs a program to completion (nbdinfo, nbdcopy, qemu-img …) and returns what a user would see. */
