@@ -1,8 +1,7 @@
 import { constants } from 'node:fs';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import YAML from 'yaml';
-import { JobDirectory } from '../job/job-directory.js';
+import { JobDirectory, serializeJobConfig } from '../job/job-directory.js';
 import { isComplete, revisionDuration } from '../job/revision.js';
 import { bytesWritten, isDistrusted } from '../job/revision-report.js';
 import type { HistoryEntry } from '../schedule/schedule.js';
@@ -53,7 +52,7 @@ export async function prepareJobDirectory(baseDir: string, job: JobConfig, clock
 
 async function writeConfigIfChanged(directory: JobDirectory, job: JobConfig, log: (line: string) => void): Promise<boolean> {
   const config = { ...job.source, ...(await storeKeys(directory, job.store, log)) };
-  const wanted = YAML.stringify(config);
+  const wanted = serializeJobConfig(config);
   let current: string | null = null;
   try {
     current = await readFile(directory.configPath, 'utf8');
