@@ -21,7 +21,7 @@ import { configText, freePort, revisions, running, SchedulerFixture } from './ha
 const MiB = 1024 * 1024;
 const BLOCK = 64 * 1024;
 
-test('a scheduler scrubbing every 2 s finds a flipped byte: distrusted, CRITICAL, shown by telnet, healed by a full backup', async () => {
+test('a scheduler scrubbing every second finds a flipped byte: distrusted, CRITICAL, shown by telnet, healed by a full backup', async () => {
   const fs = mountLoopFilesystem('btrfs', '256M');
   const fixture = new SchedulerFixture(fs.path);
   try {
@@ -31,7 +31,7 @@ test('a scheduler scrubbing every 2 s finds a flipped byte: distrusted, CRITICAL
       configText({
         base: fixture.base,
         port,
-        global: { 'scrub-interval': '2s' },
+        global: { 'scrub-interval': '1s' },
         schedules: { s: { daily: { interval: '1d', keep: 3 } } },
         jobs: { vm: { schedule: 's', filename: source } },
       }),
@@ -65,7 +65,7 @@ test('a scheduler scrubbing every 2 s finds a flipped byte: distrusted, CRITICAL
     const row = jobs!.split('\n').find((line) => line.startsWith('| vm '))!;
     assert.equal(row.split('|')[3]!.trim(), 'waiting [1 distrusted]');
     // Nothing trusted is left to read.
-    assert.ok(status!.includes('\nScrubbing:     every 2s, budget 0 Bytes per 2s, 0 Bytes read in this 2s; running: none\n'), status);
+    assert.ok(status!.includes('\nScrubbing:     every 1s, budget 0 Bytes per 1s, 0 Bytes read in this 1s; running: none\n'), status);
     assert.match(status!, /\| Job \| Last Verified \(UTC\) +\| All Verified Since \(UTC\) \| Distrusted \|\n/);
     assert.match(status!, /\n\| vm {2}\| (-|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) +\| - +\| +1 \|\n/, 'no trusted revision left to be verified');
     assert.equal(run, 'vm: backup queued with tags daily\n');
