@@ -23,15 +23,15 @@ test('every job within 1.5 x its interval is OK, with perfdata', () => {
   const result = judge(snapshot([job('test01', 2), job('test02', 35.9), job('test03', 10)]));
   assert.deepEqual(result, {
     code: 0,
-    line: 'OK: all 3 jobs within SLA | jobs=3;;;0 overdue=0;;0;0;3 oldest_backup_age=129240s;;;0',
+    line: 'OK: all 3 jobs within SLA | jobs=3;;;0 overdue=0;;0;0;3 oldest_backup_age=129240s;;;0 distrusted=0;;0;0 oldest_verification_age=0s;;;0',
   });
 });
 
 test('one job and no jobs read naturally', () => {
-  assert.equal(judge(snapshot([job('a', 1)])).line, 'OK: 1 job within SLA | jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=3600s;;;0');
+  assert.equal(judge(snapshot([job('a', 1)])).line, 'OK: 1 job within SLA | jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=3600s;;;0 distrusted=0;;0;0 oldest_verification_age=0s;;;0');
   assert.deepEqual(judge(snapshot([])), {
     code: 0,
-    line: 'OK: no jobs configured | jobs=0;;;0 overdue=0;;0;0;0 oldest_backup_age=0s;;;0',
+    line: 'OK: no jobs configured | jobs=0;;;0 overdue=0;;0;0;0 oldest_backup_age=0s;;;0 distrusted=0;;0;0 oldest_verification_age=0s;;;0',
   });
 });
 
@@ -42,7 +42,7 @@ test('overdue jobs are CRITICAL, named most overdue first', () => {
     code: 2,
     line:
       'CRITICAL: 4 of 6 jobs overdue: test01, test02, test03, test05 | ' +
-      'jobs=6;;;0 overdue=4;;0;0;6 oldest_backup_age=180000s;;;0',
+      'jobs=6;;;0 overdue=4;;0;0;6 oldest_backup_age=180000s;;;0 distrusted=0;;0;0 oldest_verification_age=0s;;;0',
   });
 });
 
@@ -56,7 +56,7 @@ test('beyond five overdue jobs the line gives a count of the rest', () => {
 
 test('a job never backed up is measured from when it first appeared', () => {
   const fresh = judge(snapshot([job('new', null, 35)]));
-  assert.equal(fresh.line, 'OK: 1 job within SLA | jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=126000s;;;0');
+  assert.equal(fresh.line, 'OK: 1 job within SLA | jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=126000s;;;0 distrusted=0;;0;0 oldest_verification_age=0s;;;0');
   const late = judge(snapshot([job('new', null, 37)]));
   assert.equal(late.code, 2);
   assert.equal(late.line.split(' | ')[0], 'CRITICAL: 1 of 1 job overdue: new');
@@ -70,7 +70,7 @@ test('a status file older than five minutes means the scheduler is dead or hung'
     code: 2,
     line:
       'CRITICAL: status file not updated for 5m 1s (written 2026-03-10 11:54:59 UTC): the scheduler is dead or hung | ' +
-      'jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=3600s;;;0',
+      'jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=3600s;;;0 distrusted=0;;0;0 oldest_verification_age=0s;;;0',
   });
   const both = judge(snapshot([job('a', 1), job('b', 48)], 7200));
   assert.equal(
@@ -98,7 +98,7 @@ test('configured jobs missing from the status file are CRITICAL and named; skipp
     code: 2,
     line:
       'CRITICAL: 2 of 5 jobs not in the status file: new1, new2 (the scheduler runs another configuration: reload it); ' +
-      '1 of 5 jobs skipped by the scheduler: held (see its log) | jobs=5;;;0 overdue=0;;0;0;5 oldest_backup_age=3600s;;;0',
+      '1 of 5 jobs skipped by the scheduler: held (see its log) | jobs=5;;;0 overdue=0;;0;0;5 oldest_backup_age=3600s;;;0 distrusted=0;;0;0 oldest_verification_age=0s;;;0',
   });
 });
 
@@ -106,7 +106,7 @@ test('jobs of the status file that are not configured are ignored, and the line 
   const status = snapshot([job('a', 1), job('old', 100), job('older', 200)]);
   assert.deepEqual(judge(status, undefined, ['a']), {
     code: 0,
-    line: 'OK: 1 job within SLA (ignoring 2 jobs of the status file not in the configuration: old, older) | jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=3600s;;;0',
+    line: 'OK: 1 job within SLA (ignoring 2 jobs of the status file not in the configuration: old, older) | jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=3600s;;;0 distrusted=0;;0;0 oldest_verification_age=0s;;;0',
   });
   assert.equal(judge(status, undefined, []).line.split(' | ')[0], 'OK: no jobs configured (ignoring 3 jobs of the status file not in the configuration: a, old, older)');
 });
@@ -117,4 +117,23 @@ test('a status file written in the future beyond five minutes of clock skew is U
     code: 3,
     line: "UNKNOWN: status file written in the future (2026-03-10 13:00:01 UTC, 1h ahead of this host's clock): compare this host's clock with the scheduler's",
   });
+});
+
+test('distrusted revisions are CRITICAL: each job named with its count, most first; the total and the oldest proof in the perfdata', () => {
+  const jobs: JobSpec[] = [
+    { ...job('a', 1), distrusted: 1, verifiedHoursAgo: 2 },
+    { ...job('b', 1), verifiedHoursAgo: 720.5 },
+    { ...job('c', 1), distrusted: 4 },
+    { ...job('d', 1), distrusted: 1 },
+  ];
+  assert.deepEqual(judge(snapshot(jobs)), {
+    code: 2,
+    line:
+      'CRITICAL: 3 of 4 jobs with distrusted revisions: c (4), a (1), d (1) | ' +
+      'jobs=4;;;0 overdue=0;;0;0;4 oldest_backup_age=3600s;;;0 distrusted=6;;0;0 oldest_verification_age=2593800s;;;0',
+  });
+  const many = Array.from({ length: 7 }, (_, i) => ({ ...job(`vm${i}`, 1), distrusted: 1 }));
+  assert.equal(judge(snapshot(many)).line.split(' | ')[0], 'CRITICAL: 7 of 7 jobs with distrusted revisions: vm0 (1), vm1 (1), vm2 (1), vm3 (1), vm4 (1) and 2 more');
+  // Only configured jobs are judged, for distrust as for the SLA.
+  assert.equal(judge(snapshot(jobs), undefined, ['b']).code, 0);
 });

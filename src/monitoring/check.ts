@@ -32,10 +32,12 @@ export interface CheckOptions {
  * the file was written in the future (the clocks disagree, so no age can
  * be trusted); CRITICAL when it is older than `maxStatusAgeSeconds`, a
  * configured job is not in it (the scheduler runs another configuration,
- * or skipped the job), or any job is past its SLA (DESIGN.md's 1.5 ×
- * interval rule, recomputed here rather than trusted from the file); OK
+ * or skipped the job), any job is past its SLA (DESIGN.md's 1.5 ×
+ * interval rule, recomputed here rather than trusted from the file), or
+ * any job holds distrusted revisions (their data failed a check); OK
  * otherwise. Jobs of the file that are not configured are not judged, and
- * the line says so. Overdue jobs are named most overdue first.
+ * the line says so. Overdue jobs are named most overdue first, jobs with
+ * distrusted revisions with their count, most first.
  */
 export function evaluateCheck(snapshot: StatusSnapshot, now: Date, options: CheckOptions): CheckResult {
   const statusAge = (now.getTime() - snapshot.written.getTime()) / 1000;
@@ -47,7 +49,8 @@ export function evaluateCheck(snapshot: StatusSnapshot, now: Date, options: Chec
   }
   const configured = new Set(options.configuredJobs);
   const inFile = new Set(snapshot.jobs.map((job) => job.name));
-  const judged = snapshot.jobs.filter((job) => configured.has(job.name)).map((job) => ({ name: job.name, sla: slaStatus(job, now) }));
+  const judgedJobs = snapshot.jobs.filter((job) => configured.has(job.name));
+  const judged = judgedJobs.map((job) => ({ name: job.name, sla: slaStatus(job, now) }));
   const ignored = snapshot.jobs.filter((job) => !configured.has(job.name)).map((job) => job.name);
   const skippedBy = new Map(snapshot.scheduler.skipped.map((s) => [s.job, s.reason]));
   const absent = [...configured].filter((name) => !inFile.has(name)).sort(compareNames);
@@ -57,7 +60,20 @@ export function evaluateCheck(snapshot: StatusSnapshot, now: Date, options: Chec
     .filter((j) => !j.sla.ok)
     .sort((a, b) => b.sla.ageSeconds - a.sla.ageSeconds || compareNames(a.name, b.name));
   const oldest = judged.reduce((max, j) => Math.max(max, j.sla.ageSeconds), 0);
-  const perfdata = performanceData(configured.size, overdue.length, oldest);
+  const distrusted = judgedJobs
+    .filter((job) => job.distrustedRevisions > 0)
+    .sort((a, b) => b.distrustedRevisions - a.distrustedRevisions || compareNames(a.name, b.name));
+  const unproven = judgedJobs.reduce(
+    (max, job) => (job.verifiedSince ? Math.max(max, (now.getTime() - job.verifiedSince.getTime()) / 1000) : max),
+    0,
+  );
+  const perfdata = performanceData({
+    jobs: configured.size,
+    overdue: overdue.length,
+    oldestSeconds: oldest,
+    distrusted: distrusted.reduce((sum, job) => sum + job.distrustedRevisions, 0),
+    unprovenSeconds: unproven,
+  });
 
   const problems: string[] = [];
   if (statusAge > (options.maxStatusAgeSeconds ?? STATUS_FILE_MAX_AGE_SECONDS)) {
@@ -76,6 +92,12 @@ export function evaluateCheck(snapshot: StatusSnapshot, now: Date, options: Chec
     problems.push(`${skipped.length} of ${jobCount(configured.size)} skipped by the scheduler: ${named(skipped)} (see its log)`);
   }
   if (overdue.length > 0) problems.push(`${overdue.length} of ${jobCount(configured.size)} overdue: ${named(overdue.map((j) => j.name))}`);
+  if (distrusted.length > 0) {
+    problems.push(
+      `${distrusted.length} of ${jobCount(configured.size)} with distrusted revisions: ` +
+        named(distrusted.map((job) => `${job.name} (${job.distrustedRevisions})`)),
+    );
+  }
   const note = ignored.length > 0 ? ` (ignoring ${jobCount(ignored.length)} of the status file not in the configuration: ${named(ignored.sort(compareNames))})` : '';
   if (problems.length > 0) return result(CheckCode.CRITICAL, `CRITICAL: ${problems.join('; ')}${note}`, perfdata);
   if (configured.size === 0) return result(CheckCode.OK, `OK: no jobs configured${note}`, perfdata);
@@ -88,12 +110,26 @@ export function unknownCheck(reason: string): CheckResult {
   return result(CheckCode.UNKNOWN, `UNKNOWN: ${reason}`, null);
 }
 
+interface Figures {
+  jobs: number;
+  overdue: number;
+  /** Age of the oldest newest backup. */
+  oldestSeconds: number;
+  /** Distrusted revisions of all judged jobs. */
+  distrusted: number;
+  /** Since when the least recently proven revision has not proved its bytes (scrubbing keeps it under scrub-interval). */
+  unprovenSeconds: number;
+}
+
 /**
  * Nagios perfdata, `'label'=value[UOM];[warn];[crit];[min];[max]`: the crit
- * range `0` on `overdue` says any overdue job is critical.
+ * range `0` on `overdue` and `distrusted` says any one is critical.
  */
-function performanceData(jobs: number, overdue: number, oldestSeconds: number): string {
-  return `jobs=${jobs};;;0 overdue=${overdue};;0;0;${jobs} oldest_backup_age=${Math.floor(oldestSeconds)}s;;;0`;
+function performanceData(f: Figures): string {
+  return (
+    `jobs=${f.jobs};;;0 overdue=${f.overdue};;0;0;${f.jobs} oldest_backup_age=${Math.floor(f.oldestSeconds)}s;;;0 ` +
+    `distrusted=${f.distrusted};;0;0 oldest_verification_age=${Math.floor(f.unprovenSeconds)}s;;;0`
+  );
 }
 
 function result(code: CheckCode, text: string, perfdata: string | null): CheckResult {

@@ -10,9 +10,9 @@ import { LIFELINE_ENV } from '../util/lifeline.js';
 const LIFELINE_FD = 3;
 
 /**
- * Each scheduled backup is a `backy backup` subprocess, so a crash or leak in
- * one backup never takes the scheduler down, and the kernel releases the
- * job's lock when it dies. The spawner is a seam: tests can start a
+ * Each scheduled backup is a `backy backup` subprocess (each scrub a `backy
+ * verify`), so a crash or leak in one never takes the scheduler down, and
+ * the kernel releases the job's lock when it dies. The spawner is a seam: tests can start a
  * stand-in program, and `BACKY_CMD` points the scheduler at another backy.
  */
 export interface ProcessExit {
@@ -41,6 +41,11 @@ export function backyCommand(env: NodeJS.ProcessEnv = process.env): string[] {
 /** `backy -b JOBDIR -l JOBDIR/backy.log backup TAGS` */
 export function backupArgv(command: readonly string[], jobPath: string, tags: readonly string[]): string[] {
   return [...command, '-b', jobPath, '-l', join(jobPath, LOG_FILE), 'backup', tags.join(',')];
+}
+
+/** `backy -b JOBDIR -l JOBDIR/backy.log verify -r ID`: a scrub of one revision. */
+export function verifyArgv(command: readonly string[], jobPath: string, revision: string): string[] {
+  return [...command, '-b', jobPath, '-l', join(jobPath, LOG_FILE), 'verify', '-r', revision];
 }
 
 export function describeExit(exit: ProcessExit): string {

@@ -72,6 +72,18 @@ const port = (zeroMeansOff: boolean) => {
     .max(65535, { error: expected });
 };
 
+const SCRUB_EXPECTED = 'expected a duration with one of the suffixes s, m, h, d, w (e.g. 30d), or 0 to turn scrubbing off';
+
+/** `scrub-interval`: a duration as the schedules write them; 0 (or `0d`) turns scrubbing off (null). */
+const scrubInterval = z.unknown().transform((value, ctx): number | null => {
+  if (value === 0 || (typeof value === 'string' && /^\s*0+[smhdw]?\s*$/.test(value))) return null;
+  const seconds = typeof value === 'string' ? parseDuration(value) : null;
+  if (seconds !== null) return seconds;
+  const hint = typeof value === 'number' ? `${value} has no unit (e.g. ${value}d): ` : `${JSON.stringify(value)} is not a duration: `;
+  ctx.addIssue({ code: 'custom', message: `${hint}${SCRUB_EXPECTED}` });
+  return z.NEVER;
+});
+
 export const globalSection = z.strictObject({
   'base-dir': checkedPath('the directory holding the job directories', systemDirectoryProblem).optional(),
   'worker-limit': positiveInteger.optional(),
@@ -88,6 +100,7 @@ export const globalSection = z.strictObject({
   'backup-completed-callback': absolutePath('the program to run after each backup').optional(),
   'callback-timeout': secondsBetween(1, 3600, 60).optional(),
   store: storeName.optional(),
+  'scrub-interval': scrubInterval.optional(),
 });
 
 export const GLOBAL_KEYS = Object.keys(globalSection.shape);
@@ -104,6 +117,7 @@ export const DEFAULTS = {
   httpAddresses: ['127.0.0.1', '::1'],
   httpPort: 6024,
   callbackTimeoutSeconds: 60,
+  scrubIntervalSeconds: 30 * 86400,
 } as const;
 
 const DURATION_EXPECTED = 'expected an integer with one of the suffixes s, m, h, d, w (e.g. 1d)';

@@ -86,7 +86,7 @@ jobs: {}
     `${FILE}: global: status-interval: expected a number of seconds from 1 to 3600 (e.g. 30)`,
     `${FILE}: global: telnet-addrs: listen addresses are separated by commas, not blanks`,
     `${FILE}: global: telnet-port: expected a port number from 1 to 65535`,
-    `${FILE}: global: unknown key "worker_limit" (did you mean "worker-limit"?); expected base-dir, worker-limit, status-file, status-interval, telnet-addrs, telnet-max-sessions, telnet-idle-timeout, telnet-port, http-addrs, http-port, api-tokens, backup-completed-callback, callback-timeout, store`,
+    `${FILE}: global: unknown key "worker_limit" (did you mean "worker-limit"?); expected base-dir, worker-limit, status-file, status-interval, telnet-addrs, telnet-max-sessions, telnet-idle-timeout, telnet-port, http-addrs, http-port, api-tokens, backup-completed-callback, callback-timeout, store, scrub-interval`,
   ]);
 });
 
@@ -220,4 +220,17 @@ test('warnings: unused schedules, no jobs; an empty file is an error', () => {
     `${FILE}: the file is empty; expected the sections "global", "schedules" and "jobs"`,
   ]);
   assert.deepEqual(validateConfig(['a'], FILE).errors, [`${FILE}: expected a mapping with the sections "global", "schedules" and "jobs"`]);
+});
+
+test('scrub-interval: a duration as the schedules write them, 30d by default; 0 turns scrubbing off', () => {
+  const config = (global: string) => validate(`global: {${global}}\njobs: {}\n`);
+  assert.equal(config('').config?.scrubIntervalSeconds, 30 * 86400);
+  assert.equal(config('scrub-interval: 2w').config?.scrubIntervalSeconds, 14 * 86400);
+  assert.equal(config('scrub-interval: 10s').config?.scrubIntervalSeconds, 10);
+  assert.equal(config('scrub-interval: 0').config?.scrubIntervalSeconds, null);
+  assert.equal(config('scrub-interval: 0d').config?.scrubIntervalSeconds, null);
+  const expected = 'expected a duration with one of the suffixes s, m, h, d, w (e.g. 30d), or 0 to turn scrubbing off';
+  assert.deepEqual(config('scrub-interval: 30').errors, [`${FILE}: global: scrub-interval: 30 has no unit (e.g. 30d): ${expected}`]);
+  assert.deepEqual(config('scrub-interval: monthly').errors, [`${FILE}: global: scrub-interval: "monthly" is not a duration: ${expected}`]);
+  assert.deepEqual(config('scrub-interval: -1d').errors, [`${FILE}: global: scrub-interval: "-1d" is not a duration: ${expected}`]);
 });

@@ -111,6 +111,7 @@ export function validateConfig(raw: unknown, file: string): ConfigValidation {
       completionHook: global['backup-completed-callback']
         ? { program: global['backup-completed-callback'], timeoutSeconds: global['callback-timeout'] ?? DEFAULTS.callbackTimeoutSeconds }
         : null,
+      scrubIntervalSeconds: global['scrub-interval'] === undefined ? DEFAULTS.scrubIntervalSeconds : global['scrub-interval'],
       schedules,
       jobs,
     },

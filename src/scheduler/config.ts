@@ -19,6 +19,8 @@ export interface SchedulerConfig {
   apiTokensFile: string | null;
   /** Run after each completed backup with the job's name (`backup-completed-callback`). */
   completionHook: { program: string; timeoutSeconds: number } | null;
+  /** Every complete revision is verified at least this often (`scrub-interval`); null: scrubbing is off. */
+  scrubIntervalSeconds: number | null;
   /** Schedules by name, in the file's order. */
   schedules: ReadonlyMap<string, Schedule>;
   /** Jobs by name, in the file's order. */

@@ -1,4 +1,3 @@
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LOG_FILE } from '../job/job-directory.js';
 import type { Clock } from '../util/clock.js';
@@ -7,7 +6,9 @@ import { settlesWithin } from '../util/promises.js';
 import { backupArgv, describeExit, succeeded, type BackupProcess, type Spawner } from './backup-process.js';
 import type { Schedule } from '../schedule/schedule.js';
 import { readJobHistory, type JobHistory } from './job-setup.js';
+import { lastLogLine } from './job-log.js';
 import { expireRevisions } from './retention-apply.js';
+import { Scrubber } from './scrubber.js';
 import { RunQueue, type QueuedRun } from './run-queue.js';
 import type { ScheduledJob } from './scheduled-job.js';
 import type { RunningBackup, RunOutcome } from './status-model.js';
@@ -33,20 +34,31 @@ const KILL_WAIT_MS = 5_000;
 
 /**
  * Starts backups when they are due: a queue, the most overdue first, served
- * by at most `workerLimit` backup processes; after each backup the job's
- * retention, its history re-read from disk, and its next plan.
+ * by at most `workerLimit` processes; after each backup the job's
+ * retention, its history re-read from disk, and its next plan. Workers no
+ * backup needs scrub stored revisions (scrubber.ts); backups come first.
  */
 export class Dispatcher {
   readonly jobs = new Map<string, ScheduledJob>();
   workerLimit = 1;
   private readonly queue = new RunQueue();
   private readonly inFlight = new Map<string, { process: BackupProcess; done: Promise<void> }>();
+  readonly scrubber: Scrubber;
   private stopping = false;
   private timer: NodeJS.Timeout | undefined;
   /** Backups ended since the start, by outcome. */
   readonly finished = { succeeded: 0, failed: 0, interrupted: 0 };
 
-  constructor(private readonly options: DispatcherOptions) {}
+  constructor(private readonly options: DispatcherOptions) {
+    this.scrubber = new Scrubber({
+      ...options,
+      readHistory: (job) => this.history(job),
+      onEnded: () => {
+        this.startWorkers();
+        this.armTimer();
+      },
+    });
+  }
 
   /** Queues what is due and starts what the worker limit allows. */
   tick(): void {
@@ -81,6 +93,7 @@ export class Dispatcher {
     const job = this.jobs.get(name);
     if (!job) return;
     this.queue.remove(name);
+    this.scrubber.stop(name, 'as the job left the configuration');
     if (job.state === 'running') job.removed = true;
     else this.jobs.delete(name);
   }
@@ -117,13 +130,16 @@ export class Dispatcher {
       this.options.logger.info(`job ${name}: stopping its backup (SIGTERM to pid ${flight.process.pid})`);
       flight.process.kill('SIGTERM');
     }
-    if (await settlesWithin(this.settled(), graceMs)) return;
+    this.scrubber.shutdown();
+    const ended = () => Promise.all([this.settled(), this.scrubber.settled()]);
+    if (await settlesWithin(ended(), graceMs)) return;
     for (const [name, flight] of this.inFlight) {
       this.options.logger.warn(`job ${name}: backup did not stop within ${graceMs / 1000} s; killing it`);
       flight.process.kill('SIGKILL');
     }
-    if (!(await settlesWithin(this.settled(), KILL_WAIT_MS))) {
-      this.options.logger.warn(`still finishing ${[...this.inFlight.keys()].join(', ')}; not waiting any longer`);
+    if (!(await settlesWithin(ended(), KILL_WAIT_MS))) {
+      const names = [...this.inFlight.keys(), ...this.scrubber.running().map((s) => `${s.job} (scrub)`)];
+      this.options.logger.warn(`still finishing ${names.join(', ')}; not waiting any longer`);
     }
   }
 
@@ -133,12 +149,17 @@ export class Dispatcher {
   }
 
   private startWorkers(): void {
-    while (!this.stopping && this.inFlight.size < this.workerLimit) {
-      const run = this.queue.take();
-      if (!run) return;
+    if (this.stopping) return;
+    const free = this.workerLimit - this.inFlight.size;
+    this.scrubber.makeRoom(this.queue.jobs().slice(0, Math.max(0, free)), free);
+    while (this.inFlight.size + this.scrubber.size < this.workerLimit) {
+      // A job whose scrub is still stopping waits for it; the scrub's end starts it.
+      const run = this.queue.take((name) => this.scrubber.scrubbing(name));
+      if (!run) break;
       const job = this.jobs.get(run.job);
       if (job) this.start(job, run);
     }
+    if (this.queue.size === 0) this.scrubber.fill(this.jobs, this.workerLimit - this.inFlight.size - this.scrubber.size);
   }
 
   private start(job: ScheduledJob, run: QueuedRun): void {
@@ -207,31 +228,12 @@ export class Dispatcher {
   private armTimer(): void {
     if (!this.options.timers || this.stopping) return;
     if (this.timer) clearTimeout(this.timer);
-    let earliest = Infinity;
+    let earliest = this.scrubber.wakeAt()?.getTime() ?? Infinity;
     for (const job of this.jobs.values()) {
       const at = job.wakeAt();
       if (at && at.getTime() < earliest) earliest = at.getTime();
     }
     const delay = Math.min(Math.max(0, earliest - this.options.clock.now().getTime()), MAX_SLEEP_MS);
     this.timer = setTimeout(() => this.tick(), delay);
-  }
-}
-
-/** The last line of a job's log, usually the failed backup's one-line error. */
-async function lastLogLine(path: string): Promise<string | null> {
-  try {
-    const handle = await open(path, 'r');
-    try {
-      const { size } = await handle.stat();
-      const length = Math.min(size, 4096);
-      const buffer = Buffer.alloc(length);
-      await handle.read(buffer, 0, length, size - length);
-      const lines = buffer.toString('utf8').split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
-      return lines.at(-1) ?? null;
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    return null;
   }
 }

@@ -2,9 +2,10 @@ import { constants } from 'node:fs';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JobDirectory, serializeJobConfig } from '../job/job-directory.js';
-import { isComplete, revisionDuration } from '../job/revision.js';
+import { isComplete, revisionDuration, type Revision } from '../job/revision.js';
 import { bytesWritten, isDistrusted } from '../job/revision-report.js';
 import type { HistoryEntry } from '../schedule/schedule.js';
+import type { StoredRevision } from '../schedule/scrub.js';
 import type { Clock } from '../util/clock.js';
 import { BackyError, describeIoError, errorCode } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -115,6 +116,8 @@ export interface JobHistory {
   revisions: number;
   estimatedBytes: number;
   distrusted: number;
+  /** Complete revisions and their proof, oldest first: what scrubbing is planned from. */
+  stored: StoredRevision[];
 }
 
 /** Reads the job directory's revisions; manual backups count like scheduled ones. */
@@ -130,5 +133,18 @@ export async function readJobHistory(directory: JobDirectory, logger: Logger): P
     revisions: all.length,
     estimatedBytes: all.reduce((sum, r) => sum + bytesWritten(r), 0),
     distrusted: all.filter(isDistrusted).length,
+    stored: complete.map((r) => ({
+      uuid: r.uuid,
+      bytes: imageBytes(r),
+      completed: new Date(r.timestamp.getTime() + revisionDuration(r) * 1000),
+      verified: r.verified,
+      distrusted: isDistrusted(r),
+    })),
   };
+}
+
+/** What a verification of the revision reads: the image size its backup recorded (backy 2.x recorded none: its bytes written). */
+function imageBytes(revision: Revision): number {
+  const size = Number(revision.stats.size);
+  return Number.isSafeInteger(size) && size >= 0 ? size : bytesWritten(revision);
 }

@@ -35,9 +35,10 @@ export class RunQueue {
     return true;
   }
 
-  /** Takes the most overdue run. */
-  take(): QueuedRun | undefined {
-    return this.runs.shift();
+  /** Takes the most overdue run, passing over the jobs `waits` says cannot start yet. */
+  take(waits?: (job: string) => boolean): QueuedRun | undefined {
+    const index = waits ? this.runs.findIndex((run) => !waits(run.job)) : 0;
+    return index < 0 ? undefined : this.runs.splice(index, 1)[0];
   }
 
   /** Job names in the order they will run. */

@@ -3,6 +3,7 @@ import { missedTags, planNextRun, type RunPlan } from '../schedule/next-run.js';
 import { inScheduleOrder, longestInterval, shortestInterval, type HistoryEntry } from '../schedule/schedule.js';
 import { jobSpreadSeconds } from '../schedule/spread.js';
 import { retryDelaySeconds } from '../schedule/backoff.js';
+import { verificationStanding, type VerificationStanding } from '../schedule/scrub.js';
 import type { JobConfig } from './config.js';
 import type { JobHistory } from './job-setup.js';
 import type { QueuedRun } from './run-queue.js';
@@ -34,6 +35,7 @@ export class ScheduledJob {
   /** Removed from the configuration while running: forgotten once the run ends. */
   removed = false;
   private plan!: RunPlan;
+  private standing!: VerificationStanding;
   private retry: Retry | null = null;
   private queuedRun: (QueuedRun & { at: Date }) | null = null;
   private running: Running | null = null;
@@ -78,6 +80,11 @@ export class ScheduledJob {
   setHistory(history: JobHistory, now: Date): void {
     this.history = history;
     this.replan(now);
+  }
+
+  /** Whether a scrub may read the job's revisions now: no backup of it is queued or running. */
+  get idle(): boolean {
+    return !this.removed && (this.state === 'waiting' || this.state === 'failed');
   }
 
   /** The run that is due now, if any (a regular or catch-up run, or a retry). */
@@ -180,6 +187,8 @@ export class ScheduledJob {
       revisions: this.history.revisions,
       estimatedBytes: this.history.estimatedBytes,
       distrustedRevisions: this.history.distrusted,
+      lastVerified: this.standing.lastVerified,
+      verifiedSince: this.standing.verifiedSince,
     };
   }
 
@@ -190,6 +199,7 @@ export class ScheduledJob {
   }
 
   private replan(now: Date): void {
+    this.standing = verificationStanding(this.history.stored);
     this.plan = planNextRun(this.config.schedule, this.spreadSeconds, this.planningHistory(), now);
   }
 

@@ -92,6 +92,7 @@ export class Scheduler implements SchedulerControl {
       onRevisionsRemoved: () => this.collector.request(),
     });
     this.dispatcher.workerLimit = this.config.workerLimit;
+    this.dispatcher.scrubber.intervalSeconds = this.config.scrubIntervalSeconds;
     this.statusWriter = new StatusWriter(() => this.snapshot(), () => this.config.statusFile, options.logger);
   }
 
@@ -215,6 +216,7 @@ export class Scheduler implements SchedulerControl {
     const statusIntervalChanged = next.statusIntervalSeconds !== this.config.statusIntervalSeconds;
     this.config = next;
     this.dispatcher.workerLimit = next.workerLimit;
+    this.dispatcher.scrubber.intervalSeconds = next.scrubIntervalSeconds;
     if (statusIntervalChanged && (this.options.timers ?? true)) this.statusWriter.every(next.statusIntervalSeconds);
     this.configLoaded = now;
     const names = (list: { name: string }[]) => (list.length > 0 ? `: ${list.map((j) => j.name).join(', ')}` : '');
@@ -267,6 +269,7 @@ export class Scheduler implements SchedulerControl {
       queued: this.dispatcher.queued(),
       skipped: [...this.skipped].map(([job, reason]) => ({ job, reason })),
       finished: { ...this.dispatcher.finished },
+      scrub: this.dispatcher.scrubber.status(),
     };
   }
 

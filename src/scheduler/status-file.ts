@@ -13,11 +13,12 @@ export { STATUS_FORMAT, StatusFormatError } from './status-wire.js';
  * ```yaml
  * format: 1
  * written: 2026-11-27T02:30:00.000Z
- * scheduler: {version, pid, started, config, config_loaded, worker_limit, running: [...], queued: [...], skipped: [...]}
+ * scheduler: {version, pid, started, config, config_loaded, worker_limit, running: [...], queued: [...], skipped: [...],
+ *   finished: {...}, scrub: {interval_seconds, period_seconds, budget_bytes, read_bytes, running: [...]}}
  * jobs:
  *   - {name, schedule, sla_interval, first_seen, state, retry_at, failures,
  *      last_backup, last_tags, last_duration, last_bytes_written, next_backup, next_tags,
- *      revisions, estimated_bytes, distrusted_revisions}
+ *      revisions, estimated_bytes, distrusted_revisions, last_verified, verified_since}
  * ```
  */
 export function serializeStatus(snapshot: StatusSnapshot): string {

@@ -34,6 +34,14 @@ export interface JobStatus {
   estimatedBytes: number;
   /** Revisions whose data failed a check (issue 13): never used as parents. */
   distrustedRevisions: number;
+  /** When one of its complete revisions last proved its bytes (the newest `verified` time: a scrub or `backy verify`). */
+  lastVerified: Date | null;
+  /**
+   * Every trusted complete revision proved its bytes since then (verified,
+   * or backed up and verified against the source); while scrubbing keeps
+   * up, within the last scrub-interval. Null without complete revisions.
+   */
+  verifiedSince: Date | null;
 }
 
 export interface RunningBackup {
@@ -41,6 +49,26 @@ export interface RunningBackup {
   tags: string[];
   started: Date;
   pid: number | null;
+}
+
+/** A scheduled verification of one stored revision (`backy verify -r ID`). */
+export interface RunningScrub {
+  job: string;
+  revision: string;
+  started: Date;
+  pid: number | null;
+}
+
+/** Continuous scrubbing: the interval, the current period's read budget, what runs. */
+export interface ScrubStatus {
+  /** `scrub-interval` in seconds; null when scrubbing is off. */
+  intervalSeconds: number | null;
+  /** A UTC day, or the interval when shorter. */
+  periodSeconds: number | null;
+  /** Bytes the current period may read, and what it has read (running scrubs included). */
+  budgetBytes: number;
+  readBytes: number;
+  running: RunningScrub[];
 }
 
 export interface SchedulerStatus {
@@ -57,6 +85,7 @@ export interface SchedulerStatus {
   skipped: SkippedJob[];
   /** Backups ended since the scheduler started, by outcome. */
   finished: { succeeded: number; failed: number; interrupted: number };
+  scrub: ScrubStatus;
 }
 
 export interface SkippedJob {

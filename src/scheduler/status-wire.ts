@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { JobStatus, RunningBackup, SchedulerStatus, StatusSnapshot } from './status-model.js';
+import type { JobStatus, RunningBackup, RunningScrub, SchedulerStatus, ScrubStatus, StatusSnapshot } from './status-model.js';
 
 /**
  * The scheduler's state as it leaves the process — the status file, the
@@ -41,6 +41,17 @@ const runningSchema = z.object({
   pid: z.number().int().nullable(),
 }) satisfies z.ZodType<RunningBackup, unknown>;
 
+const scrubSchema = z.object({
+  intervalSeconds: seconds.nullable(),
+  periodSeconds: seconds.nullable(),
+  budgetBytes: count,
+  readBytes: count,
+  running: z.array(z.object({ job: z.string(), revision: z.string(), started: isoTime, pid: z.number().int().nullable() }) satisfies z.ZodType<RunningScrub, unknown>),
+}) satisfies z.ZodType<ScrubStatus, unknown>;
+
+/** Status files written before scrubbing: nothing known about it. */
+const NO_SCRUB: ScrubStatus = { intervalSeconds: null, periodSeconds: null, budgetBytes: 0, readBytes: 0, running: [] };
+
 export const schedulerStatusSchema = z.object({
   version: z.string(),
   pid: z.number().int(),
@@ -52,6 +63,7 @@ export const schedulerStatusSchema = z.object({
   queued: strings,
   skipped: z.array(z.object({ job: z.string(), reason: z.string() })).default([]),
   finished: z.object({ succeeded: count, failed: count, interrupted: count }).default({ succeeded: 0, failed: 0, interrupted: 0 }),
+  scrub: scrubSchema.default(NO_SCRUB),
 }) satisfies z.ZodType<SchedulerStatus, unknown>;
 
 export const jobStatusSchema = z.object({
@@ -71,6 +83,8 @@ export const jobStatusSchema = z.object({
   revisions: count.default(0),
   estimatedBytes: count.default(0),
   distrustedRevisions: count.default(0),
+  lastVerified: isoTime.nullable().default(null),
+  verifiedSince: isoTime.nullable().default(null),
 }) satisfies z.ZodType<JobStatus, unknown>;
 
 export const STATUS_FORMAT = 1;

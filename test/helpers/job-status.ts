@@ -18,6 +18,8 @@ export function jobStatus(fields: Partial<JobStatus> & { name: string }): JobSta
     revisions: 0,
     estimatedBytes: 0,
     distrustedRevisions: 0,
+    lastVerified: null,
+    verifiedSince: null,
     ...fields,
   };
 }

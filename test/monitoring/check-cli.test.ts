@@ -62,7 +62,7 @@ const jobs = (...hoursAgo: Array<number | null>): JobSpec[] =>
 test('every job within SLA: OK, exit 0, one line with Nagios performance data, nothing on stderr', () => {
   const { conf } = setup({ name: 'fresh', status: serializeStatus(snapshotAt(NOW, jobs(1, 20, 35.5))) });
   const result = check(['-c', conf, 'check']);
-  assert.equal(result.stdout, 'OK: all 3 jobs within SLA | jobs=3;;;0 overdue=0;;0;0;3 oldest_backup_age=127800s;;;0\n');
+  assert.equal(result.stdout, 'OK: all 3 jobs within SLA | jobs=3;;;0 overdue=0;;0;0;3 oldest_backup_age=127800s;;;0 distrusted=0;;0;0 oldest_verification_age=0s;;;0\n');
   assert.equal(result.stderr, '');
   assert.equal(result.status, 0);
   assert.deepEqual(parsePluginOutput(result.stdout), {
@@ -71,6 +71,8 @@ test('every job within SLA: OK, exit 0, one line with Nagios performance data, n
       { label: 'jobs', value: 3, uom: '', warn: '', crit: '', min: '0', max: '' },
       { label: 'overdue', value: 0, uom: '', warn: '', crit: '0', min: '0', max: '3' },
       { label: 'oldest_backup_age', value: 127800, uom: 's', warn: '', crit: '', min: '0', max: '' },
+      { label: 'distrusted', value: 0, uom: '', warn: '', crit: '0', min: '0', max: '' },
+      { label: 'oldest_verification_age', value: 0, uom: 's', warn: '', crit: '', min: '0', max: '' },
     ],
   });
 });
@@ -79,7 +81,7 @@ test('-c works after the action too', () => {
   const { conf } = setup({ name: 'after', status: serializeStatus(snapshotAt(NOW, jobs(1))) });
   const result = check(['check', '-c', conf]);
   assert.equal(result.status, 0);
-  assert.equal(result.stdout, 'OK: 1 job within SLA | jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=3600s;;;0\n');
+  assert.equal(result.stdout, 'OK: 1 job within SLA | jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=3600s;;;0 distrusted=0;;0;0 oldest_verification_age=0s;;;0\n');
 });
 
 test('overdue jobs: CRITICAL, exit 2, the first few named (most overdue first) with a count', () => {
@@ -89,13 +91,30 @@ test('overdue jobs: CRITICAL, exit 2, the first few named (most overdue first) w
   assert.equal(result.status, 2);
   assert.equal(
     result.stdout,
-    'CRITICAL: 3 of 11 jobs overdue: test01, test02, test03 | jobs=11;;;0 overdue=3;;0;0;11 oldest_backup_age=288000s;;;0\n',
+    'CRITICAL: 3 of 11 jobs overdue: test01, test02, test03 | jobs=11;;;0 overdue=3;;0;0;11 oldest_backup_age=288000s;;;0 distrusted=0;;0;0 oldest_verification_age=0s;;;0\n',
   );
   const { perfdata } = parsePluginOutput(result.stdout);
   assert.deepEqual(
     perfdata.map((d) => [d.label, d.value]),
-    [['jobs', 11], ['overdue', 3], ['oldest_backup_age', 288000]],
+    [['jobs', 11], ['overdue', 3], ['oldest_backup_age', 288000], ['distrusted', 0], ['oldest_verification_age', 0]],
   );
+});
+
+test('distrusted revisions: CRITICAL, each job named with its count (most first), the total in the perfdata', () => {
+  const spec: JobSpec[] = [
+    { name: 'db', lastBackupHoursAgo: 2, distrusted: 1, verifiedHoursAgo: 30 },
+    { name: 'mail', lastBackupHoursAgo: 50, distrusted: 3, verifiedHoursAgo: 100 },
+    { name: 'web', lastBackupHoursAgo: 1, verifiedHoursAgo: 5 },
+  ];
+  const { conf } = setup({ name: 'distrusted', status: serializeStatus(snapshotAt(NOW, spec)) });
+  const result = check(['-c', conf, 'check']);
+  assert.equal(result.status, 2);
+  assert.equal(
+    result.stdout,
+    'CRITICAL: 1 of 3 jobs overdue: mail; 2 of 3 jobs with distrusted revisions: mail (3), db (1) | ' +
+      'jobs=3;;;0 overdue=1;;0;0;3 oldest_backup_age=180000s;;;0 distrusted=4;;0;0 oldest_verification_age=360000s;;;0\n',
+  );
+  parsePluginOutput(result.stdout);
 });
 
 test('many overdue jobs: five named, the rest counted; a job never backed up is overdue 1.5 intervals after it appeared', () => {
@@ -120,7 +139,7 @@ test('a status file older than five minutes: CRITICAL, the scheduler is dead or 
   assert.equal(
     result.stdout,
     'CRITICAL: status file not updated for 5m 1s (written 2026-01-10 09:54:59 UTC): the scheduler is dead or hung | ' +
-      'jobs=2;;;0 overdue=0;;0;0;2 oldest_backup_age=7200s;;;0\n',
+      'jobs=2;;;0 overdue=0;;0;0;2 oldest_backup_age=7200s;;;0 distrusted=0;;0;0 oldest_verification_age=0s;;;0\n',
   );
   const fresh = setup({ name: 'five-minutes', status: serializeStatus(snapshotAt(NOW, jobs(1, 2), 300)) });
   assert.equal(check(['-c', fresh.conf, 'check']).status, 0);
@@ -201,7 +220,7 @@ test('check needs no write access: it answers from a read-only mount', (t) => {
   chmodSync(join(base, 'status'), 0o444);
   assert.throws(() => writeFileSync(join(mountpoint, 'probe'), 'x'), { code: 'EROFS' });
   const result = check(['-c', join(mountpoint, 'backy.conf'), 'check']);
-  assert.equal(result.stdout, 'OK: 1 job within SLA | jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=3600s;;;0\n');
+  assert.equal(result.stdout, 'OK: 1 job within SLA | jobs=1;;;0 overdue=0;;0;0;1 oldest_backup_age=3600s;;;0 distrusted=0;;0;0 oldest_verification_age=0s;;;0\n');
   assert.equal(result.status, 0);
 });
 
@@ -215,7 +234,7 @@ test('check judges the configured jobs: one missing from the status file is CRIT
   assert.equal(
     result.stdout,
     'CRITICAL: 1 of 3 jobs not in the status file: test09 (the scheduler runs another configuration: reload it) ' +
-      '(ignoring 1 job of the status file not in the configuration: test03) | jobs=3;;;0 overdue=0;;0;0;3 oldest_backup_age=7200s;;;0\n',
+      '(ignoring 1 job of the status file not in the configuration: test03) | jobs=3;;;0 overdue=0;;0;0;3 oldest_backup_age=7200s;;;0 distrusted=0;;0;0 oldest_verification_age=0s;;;0\n',
   );
   assert.equal(result.status, 2);
 });

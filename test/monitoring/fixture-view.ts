@@ -23,7 +23,7 @@ export interface FixtureView extends SchedulerView {
   readonly runs: string[];
 }
 
-/** The manual's three example jobs plus `web01`, which is overdue and failing. */
+/** The manual's three example jobs plus `web01`, which is overdue, failing, and holds a distrusted revision. */
 export function fixtureView(): FixtureView {
   const runs: string[] = [];
   const jobs: JobStatus[] = [
@@ -62,6 +62,9 @@ export function fixtureView(): FixtureView {
       lastDuration: 301.25,
       nextBackup: new Date('2015-11-06T10:32:00Z'),
       nextTags: ['daily'],
+      distrustedRevisions: 1,
+      lastVerified: new Date('2015-11-06T03:00:00Z'),
+      verifiedSince: new Date('2015-10-20T08:00:00Z'),
     }),
   ];
   const status: SchedulerStatus = {
@@ -75,6 +78,13 @@ export function fixtureView(): FixtureView {
     queued: [],
     skipped: [],
     finished: { succeeded: 0, failed: 0, interrupted: 0 },
+    scrub: {
+      intervalSeconds: 30 * 86400,
+      periodSeconds: 86400,
+      budgetBytes: 12 * 1024 ** 3,
+      readBytes: 5 * 1024 ** 3,
+      running: [{ job: 'test01', revision: 'FqZGAe6iG2hadwJoHdpigW', started: new Date('2015-11-06T09:59:00Z'), pid: 4803 }],
+    },
   };
   return {
     runs,

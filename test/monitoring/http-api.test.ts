@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readRevisionYaml } from '../helpers/job-files.js';
 import { revisions, SchedulerFixture } from '../scheduler/harness.js';
 import { curl, httpConfig, json, TOKENS } from './http-helpers.js';
 
@@ -37,8 +38,15 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
     const status = curl(`${base}/v1/status`, { token: ops });
     assert.equal(status.status, 200);
     assert.match(status.headers, /content-type: application\/json/i);
-    const scheduler1 = json(status) as { pid: number; worker_limit: number; running: unknown[]; finished: { succeeded: number } };
+    const scheduler1 = json(status) as {
+      pid: number;
+      worker_limit: number;
+      running: unknown[];
+      finished: { succeeded: number };
+      scrub: { interval_seconds: number; period_seconds: number; running: unknown[] };
+    };
     assert.equal(scheduler1.pid, scheduler.child.pid);
+    assert.deepEqual([scheduler1.scrub.interval_seconds, scheduler1.scrub.period_seconds, scheduler1.scrub.running], [30 * 86400, 86400, []]);
     assert.equal(scheduler1.worker_limit, 1);
     assert.equal(scheduler1.finished.succeeded, 2);
 
@@ -50,6 +58,8 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
       revisions: Array<{ uuid: string; trust: string; size: number; duration: number; bytes_written: number; tags: string[] }>;
       recent_failures: unknown[];
       distrusted_revisions: number;
+      last_verified: string | null;
+      verified_since: string | null;
     };
     assert.equal(beta.name, 'beta');
     assert.equal(beta.revisions.length, 2);
@@ -61,6 +71,10 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
     assert.equal(beta.revisions[1]!.size, 128 * 1024);
     assert.deepEqual(beta.recent_failures, []);
     assert.equal(beta.distrusted_revisions, 1);
+    // Never verified since its backup, which proved it against the source as it completed; the distrusted one does not count.
+    const fresh = readRevisionYaml(fixture.job('beta'), beta.revisions[1]!.uuid);
+    const completed = new Date(new Date(fresh.timestamp as string).getTime() + (fresh.stats.duration as number) * 1000);
+    assert.deepEqual([beta.last_verified, beta.verified_since], [null, completed.toISOString()]);
 
     // Refusals: stable codes, and the log names the address, never the token.
     const refused = (response: ReturnType<typeof curl>, status: number, code: string) => {
@@ -107,6 +121,9 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
     assert.equal(value('backy_job_last_backup_written_bytes{job="alpha"}'), 64 * 1024);
     assert.equal(value('backy_job_revisions_estimated_bytes{job="beta"}'), 2 * 128 * 1024);
     assert.equal(value('backy_job_consecutive_failures{job="alpha"}'), 0);
+    assert.equal(value('backy_job_verified_since_timestamp_seconds{job="beta"}'), completed.getTime() / 1000);
+    assert.doesNotMatch(metrics.body, /^backy_job_last_verified_timestamp_seconds\{/m, 'no revision was verified after its backup');
+    assert.equal(value('backy_scrubs_running'), 0);
     assert.equal(value('backy_backups_finished_total{outcome="succeeded"}'), 3);
     assert.equal(value('backy_backups_finished_total{outcome="failed"}'), 0);
     assert.equal(value('backy_workers_busy'), 0);

@@ -34,8 +34,16 @@ test('check and the telnet shell against a running scheduler', async () => {
     assert.equal(check.status, 0, check.stdout + check.stderr);
     const { text, perfdata } = parsePluginOutput(check.stdout);
     assert.equal(text, 'OK: all 2 jobs within SLA');
-    assert.deepEqual(perfdata.map((d) => `${d.label}=${d.label === 'oldest_backup_age' ? '' : d.value}${d.uom}`), ['jobs=2', 'overdue=0', 'oldest_backup_age=s']);
+    const ages = ['oldest_backup_age', 'oldest_verification_age'];
+    assert.deepEqual(perfdata.map((d) => `${d.label}=${ages.includes(d.label) ? '' : d.value}${d.uom}`), [
+      'jobs=2',
+      'overdue=0',
+      'oldest_backup_age=s',
+      'distrusted=0',
+      'oldest_verification_age=s',
+    ]);
     assert.ok(perfdata[2].value < 600, 'the backups were made moments ago');
+    assert.ok(perfdata[4].value <= perfdata[2].value, 'and verified as they were made');
 
     const first = await converse('telnet', ['127.0.0.1', String(port)], ['jobs\n', 'status\n', 'run alpha\n', 'run nosuch\n', 'quit\n']);
     const [jobsAnswer, statusAnswer, runAnswer, refusal] = session(first.stdout).split(P).slice(1);
@@ -56,12 +64,20 @@ test('check and the telnet shell against a running scheduler', async () => {
     assert.match(statusLines[0], new RegExp(`^Scheduler: +backy \\S+, pid ${scheduler.child.pid}$`));
     assert.match(statusLines[1], /^Uptime: +\d+s \(started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)$/);
     assert.match(statusLines[2], new RegExp(`^Configuration: ${fixture.conf} \\(loaded \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC\\)$`));
-    assert.deepEqual(statusLines.slice(3), [
+    assert.deepEqual(statusLines.slice(3, 10), [
       'Workers:       0 busy, 1 idle (worker-limit 1)',
       'Jobs:          2 (0 overdue, 0 failed)',
       'Queued:        none',
       'Running:       none',
+      // Two revisions of 64 KiB to read in 30 days; both are fresh, so nothing was read yet.
+      'Scrubbing:     every 30d, budget 4.27 kiB a day, 0 Bytes read today; running: none',
+      '+-------+---------------------+--------------------------+------------+',
+      '| Job   | Last Verified (UTC) | All Verified Since (UTC) | Distrusted |',
     ]);
+    assert.equal(statusLines.length, 14);
+    for (const [row, name] of [[statusLines[11], 'alpha'], [statusLines[12], 'beta ']]) {
+      assert.match(row, new RegExp(`^\\| ${name} \\| -  +\\| \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d +\\| +0 \\|$`));
+    }
     assert.equal(runAnswer, 'alpha: backup queued with tags daily\n');
     assert.equal(refusal, 'cannot run nosuch: no job named "nosuch"\n');
 

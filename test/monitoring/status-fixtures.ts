@@ -12,6 +12,10 @@ export interface JobSpec {
   firstSeenHoursAgo?: number;
   /** The schedule's shortest interval (default 1 day). */
   intervalHours?: number;
+  /** Distrusted revisions (default none). */
+  distrusted?: number;
+  /** Hours since every revision proved its bytes (default: no revisions to prove). */
+  verifiedHoursAgo?: number;
 }
 
 export function snapshotAt(now: Date, jobs: JobSpec[], writtenSecondsAgo = 20): StatusSnapshot {
@@ -28,7 +32,8 @@ export function snapshotAt(now: Date, jobs: JobSpec[], writtenSecondsAgo = 20): 
       running: [],
       queued: [],
       skipped: [],
-    finished: { succeeded: 0, failed: 0, interrupted: 0 },
+      finished: { succeeded: 0, failed: 0, interrupted: 0 },
+      scrub: { intervalSeconds: 30 * 86400, periodSeconds: 86400, budgetBytes: 0, readBytes: 0, running: [] },
     },
     jobs: jobs.map((spec) =>
       jobStatus({
@@ -40,6 +45,8 @@ export function snapshotAt(now: Date, jobs: JobSpec[], writtenSecondsAgo = 20): 
         lastDuration: 42.5,
         nextBackup: ago(-1),
         nextTags: ['daily'],
+        distrustedRevisions: spec.distrusted ?? 0,
+        verifiedSince: spec.verifiedHoursAgo === undefined ? null : ago(spec.verifiedHoursAgo),
       }),
     ),
   };

@@ -13,12 +13,11 @@ import YAML from 'yaml';
 import { JobDirectory } from '../../src/job/job-directory.js';
 import { planNextRun } from '../../src/schedule/next-run.js';
 import { jobSpreadSeconds } from '../../src/schedule/spread.js';
-import { parseConfig } from '../../src/scheduler/config-load.js';
 import { Scheduler, type SchedulerOptions } from '../../src/scheduler/scheduler.js';
 import { readStatusFile } from '../../src/scheduler/status-file.js';
 import { fixedClock } from '../../src/util/clock.js';
 import { BackyError } from '../../src/util/errors.js';
-import { capturingLogger, StandInBackups, writeRevision } from './stand-in-backups.js';
+import { capturingLogger, inProcessScheduler, StandInBackups, writeRevision } from './stand-in-backups.js';
 
 const DAY = 86400;
 const std = [
@@ -48,7 +47,8 @@ async function withScheduler(jobs: Record<string, string>, workerLimit: number, 
     writeFileSync(
       conf,
       YAML.stringify({
-        global: { 'base-dir': base, 'worker-limit': limit, 'telnet-addrs': '127.0.0.1', store: 'cow' },
+        // Scrubbing is off here (the stand-in revisions have no data); test/scheduler/scrub-daemon.test.ts drives it.
+        global: { 'base-dir': base, 'worker-limit': limit, 'telnet-addrs': '127.0.0.1', store: 'cow', 'scrub-interval': 0 },
         schedules: { std: { daily: { interval: '1d', keep: 3 }, weekly: { interval: '1w', keep: 2 } }, quick: { hourly: { interval: '1h', keep: 2 } } },
         jobs: Object.fromEntries(Object.entries(list).map(([name, schedule]) => [name, { schedule, source: { type: 'file', filename: `/srv/vm/${name}.img` } }])),
       }),
@@ -59,18 +59,7 @@ async function withScheduler(jobs: Record<string, string>, workerLimit: number, 
   const logger = capturingLogger();
   const built: Scheduler[] = [];
   const build = (overrides: Partial<SchedulerOptions> = {}) => {
-    const scheduler = new Scheduler({
-      configPath: conf,
-      config: parseConfig(readFileSync(conf, 'utf8'), conf).config,
-      clock,
-      spawner: backups.spawner,
-      logger,
-      backyCommand: ['backy'],
-      timers: false,
-      frontEnds: [],
-      shutdownGraceMs: 200,
-      ...overrides,
-    });
+    const scheduler = inProcessScheduler(conf, clock, backups, logger, overrides);
     built.push(scheduler);
     return scheduler;
   };

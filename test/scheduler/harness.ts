@@ -29,13 +29,18 @@ export interface SchedulerProcess {
 }
 
 export class SchedulerFixture {
-  readonly dir = mkdtempSync(join(tmpdir(), 'backy-scheduler-'));
-  readonly base = join(this.dir, 'base');
-  readonly conf = join(this.dir, 'backy.conf');
-  readonly log = join(this.dir, 'scheduler.log');
+  readonly dir: string;
+  readonly base: string;
+  readonly conf: string;
+  readonly log: string;
   private readonly processes: ChildProcess[] = [];
 
-  constructor() {
+  /** In a new directory under `parent` (e.g. a loop filesystem; default the system's temporary directory). */
+  constructor(parent = tmpdir()) {
+    this.dir = mkdtempSync(join(parent, 'backy-scheduler-'));
+    this.base = join(this.dir, 'base');
+    this.conf = join(this.dir, 'backy.conf');
+    this.log = join(this.dir, 'scheduler.log');
     mkdirSync(this.base);
   }
 
@@ -142,6 +147,15 @@ export async function waitFor<T>(what: string, probe: () => Maybe<T> | Promise<M
     if (value !== undefined && value !== null && value !== false) return value;
     if (Date.now() - started > limitMs) throw new Error(`gave up waiting for ${what}`);
     await sleep(25);
+  }
+}
+
+/** The process is alive and not a zombie waiting for its (new) parent to reap it. */
+export function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
   }
 }
 

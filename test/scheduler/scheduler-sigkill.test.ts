@@ -11,16 +11,7 @@ import { existsSync, readFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { readStatusFile } from '../../src/scheduler/status-file.js';
 import { attachLoopDevice } from '../helpers/loop-fs.js';
-import { configText, freePort, revisions, SchedulerFixture } from './harness.js';
-
-/** Alive and not a zombie waiting for its (new) parent to reap it. */
-function running(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
+import { configText, freePort, revisions, running, SchedulerFixture } from './harness.js';
 
 test('SIGKILL to the scheduler mid-backup: the backup ends itself, leaves no revision, and the next scheduler backs up', async () => {
   const fixture = new SchedulerFixture();

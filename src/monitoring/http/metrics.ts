@@ -7,9 +7,10 @@ import type { SchedulerView } from '../../scheduler/status-model.js';
  * from the scheduler's state at the moment of the scrape (every gauge
  * collects from the view, so nothing is kept twice). Per job: the last
  * successful backup's time, duration and bytes written, revisions and
- * their estimated size, SLA, consecutive failures, distrusted revisions;
- * for the scheduler: workers, queue, skipped jobs, backups finished by
- * outcome.
+ * their estimated size, SLA, consecutive failures, distrusted revisions,
+ * when a revision last proved its bytes and since when all have; for the
+ * scheduler: workers (backups and scrubs), queue, skipped jobs, backups
+ * finished by outcome.
  */
 export function schedulerMetrics(view: SchedulerView, now: () => Date): Registry {
   const registry = new Registry();
@@ -39,14 +40,24 @@ export function schedulerMetrics(view: SchedulerView, now: () => Date): Registry
   );
   perJob('backy_job_consecutive_failures', 'Failed backups of the job since its last success.', (j) => j.failures);
   perJob('backy_job_distrusted_revisions', 'Revisions whose data failed a check (never used as parents).', (j) => j.distrustedRevisions);
+  perJob('backy_job_last_verified_timestamp_seconds', 'When a revision of the job last proved its bytes against its hashes (Unix time).', (j) =>
+    j.lastVerified ? j.lastVerified.getTime() / 1000 : null,
+  );
+  perJob(
+    'backy_job_verified_since_timestamp_seconds',
+    'Every trusted revision of the job proved its bytes since then (Unix time); scrubbing keeps it within scrub-interval.',
+    (j) => (j.verifiedSince ? j.verifiedSince.getTime() / 1000 : null),
+  );
 
   const scheduler = (name: string, help: string, value: () => number) =>
     new Gauge({ name, help, registers: [registry], collect() { this.set(value()); } });
-  scheduler('backy_workers_busy', 'Backups running now.', () => view.status().running.length);
-  scheduler('backy_workers_idle', 'Workers free for a backup (worker-limit minus busy).', () => {
+  const busy = () => {
     const status = view.status();
-    return Math.max(0, status.workerLimit - status.running.length);
-  });
+    return status.running.length + status.scrub.running.length;
+  };
+  scheduler('backy_workers_busy', 'Workers busy now: backups and scrubs.', busy);
+  scheduler('backy_workers_idle', 'Workers free (worker-limit minus busy).', () => Math.max(0, view.status().workerLimit - busy()));
+  scheduler('backy_scrubs_running', 'Scrubs (verifications of stored revisions) running now; a backup stops one when it needs the worker.', () => view.status().scrub.running.length);
   scheduler('backy_backups_queued', 'Backups waiting for a worker.', () => view.status().queued.length);
   scheduler('backy_jobs_skipped', 'Configured jobs the scheduler does not run (a foreign directory in the way).', () => view.status().skipped.length);
   new Counter({

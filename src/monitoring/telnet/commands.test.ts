@@ -24,6 +24,7 @@ function fixture(): SchedulerView & { queued: string[] } {
     queued,
     skipped: [],
     finished: { succeeded: 0, failed: 0, interrupted: 0 },
+    scrub: { intervalSeconds: 30 * 86400, periodSeconds: 86400, budgetBytes: 0, readBytes: 0, running: [] },
   };
   const jobs = ['web1', 'db1', 'web2', 'mail'].map((name) => jobStatus({ name, nextTags: ['daily', 'weekly'] }));
   return {

@@ -14,7 +14,8 @@ export interface CommandOutcome {
 export const HELP = [
   'Commands:',
   '  jobs [REGEX]  list the jobs, or those whose name matches the extended regular expression',
-  "  status        show the scheduler's workers, queue, running backups, uptime and configuration",
+  "  status        show the scheduler's workers, queue, running backups and scrubs, uptime and configuration,",
+  '                and when each job\'s revisions were last verified',
   '  run JOB       queue a backup of JOB now, with its next tags',
   '  help          show this list',
   '  quit          close this session (also Ctrl-D)',

@@ -12,7 +12,7 @@ test("the manual's example table and backy 2.x's count line, exactly (rows given
   assert.equal(renderJobsTable(manualJobs, FIXTURE_NOW), MANUAL_JOBS_OUTPUT);
 });
 
-test('overdue, never backed up, queued, running and failed jobs; `-` where there is nothing to show', () => {
+test('overdue, never backed up, queued, running and failed jobs, distrusted revisions in the Status cell; `-` where there is nothing to show', () => {
   const now = new Date('2026-01-10T10:00:00Z');
   const jobs = [
     job({ name: 'vm-new', firstSeen: new Date('2026-01-10T09:00:00Z'), state: 'queued', nextTags: ['daily'] }),
@@ -29,19 +29,23 @@ test('overdue, never backed up, queued, running and failed jobs; `-` where there
     }),
     job({ name: 'vm-late', state: 'failed', retryAt: new Date('2026-01-11T00:05:00Z'), firstSeen: new Date('2026-01-01T00:00:00Z') }),
     job({ name: 'vm-busy', state: 'running', lastBackup: new Date('2026-01-10T09:00:00Z'), lastDuration: 0, lastTags: ['a', 'b'] }),
+    job({ name: 'vm-rot', lastBackup: new Date('2026-01-10T08:00:00Z'), lastDuration: 12, lastTags: ['daily'], distrustedRevisions: 2 }),
+    job({ name: 'vm-worse', state: 'failed', retryAt: new Date('2026-01-10T10:32:00Z'), firstSeen: new Date('2026-01-10T00:00:00Z'), distrustedRevisions: 1 }),
   ];
   assert.equal(
     renderJobsTable(jobs, now),
     [
-      '+---------+---------+---------------------------------+---------------------+-----------+----------+---------------------+-----------+',
-      '| Job     | SLA     | Status                          | Last Backup (UTC)   | Last Tags | Last Dur | Next Backup (UTC)   | Next Tags |',
-      '+---------+---------+---------------------------------+---------------------+-----------+----------+---------------------+-----------+',
-      '| vm-busy | OK      | running                         | 2026-01-10 09:00:00 | a,b       |    0.0 s | -                   | -         |',
-      '| vm-late | TOO OLD | failed (retry 2026-01-11 00:05) | -                   | -         |        - | -                   | -         |',
-      '| vm-new  | OK      | queued                          | -                   | -         |        - | -                   | daily     |',
-      '| vm-old  | TOO OLD | failed (retry 10:32)            | 2026-01-08 10:00:00 | daily     | 1234.6 s | 2026-01-10 10:32:00 | daily     |',
-      '+---------+---------+---------------------------------+---------------------+-----------+----------+---------------------+-----------+',
-      '4 jobs shown',
+      '+----------+---------+-------------------------------------+---------------------+-----------+----------+---------------------+-----------+',
+      '| Job      | SLA     | Status                              | Last Backup (UTC)   | Last Tags | Last Dur | Next Backup (UTC)   | Next Tags |',
+      '+----------+---------+-------------------------------------+---------------------+-----------+----------+---------------------+-----------+',
+      '| vm-busy  | OK      | running                             | 2026-01-10 09:00:00 | a,b       |    0.0 s | -                   | -         |',
+      '| vm-late  | TOO OLD | failed (retry 2026-01-11 00:05)     | -                   | -         |        - | -                   | -         |',
+      '| vm-new   | OK      | queued                              | -                   | -         |        - | -                   | daily     |',
+      '| vm-old   | TOO OLD | failed (retry 10:32)                | 2026-01-08 10:00:00 | daily     | 1234.6 s | 2026-01-10 10:32:00 | daily     |',
+      '| vm-rot   | OK      | waiting [2 distrusted]              | 2026-01-10 08:00:00 | daily     |   12.0 s | -                   | -         |',
+      '| vm-worse | OK      | failed (retry 10:32) [1 distrusted] | -                   | -         |        - | -                   | -         |',
+      '+----------+---------+-------------------------------------+---------------------+-----------+----------+---------------------+-----------+',
+      '6 jobs shown',
     ].join('\n'),
   );
 });

@@ -32,10 +32,15 @@ export function renderJobsTable(jobs: readonly JobStatus[], now: Date): string {
   return `${table}\n${rows.length} jobs shown`;
 }
 
-/** `failed (retry 10:32)`; the date is added when the retry is not due today (UTC). */
+/**
+ * `waiting`, `failed (retry 10:32)` (the date is added when the retry is not
+ * due today, UTC); `[2 distrusted]` after it while the job holds revisions
+ * that failed a check, as `backy status` marks them `[distrusted]`.
+ */
 function stateText(job: JobStatus, now: Date): string {
-  if (job.state !== 'failed' || !job.retryAt) return job.state;
+  const quarantine = job.distrustedRevisions > 0 ? ` [${job.distrustedRevisions} distrusted]` : '';
+  if (job.state !== 'failed' || !job.retryAt) return `${job.state}${quarantine}`;
   const at = formatTimestamp(job.retryAt);
   const sameDay = at.slice(0, 10) === formatTimestamp(now).slice(0, 10);
-  return `failed (retry ${sameDay ? at.slice(11, 16) : at.slice(0, 16)})`;
+  return `failed (retry ${sameDay ? at.slice(11, 16) : at.slice(0, 16)})${quarantine}`;
 }
