@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { copyFile, open, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
+import { NotRegularFileError, openRegularFile } from '../util/regular-file.js';
 import { ENTRY_LENGTH, HASH_ALGORITHM } from './block-hash.js';
 
 /**
@@ -36,7 +37,7 @@ export function blockCount(size: number, blockSize: number): number {
   return Math.ceil(size / blockSize);
 }
 
-function header(blockSize: number, size: number): Buffer {
+export function recordHeader(blockSize: number, size: number): Buffer {
   const buffer = Buffer.alloc(HEADER_LENGTH);
   MAGIC.copy(buffer, 0);
   buffer.writeUInt32LE(VERSION, 8);
@@ -55,7 +56,7 @@ export async function readRecordHeader(handle: FileHandle): Promise<{ blockSize:
   if (bytesRead < HEADER_LENGTH || !head.subarray(0, MAGIC.length).equals(MAGIC) || head.readUInt32LE(8) !== VERSION) return null;
   const blockSize = head.readUInt32LE(12);
   const size = Number(head.readBigUInt64LE(16));
-  if (blockSize === 0 || !Number.isSafeInteger(size) || !head.equals(header(blockSize, size))) return null;
+  if (blockSize === 0 || !Number.isSafeInteger(size) || !head.equals(recordHeader(blockSize, size))) return null;
   return { blockSize, size };
 }
 
@@ -131,7 +132,7 @@ export class HashRecordWriter {
 
   /** Writes the header, flushes, and returns what the `.rev` records. */
   async finish(): Promise<RecordedHashes> {
-    await this.handle.write(header(this.blockSize, this.size), 0, HEADER_LENGTH, 0);
+    await this.handle.write(recordHeader(this.blockSize, this.size), 0, HEADER_LENGTH, 0);
     await this.handle.datasync();
     const length = HEADER_LENGTH + blockCount(this.size, this.blockSize) * ENTRY_LENGTH;
     return { algorithm: HASH_ALGORITHM, blockSize: this.blockSize, root: await fileRoot(this.handle, length) };
@@ -171,9 +172,10 @@ export class HashRecord {
   static async open(path: string, size: number, recorded: RecordedHashes): Promise<HashRecord> {
     let handle: FileHandle;
     try {
-      handle = await open(path, 'r');
+      handle = await openRegularFile(path, constants.O_RDONLY);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new HashRecordError('its hash record is missing', 'missing');
+      if (err instanceof NotRegularFileError) throw new HashRecordError(`its hash record cannot be used: ${err.message}`, 'damaged');
       throw err;
     }
     try {
@@ -184,7 +186,7 @@ export class HashRecord {
       }
       const head = Buffer.alloc(HEADER_LENGTH);
       await handle.read(head, 0, HEADER_LENGTH, 0);
-      if (actual !== length || !head.equals(header(recorded.blockSize, size)) || (await fileRoot(handle, length)) !== recorded.root) {
+      if (actual !== length || !head.equals(recordHeader(recorded.blockSize, size)) || (await fileRoot(handle, length)) !== recorded.root) {
         throw new HashRecordError('its hash record is damaged (it does not match the root hash in its .rev)', 'damaged');
       }
       return new HashRecord(handle, recorded.blockSize, size);

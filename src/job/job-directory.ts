@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { lstat, readdir, readFile, rename, stat, symlink, unlink } from 'node:fs/promises';
+import { lstat, readdir, rename, stat, symlink, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 // js-yaml, as for `.rev` files: every job command reads the config, and
 // loading the `yaml` package alone took a fifth of a command's start.
@@ -12,6 +11,7 @@ import { DEFAULT_STORE, openJobStores, POOL_CHOICES, type PoolChoice } from '../
 import { assertRevisionId, isRevisionId } from '../store/revision-id.js';
 import type { Store } from '../store/store.js';
 import { FileLock } from '../util/lock.js';
+import { isDanglingLink, NotRegularFileError, readSmallFile, readSmallFileSync } from '../util/regular-file.js';
 import { JobLock } from './job-lock.js';
 import { isComplete, parseRevision, RevisionFileError, writeRevisionFile, type Revision } from './revision.js';
 
@@ -106,7 +106,7 @@ export class JobDirectory {
     await this.ensureExists();
     let text: string;
     try {
-      text = await readFile(this.configPath, 'utf8');
+      text = await readSmallFile(this.configPath);
     } catch (err) {
       if (errorCode(err) === 'ENOENT') throw this.noConfigError();
       throw describeIoError(err, `cannot read ${this.configPath}`);
@@ -180,10 +180,16 @@ export class JobDirectory {
       // that; the scheduler's event loop still gets its turns.
       if (index > 0 && index % READ_BATCH === 0) await new Promise((resolve) => setImmediate(resolve));
       try {
-        revisions.push(parseRevision(readFileSync(this.revisionPath(id), 'utf8'), id));
+        revisions.push(parseRevision(readSmallFileSync(this.revisionPath(id)), id));
       } catch (err) {
-        if (errorCode(err) === 'ENOENT') continue; // removed while we listed
-        const reason = err instanceof RevisionFileError ? err.message : describeIoError(err, 'cannot read it').message;
+        // Removed while we listed, unless a link to nothing is left: its image is still no leftover.
+        if (errorCode(err) === 'ENOENT' && !isDanglingLink(this.revisionPath(id))) continue;
+        const reason =
+          err instanceof RevisionFileError || err instanceof NotRegularFileError
+            ? err.message
+            : errorCode(err) === 'ENOENT'
+              ? 'it is a symbolic link to nothing'
+              : describeIoError(err, 'cannot read it').message;
         logger?.warn(`revision ${id} is unreadable and left alone: ${this.revisionPath(id)}: ${reason}`);
         unreadable.push({ id, reason });
       }

@@ -1,10 +1,11 @@
 import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tryFlock } from '../io/native-io.js';
 import { BackyError, describeIoError, errorCode } from '../util/errors.js';
 import { FileLock } from '../util/lock.js';
+import { openRegularFile } from '../util/regular-file.js';
 
 /** How often a waiting command looks again at a `config` lock held by backy 2.x. */
 const CONFIG_LOCK_POLL_MS = 200;
@@ -94,7 +95,8 @@ export class JobLock {
 async function lockConfig(path: string): Promise<FileHandle | null | 'held'> {
   let handle: FileHandle;
   try {
-    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    // Through a symlink, as backy 2.x and every reader of the config go: both must lock the same file.
+    handle = await openRegularFile(path, constants.O_RDONLY);
   } catch (err) {
     if (errorCode(err) === 'ENOENT') return null;
     throw describeIoError(err, `cannot open ${path} to lock it`);

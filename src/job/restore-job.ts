@@ -8,12 +8,13 @@ import { blockDeviceSize } from '../util/block-device.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { ProgressListener } from '../sources/source.js';
-import { pipeChunks, type Chunk, type ChunkSource } from '../io/chunk-pipeline.js';
+import { PIPELINE_CHUNK, pipeChunks, type Chunk, type ChunkSource } from '../io/chunk-pipeline.js';
 import { ImageFile } from '../io/image-file.js';
 import { deviceSink, sparseFileSink, streamSink, type ChunkSink } from '../io/image-copy.js';
 import { dataRanges } from '../io/native-io.js';
 import { readFully } from '../io/read-fully.js';
 import { DamageError, hashCheck } from '../integrity/hash-check.js';
+import { RootProof } from '../integrity/root-proof.js';
 import type { RevisionReader } from '../store/store.js';
 import { openRevision, selectRevision, type SelectedRevision } from './revision-data.js';
 import { resolveRestoreTarget } from './restore-target.js';
@@ -45,12 +46,13 @@ export interface RestoreOptions {
 export async function restoreJob(path: string, options: RestoreOptions): Promise<Revision> {
   const selected = await selectRevision(path, options.spec, options.logger, options.clock.now());
   const { revision } = selected;
-  const data = await openRevision(selected, options.logger);
+  const data = await openRevision(selected, options.logger, 'proving its bytes against the root hash in its .rev instead');
   try {
     const damage = new DamageTally(revision, options);
     // A store whose reads prove themselves need not have every block hashed twice.
     const check = data.record && !data.reader.provesReads ? hashCheck(data.record, options.force ? (offset) => damage.found(offset) : undefined) : undefined;
-    const restore = new Restore(selected, data.reader, check, options);
+    const proof = !data.record && revision.hashes && PIPELINE_CHUNK % revision.hashes.blockSize === 0 ? new RootProof(revision.hashes, data.reader.size) : undefined;
+    const restore = new Restore(selected, data.reader, check, proof, options);
     try {
       await restore.run();
     } catch (err) {
@@ -60,6 +62,7 @@ export async function restoreJob(path: string, options: RestoreOptions): Promise
       throw err;
     }
     damage.finish(options.target);
+    if (restore.forcedFailure) throw restore.forcedFailure;
     return revision;
   } finally {
     await data.close();
@@ -96,18 +99,44 @@ class Restore {
     private readonly selected: SelectedRevision,
     private readonly reader: RevisionReader,
     private readonly check: ((chunk: Chunk) => Promise<void>) | undefined,
+    private readonly proof: RootProof | undefined,
     private readonly options: RestoreOptions,
   ) {}
+
+  /** What --force wrote all the same: the restore's exit status is still 1. */
+  forcedFailure: BackyError | null = null;
 
   private get id(): string {
     return this.selected.revision.uuid;
   }
 
-  private pipe(source: ChunkSource, write: ChunkSink | undefined): Promise<void> {
-    return pipeChunks(source, { check: this.check, write }, {
-      signal: this.options.signal,
-      onProgress: (done, total) => this.options.onProgress('restore', done, total),
-    });
+  /**
+   * Streams the revision through the check (or the root proof) into
+   * `write`. `into` is a file not yet renamed into place (a root that does
+   * not prove then leaves nothing, unless --force), or a device or stream
+   * the bytes already went to.
+   */
+  private async pipe(source: ChunkSource, write: ChunkSink | undefined, into: { file: string } | { written: string }): Promise<void> {
+    const proof = this.proof;
+    await pipeChunks(
+      source,
+      proof
+        ? {
+            check: proof.check,
+            write: async (chunk) => {
+              proof.take(chunk);
+              await write?.(chunk);
+            },
+          }
+        : { check: this.check, write },
+      { signal: this.options.signal, onProgress: (done, total) => this.options.onProgress('restore', done, total) },
+    );
+    if (!proof || proof.proves()) return;
+    const what = `revision ${this.id} does not match the root hash in its .rev: its data is damaged or not this revision's`;
+    if ('written' in into) throw new BackyError(`${what}; what was written to ${into.written} is not to be trusted`);
+    if (!this.options.force) throw new BackyError(`${what}; nothing was restored to ${into.file} (--force writes it anyway)`);
+    // Under --force the file takes its place; the restore fails only at the end.
+    this.forcedFailure = new BackyError(`${what}; restored to ${into.file} anyway (--force)`);
   }
 
   async run(): Promise<void> {
@@ -115,8 +144,9 @@ class Restore {
     if (options.target === '-') {
       options.logger.info(`restoring revision ${this.id} to standard output`);
       try {
-        await this.pipe(this.reader, streamSink(options.stdout));
+        await this.pipe(this.reader, streamSink(options.stdout), { written: 'standard output' });
       } catch (err) {
+        if (err instanceof BackyError) throw err;
         if (errorCode(err) === 'EPIPE') throw new BackyError('restore to standard output stopped: the reading end of the pipe was closed');
         throw describeIoError(err, 'restore to standard output failed');
       }
@@ -141,10 +171,10 @@ class Restore {
     }
     const output = await openOutput(target, 'r+');
     try {
-      await this.pipe(this.reader, deviceSink(output));
+      await this.pipe(this.reader, deviceSink(output), { written: target });
       await output.handle.sync();
     } catch (err) {
-      if (err instanceof DamageError) throw err;
+      if (err instanceof DamageError || err instanceof BackyError) throw err;
       throw describeIoError(err, `restore to ${target} failed`);
     } finally {
       await output.close();
@@ -154,12 +184,12 @@ class Restore {
   private async toFile(target: string, existing: Stats | null): Promise<void> {
     const temporary = join(dirname(target), `.${basename(target)}.restore-${randomBytes(4).toString('hex')}.tmp`);
     try {
-      if (!(await this.cloned(temporary))) {
+      if (!(await this.cloned(temporary, target))) {
         const output = await openOutput(temporary, 'wx');
         try {
           // No fsync, like cp: a restore can be repeated. Direct writes are
           // on the disk when they return anyway.
-          await this.pipe(this.reader, sparseFileSink(output));
+          await this.pipe(this.reader, sparseFileSink(output), { file: target });
           await output.handle.truncate(this.reader.size);
         } finally {
           await output.close();
@@ -179,7 +209,7 @@ class Restore {
    * On the same reflink-capable filesystem a restore is a clone: no space,
    * no copy. The clone is then read to prove it against the hashes.
    */
-  private async cloned(temporary: string): Promise<boolean> {
+  private async cloned(temporary: string, target: string): Promise<boolean> {
     const image = this.selected.store.filePath?.(this.id);
     if (!image) return false;
     try {
@@ -187,11 +217,11 @@ class Restore {
     } catch {
       return false;
     }
-    if (this.check) {
+    if (this.check || this.proof) {
       const handle = await open(temporary, 'r');
       try {
         const size = (await handle.stat()).size;
-        await this.pipe(fileChunkSource(handle, size), undefined);
+        await this.pipe(fileChunkSource(handle, size), undefined, { file: target });
       } finally {
         await handle.close();
       }

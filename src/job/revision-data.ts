@@ -39,7 +39,7 @@ export interface OpenedRevision {
  * Opens the revision's data for a full read, refusing data that cannot be
  * the revision: missing, unreadable, or not the size its `.rev` records.
  */
-export async function openRevision(selected: SelectedRevision, logger: Logger): Promise<OpenedRevision> {
+export async function openRevision(selected: SelectedRevision, logger: Logger, withoutRecord = 'reading it unchecked'): Promise<OpenedRevision> {
   const { revision, store } = selected;
   const reader = await openData(store, revision);
   try {
@@ -50,7 +50,7 @@ export async function openRevision(selected: SelectedRevision, logger: Logger): 
         record = await reader.hashes(revision.hashes);
       } catch (err) {
         if (!(err instanceof HashRecordError)) throw err;
-        logger.warn(`cannot check revision ${revision.uuid} against its recorded hashes: ${err.message}; reading it unchecked`);
+        logger.warn(`cannot check revision ${revision.uuid} against its recorded hashes: ${err.message}; ${withoutRecord}`);
       }
     }
     return {

@@ -9,11 +9,12 @@ import { isComplete, type Revision } from './revision.js';
  */
 export interface RevisionRecord {
   uuid: string;
-  /** ISO 8601 UTC. */
-  timestamp: string;
+  /** ISO 8601 UTC; null when the `.rev` is unreadable. */
+  timestamp: string | null;
   parent: string | null;
   tags: string[];
-  trust: 'trusted' | 'distrusted';
+  /** `unknown` when the `.rev` is unreadable. */
+  trust: 'trusted' | 'distrusted' | 'unknown';
   /** The backup finished (its `.rev` has a duration). */
   complete: boolean;
   /** Bytes of the revision's image; null while its data is missing or unreadable. */
@@ -21,6 +22,8 @@ export interface RevisionRecord {
   /** Seconds the backup took; null while incomplete. */
   duration: number | null;
   bytes_written: number | null;
+  /** Why the `.rev` cannot be used (it is listed, never hidden, and left alone); null for every readable one. */
+  unreadable: string | null;
 }
 
 /** Whether a revision's data failed a check (`trust: distrusted` in its `.rev`). */
@@ -46,19 +49,28 @@ export function revisionRecord(revision: Revision, size: number | null): Revisio
     size,
     duration: isComplete(revision) ? (revision.stats.duration ?? null) : null,
     bytes_written: Number.isFinite(written) ? written : null,
+    unreadable: null,
   };
 }
 
-/** Reads the job directory's revisions and their data's sizes from its store. */
+/** A revision whose `.rev` cannot be read: its name, its data's size if the store has it, and why. */
+export function unreadableRecord(id: string, reason: string, size: number | null): RevisionRecord {
+  return { uuid: id, timestamp: null, parent: null, tags: [], trust: 'unknown', complete: false, size, duration: null, bytes_written: null, unreadable: reason };
+}
+
+/** Reads the job directory's revisions and their data's sizes from its store; unreadable `.rev` files last, as `status` lists them. */
 export async function reportRevisions(directory: JobDirectory, logger?: Logger): Promise<RevisionRecord[]> {
   const store = await directory.store();
-  const revisions = await directory.revisions(logger);
+  const { revisions, unreadable } = await directory.scan(logger);
   const present = await store.present();
   const sizes = new Map<string, number>();
-  for (const revision of revisions) {
-    if (!present.has(revision.uuid)) continue;
-    const state = await store.stat(revision.uuid).catch(() => null);
-    if (state?.state === 'present') sizes.set(revision.uuid, state.size);
+  for (const id of [...revisions.map((r) => r.uuid), ...unreadable.map((r) => r.id)]) {
+    if (!present.has(id)) continue;
+    const state = await store.stat(id).catch(() => null);
+    if (state?.state === 'present') sizes.set(id, state.size);
   }
-  return revisions.map((revision) => revisionRecord(revision, sizes.get(revision.uuid) ?? null));
+  return [
+    ...revisions.map((revision) => revisionRecord(revision, sizes.get(revision.uuid) ?? null)),
+    ...unreadable.map((broken) => unreadableRecord(broken.id, broken.reason, sizes.get(broken.id) ?? null)),
+  ];
 }

@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
 // js-yaml: a scheduler start reads every job's revisions, and it parses
 // these small files several times faster than `yaml`; its 4.1 release
 // 2.5 times faster than 5.5 (10,000 `.rev` files: 0.26 s against 0.73 s).
 import { CORE_SCHEMA, dump, load } from 'js-yaml';
 import { z } from 'zod';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { readSmallFile } from '../util/regular-file.js';
 import { HASH_ALGORITHM } from '../integrity/block-hash.js';
 import type { RecordedHashes } from '../integrity/hash-record.js';
 import { isRevisionId } from '../store/revision-id.js';
@@ -150,7 +150,7 @@ export function serializeRevision(revision: Revision): string {
 }
 
 export async function readRevisionFile(path: string, id: string): Promise<Revision> {
-  return parseRevision(await readFile(path, 'utf8'), id);
+  return parseRevision(await readSmallFile(path), id);
 }
 
 /** backy 2.x writes `.rev` files read-only; so do we (atomically replaced, never written in place). */

@@ -53,12 +53,15 @@ export async function verifyJob(path: string, options: VerifyOptions): Promise<V
   let targets: Revision[];
   if (options.all) {
     targets = scan.revisions.filter(isComplete);
-    for (const broken of scan.unreadable) options.logger.warn(`revision ${broken.id} is unreadable and not verified: ${broken.reason}`);
-    if (targets.length === 0) throw new BackyError('no complete revision in this job to verify');
+    if (targets.length === 0 && scan.unreadable.length === 0) throw new BackyError('no complete revision in this job to verify');
   } else {
     targets = [resolveRevisionSpec(options.spec, scan.revisions, { now, unreadable: scan.unreadable })];
   }
   const outcomes: VerifyOutcome[] = [];
+  // "All" includes what cannot even be read: an unverifiable revision is never a silent success.
+  if (options.all) {
+    for (const broken of scan.unreadable) outcomes.push({ kind: 'failed', revision: broken.id, reason: `its .rev is unreadable (${broken.reason})` });
+  }
   for (const revision of targets) {
     const outcome = await verifyRevision(store, revision, options);
     if (outcome.kind !== 'failed') await noteOutcome(job, outcome, options);

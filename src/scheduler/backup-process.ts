@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LOG_FILE } from '../job/job-directory.js';
 import { LIFELINE_ENV } from '../util/lifeline.js';
+import { NotRegularFileError, openRegularFileSync } from '../util/regular-file.js';
 
 /** The backup's descriptor for its end of the lifeline. */
 const LIFELINE_FD = 3;
@@ -62,9 +63,10 @@ export const processSpawner: Spawner = (argv, outputPath) => {
   let output: number;
   try {
     // Never through a symlink planted as the job's backy.log.
-    output = openSync(outputPath, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+    output = openRegularFileSync(outputPath, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ELOOP') return notStarted(`${outputPath} is a symbolic link; remove it`);
+    if (err instanceof NotRegularFileError) return notStarted(`${outputPath}: ${err.message}; remove it`);
     return notStarted(`cannot open ${outputPath}: ${(err as Error).message}`);
   }
   try {

@@ -1,9 +1,11 @@
-import { open } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { openRegularFile } from '../util/regular-file.js';
 
 /** The last line of a job's log: usually the one-line error of a failed backup, or what a verify found. */
 export async function lastLogLine(path: string): Promise<string | null> {
   try {
-    const handle = await open(path, 'r');
+    // Not blocking on a FIFO planted as the log; not through a symlink.
+    const handle = await openRegularFile(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       const { size } = await handle.stat();
       const length = Math.min(size, 4096);

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JobDirectory, serializeJobConfig } from '../job/job-directory.js';
 import { isComplete, revisionDuration, type Revision } from '../job/revision.js';
@@ -12,6 +12,7 @@ import type { Logger } from '../util/logger.js';
 import type { JobConfig } from './config.js';
 import { checkAdoptable } from './job-adoption.js';
 import { storeKeys } from './job-store.js';
+import { openRegularFile, readSmallFile } from '../util/regular-file.js';
 
 /**
  * The scheduler's side of a job directory: create it, keep its `config` in
@@ -56,7 +57,7 @@ async function writeConfigIfChanged(directory: JobDirectory, job: JobConfig, log
   const wanted = serializeJobConfig(config);
   let current: string | null = null;
   try {
-    current = await readFile(directory.configPath, 'utf8');
+    current = await readSmallFile(directory.configPath);
   } catch (err) {
     if (errorCode(err) !== 'ENOENT') throw describeIoError(err, `cannot read ${directory.configPath}`);
   }
@@ -73,7 +74,7 @@ async function writeConfigIfChanged(directory: JobDirectory, job: JobConfig, log
 async function readOrRecordFirstSeen(directory: JobDirectory, clock: Clock): Promise<Date> {
   const path = join(directory.path, FIRST_SEEN_FILE);
   try {
-    const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const handle = await openRegularFile(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       const recorded = new Date((await handle.readFile('utf8')).trim());
       if (!Number.isNaN(recorded.getTime())) return recorded;
@@ -87,7 +88,7 @@ async function readOrRecordFirstSeen(directory: JobDirectory, clock: Clock): Pro
   const now = clock.now();
   try {
     // No fsync: after a crash an empty or missing file is simply recorded again (1,000 jobs start faster).
-    const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+    const handle = await openRegularFile(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
     try {
       await handle.writeFile(`${now.toISOString()}\n`);
     } finally {

@@ -1,4 +1,5 @@
-import { closeSync, constants, fstatSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, statSync, writeSync } from 'node:fs';
+import { openRegularFileSync } from './regular-file.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -94,7 +95,7 @@ export function fileSink(path: string): LogSink {
  * `backy.log` would have them append to whatever it points to.
  */
 function openLog(path: string): number {
-  return openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+  return openRegularFileSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
 }
 
 export const silentLogger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };

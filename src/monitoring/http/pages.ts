@@ -72,13 +72,13 @@ export function jobsPage(status: SchedulerStatus, jobs: readonly JobStatus[], no
 
 function revisionRow(revision: RevisionRecord): string {
   return [
-    `<tr class="${revision.trust === 'distrusted' ? 'distrusted' : ''}">`,
-    `<td>${escapeHtml(formatTimestamp(new Date(revision.timestamp)))}</td><td><code>${escapeHtml(revision.uuid)}</code></td>`,
+    `<tr class="${revision.trust === 'distrusted' || revision.unreadable ? 'distrusted' : ''}">`,
+    `<td>${revision.timestamp === null ? '-' : escapeHtml(formatTimestamp(new Date(revision.timestamp)))}</td><td><code>${escapeHtml(revision.uuid)}</code></td>`,
     `<td>${escapeHtml(revision.tags.join(','))}</td>`,
     `<td class="num">${revision.size === null ? 'missing' : formatBytes(revision.size)}</td>`,
     `<td class="num">${revision.duration === null ? (revision.complete ? '' : 'incomplete') : formatSeconds(revision.duration)}</td>`,
     `<td class="num">${revision.bytes_written === null ? '' : formatBytes(revision.bytes_written)}</td>`,
-    `<td>${revision.trust}</td>`,
+    `<td>${revision.unreadable === null ? revision.trust : `unreadable .rev: ${escapeHtml(revision.unreadable)}`}</td>`,
     '</tr>',
   ].join('');
 }
@@ -88,7 +88,7 @@ export function jobPage(detail: JobDetail, now: Date): string {
   const complete = revisions.filter((r) => r.complete && r.duration !== null);
   // For the plots (dashboard.js): seconds since the epoch, durations, bytes written.
   const series = {
-    time: complete.map((r) => new Date(r.timestamp).getTime() / 1000),
+    time: complete.map((r) => new Date(r.timestamp ?? 0).getTime() / 1000),
     duration: complete.map((r) => r.duration),
     written: complete.map((r) => r.bytes_written),
   };

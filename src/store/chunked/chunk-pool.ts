@@ -130,7 +130,7 @@ export class ChunkPool {
       const path = join(this.path, WRITERS_DIR, name);
       let handle;
       try {
-        handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+        handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
       } catch (err) {
         if (errorCode(err) === 'ENOENT') continue;
         oldest = 0;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, lstat, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { copySparse } from './index-copy.js';
@@ -16,7 +17,8 @@ import { chunkPath } from './pool-layout.js';
 import { existsSync } from 'node:fs';
 
 export const INDEX_SUFFIX = '.index';
-const PENDING_INDEX = /^\.(.+)\.index\.tmp$/;
+/** One per verification that records hashes (two may run at once): `.{id}.index.{random}.tmp`. */
+const PENDING_INDEX = /^\.(.+)\.index(?:\.[0-9a-f]{8})?\.tmp$/;
 /** Entries read at a time when looking through an index for damaged chunks. */
 const SCAN_ENTRIES = 32 * 1024;
 /** Distinct chunks `usage` counts (those of a 128 GiB image) before it gives up for an estimate. */
@@ -41,7 +43,13 @@ export class ChunkedStore implements Store {
   }
 
   private pendingIndexPath(id: string): string {
-    return join(this.directory, `.${assertRevisionId(id)}${INDEX_SUFFIX}.tmp`);
+    return join(this.directory, `.${assertRevisionId(id)}${INDEX_SUFFIX}.${randomBytes(4).toString('hex')}.tmp`);
+  }
+
+  /** Indexes left by verifications that were killed (or are still running: a revision being removed is gone for them too). */
+  private async pendingIndexes(id: string): Promise<string[]> {
+    const names = await readdir(this.directory).catch(() => [] as string[]);
+    return names.filter((name) => PENDING_INDEX.exec(name)?.[1] === id).map((name) => join(this.directory, name));
   }
 
   pool(create = false): Promise<ChunkPool> {
@@ -78,7 +86,7 @@ export class ChunkedStore implements Store {
     }
     let handle: FileHandle;
     try {
-      handle = await open(this.indexPath(id), constants.O_RDONLY | constants.O_NOFOLLOW);
+      handle = await open(this.indexPath(id), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (err) {
       if (errorCode(err) === 'ENOENT') {
         logger.info(`parent revision ${id} is not in the chunked store: this backup is a full one into it`);
@@ -102,7 +110,7 @@ export class ChunkedStore implements Store {
   async open(id: string): Promise<ChunkedRevisionReader> {
     let handle: FileHandle;
     try {
-      handle = await open(this.indexPath(id), constants.O_RDONLY | constants.O_NOFOLLOW);
+      handle = await open(this.indexPath(id), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (err) {
       throw storeError(err, id);
     }
@@ -135,7 +143,7 @@ export class ChunkedStore implements Store {
   async stat(id: string): Promise<DataState> {
     let handle: FileHandle;
     try {
-      handle = await open(this.indexPath(id), constants.O_RDONLY | constants.O_NOFOLLOW);
+      handle = await open(this.indexPath(id), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (err) {
       if (errorCode(err) === 'ENOENT') return { state: 'missing' };
       return { state: 'unreadable', reason: storeError(err, id).message };
@@ -154,7 +162,6 @@ export class ChunkedStore implements Store {
   async recordHashes(id: string, size: number, fill: (record: HashRecordSink) => Promise<void>): Promise<RecordedHashes> {
     const pool = await this.pool();
     const pending = this.pendingIndexPath(id);
-    await unlinkIfPresent(pending);
     const record = await HashRecordWriter.create(pending, pool.chunkSize, size);
     try {
       await fill(record);
@@ -171,7 +178,7 @@ export class ChunkedStore implements Store {
   }
 
   async remove(id: string): Promise<void> {
-    for (const path of [this.indexPath(id), this.pendingIndexPath(id)]) await unlinkIfPresent(path);
+    for (const path of [this.indexPath(id), ...(await this.pendingIndexes(id))]) await unlinkIfPresent(path);
   }
 
   async present(): Promise<Set<string>> {
@@ -235,7 +242,7 @@ export class ChunkedStore implements Store {
   private async eachChunkName(id: string, visit: (name: string) => boolean): Promise<boolean> {
     let handle: FileHandle;
     try {
-      handle = await open(this.indexPath(id), constants.O_RDONLY | constants.O_NOFOLLOW);
+      handle = await open(this.indexPath(id), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch {
       return true;
     }

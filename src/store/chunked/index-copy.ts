@@ -20,7 +20,7 @@ export async function copySparse(from: string, to: string): Promise<void> {
     if (errorCode(err) === 'EEXIST') throw err;
     await unlinkIfPresent(to);
   }
-  const source = await open(from, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const source = await open(from, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     const target = await open(to, 'wx', 0o640);
     try {

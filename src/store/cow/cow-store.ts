@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, copyFile, lstat, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,7 +19,8 @@ const REFLINK_UNSUPPORTED = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL',
 /** Failures of cloning that are the new image's (a full disk), not the parent's. */
 const OUR_SIDE = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EEXIST']);
 const RECORD_SUFFIX = '.hashes';
-const PENDING_RECORD = /^\.(.+)\.hashes\.tmp$/;
+/** One per verification that records hashes (two may run at once): `.{id}.hashes.{random}.tmp`. */
+const PENDING_RECORD = /^\.(.+)\.hashes(?:\.[0-9a-f]{8})?\.tmp$/;
 
 /**
  * backy 2.0's layout: one plain image file `{job}/{id}` per revision,
@@ -42,7 +44,13 @@ export class CowStore implements Store {
   }
 
   private pendingRecordPath(id: string): string {
-    return join(this.directory, `.${assertRevisionId(id)}${RECORD_SUFFIX}.tmp`);
+    return join(this.directory, `.${assertRevisionId(id)}${RECORD_SUFFIX}.${randomBytes(4).toString('hex')}.tmp`);
+  }
+
+  /** Records left by verifications that were killed (or are still running: a revision being removed is gone for them too). */
+  private async pendingRecords(id: string): Promise<string[]> {
+    const names = await readdir(this.directory).catch(() => [] as string[]);
+    return names.filter((name) => PENDING_RECORD.exec(name)?.[1] === id).map((name) => join(this.directory, name));
   }
 
   async create(id: string, parent: { id: string; hashes: RecordedHashes | null } | null, logger: Logger): Promise<RevisionWriter> {
@@ -117,7 +125,7 @@ export class CowStore implements Store {
     let handle: FileHandle;
     try {
       // O_NOFOLLOW: a symlink put in place of an image is not the revision.
-      handle = await open(this.filePath(id), constants.O_RDONLY | constants.O_NOFOLLOW);
+      handle = await open(this.filePath(id), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (err) {
       throw storeError(err, id);
     }
@@ -144,7 +152,6 @@ export class CowStore implements Store {
 
   async recordHashes(id: string, size: number, fill: (record: HashRecordWriter) => Promise<void>): Promise<RecordedHashes> {
     const pending = this.pendingRecordPath(id);
-    await unlinkIfPresent(pending);
     const record = await HashRecordWriter.create(pending, HASH_BLOCK_SIZE, size);
     try {
       await fill(record);
@@ -161,7 +168,7 @@ export class CowStore implements Store {
   }
 
   async remove(id: string): Promise<void> {
-    for (const path of [this.filePath(id), this.recordPath(id), this.pendingRecordPath(id)]) await unlinkIfPresent(path);
+    for (const path of [this.filePath(id), this.recordPath(id), ...(await this.pendingRecords(id))]) await unlinkIfPresent(path);
   }
 
   async present(): Promise<Set<string>> {

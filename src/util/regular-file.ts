@@ -1,0 +1,135 @@
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+
+/**
+ * Files in a job directory are read without trusting what they are: a FIFO
+ * there blocks an open or read forever (the scheduler's event loop with
+ * it), a link to `/dev/zero` never ends. Opened with O_NONBLOCK (which
+ * does nothing to a regular file) and checked with fstat, anything but a
+ * regular file of a bounded size is a NotRegularFileError.
+ */
+export class NotRegularFileError extends Error {
+  readonly code = 'ENOTREG';
+}
+
+/** `.rev` files are a few hundred bytes; 1 MiB is far beyond anything backy writes. */
+export const METADATA_LIMIT = 1024 * 1024;
+
+const NONBLOCK = constants.O_NONBLOCK | constants.O_NOCTTY;
+
+function kind(mode: number): string {
+  switch (mode & constants.S_IFMT) {
+    case constants.S_IFIFO:
+      return 'a FIFO';
+    case constants.S_IFCHR:
+      return 'a character device';
+    case constants.S_IFBLK:
+      return 'a block device';
+    case constants.S_IFDIR:
+      return 'a directory';
+    case constants.S_IFSOCK:
+      return 'a socket';
+    default:
+      return 'not a regular file';
+  }
+}
+
+function notRegular(mode: number): NotRegularFileError {
+  const what = kind(mode);
+  return new NotRegularFileError(what.startsWith('not ') ? `it is ${what}` : `it is ${what}, not a regular file`);
+}
+
+/** Opens a regular file (flags as for open(2), O_NONBLOCK added) or fails with NotRegularFileError; never blocks on a FIFO. */
+export async function openRegularFile(path: string, flags: number, mode?: number): Promise<FileHandle> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, flags | NONBLOCK, mode);
+  } catch (err) {
+    throw noReader(err);
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw notRegular(info.mode);
+    return handle;
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+/** openRegularFile, synchronously: a file descriptor. */
+export function openRegularFileSync(path: string, flags: number, mode?: number): number {
+  let fd: number;
+  try {
+    fd = openSync(path, flags | NONBLOCK, mode);
+  } catch (err) {
+    throw noReader(err);
+  }
+  try {
+    const info = fstatSync(fd);
+    if (!info.isFile()) throw notRegular(info.mode);
+    return fd;
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
+/** Opening a FIFO nobody reads for writing, without blocking, is ENXIO. */
+function noReader(err: unknown): unknown {
+  return (err as NodeJS.ErrnoException).code === 'ENXIO' ? new NotRegularFileError('it is a FIFO or a device, not a regular file') : err;
+}
+
+function tooLarge(size: number, limit: number): NotRegularFileError {
+  return new NotRegularFileError(`it has ${size} bytes, more than the ${limit} any such file can have`);
+}
+
+/** The text of a small regular file, synchronously (following symlinks). */
+export function readSmallFileSync(path: string, limit = METADATA_LIMIT): string {
+  const fd = openRegularFileSync(path, constants.O_RDONLY);
+  try {
+    const size = fstatSync(fd).size;
+    if (size > limit) throw tooLarge(size, limit);
+    // One byte more than stat said: a file that grew meanwhile is read to the limit, never past it.
+    const buffer = Buffer.allocUnsafe(Math.min(limit, size) + 1);
+    let done = 0;
+    while (done < buffer.length) {
+      const got = readSync(fd, buffer, done, buffer.length - done, done);
+      if (got === 0) break;
+      done += got;
+    }
+    if (done > limit) throw tooLarge(done, limit);
+    return buffer.toString('utf8', 0, done);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The text of a small regular file. */
+export async function readSmallFile(path: string, limit = METADATA_LIMIT): Promise<string> {
+  const handle = await openRegularFile(path, constants.O_RDONLY);
+  try {
+    const size = (await handle.stat()).size;
+    if (size > limit) throw tooLarge(size, limit);
+    const buffer = Buffer.allocUnsafe(Math.min(limit, size) + 1);
+    let done = 0;
+    while (done < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, done, buffer.length - done, done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    if (done > limit) throw tooLarge(done, limit);
+    return buffer.toString('utf8', 0, done);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A name that exists but leads nowhere: a symlink whose target is gone (ENOENT from open, yet lstat finds it). */
+export function isDanglingLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
