@@ -65,7 +65,7 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
     assert.equal(beta.revisions.length, 2);
     assert.deepEqual(beta.revisions[0], {
       uuid: DISTRUSTED, timestamp: '2026-01-01T00:00:00.000Z', parent: null, tags: ['daily'], trust: 'distrusted',
-      complete: true, size: 131072, duration: 2.5, bytes_written: 131072,
+      complete: true, size: 131072, duration: 2.5, bytes_written: 131072, unreadable: null,
     });
     assert.equal(beta.revisions[1]!.trust, 'trusted');
     assert.equal(beta.revisions[1]!.size, 128 * 1024);
