@@ -53,10 +53,14 @@ export class DeltaWriter implements ImageWriter {
   /** Below this offset the baseline holds the parent's bytes; above it, zeros. */
   private baselineEnd: number;
   /**
-   * Of an image written past the page cache: reading it back for
-   * verification would go to the disk, checksums of what was written do not.
-   * A native helper built without the xxHash header has none; such images
-   * are then read back whole.
+   * Checksums of what was written, which verification compares with the
+   * source instead of reading the image back whole (it still reads a
+   * sample). Past the page cache, a read back would go to the disk; through
+   * it (btrfs, which has no real direct I/O), it would come from the cache
+   * just written — proving no more than the checksum does, at the cost of
+   * copying the whole image once more (a 4 GiB full backup on btrfs: 3.5 s
+   * of its 11 s). A native helper built without the xxHash header has
+   * none; such images are then read back whole.
    */
   private readonly checksums: ChunkChecksums | null;
 
@@ -67,7 +71,7 @@ export class DeltaWriter implements ImageWriter {
     private readonly hashes: HashTracker | null,
   ) {
     this.baselineEnd = baseline.kind === 'parent' ? baseline.size : 0;
-    this.checksums = image.isDirect && nativeChecksumAvailable() ? new ChunkChecksums() : null;
+    this.checksums = nativeChecksumAvailable() ? new ChunkChecksums() : null;
     this.checksums?.resize(currentSize);
   }
 
