@@ -47,10 +47,28 @@ export class CowStore implements Store {
     return join(this.directory, `.${assertRevisionId(id)}${RECORD_SUFFIX}.${randomBytes(4).toString('hex')}.tmp`);
   }
 
-  /** Records left by verifications that were killed (or are still running: a revision being removed is gone for them too). */
+  /**
+   * Pending records by revision, listed once per store (per command): removing
+   * thousands of revisions must not list the directory for each. One that
+   * a verification still running creates later is its own to clean up.
+   */
+  private pending: Promise<Map<string, string[]>> | null = null;
+
   private async pendingRecords(id: string): Promise<string[]> {
-    const names = await readdir(this.directory).catch(() => [] as string[]);
-    return names.filter((name) => PENDING_RECORD.exec(name)?.[1] === id).map((name) => join(this.directory, name));
+    this.pending ??= readdir(this.directory)
+      .catch(() => [] as string[])
+      .then((names) => {
+        const byRevision = new Map<string, string[]>();
+        for (const name of names) {
+          const owner = PENDING_RECORD.exec(name)?.[1];
+          if (owner) byRevision.set(owner, [...(byRevision.get(owner) ?? []), join(this.directory, name)]);
+        }
+        return byRevision;
+      });
+    const byRevision = await this.pending;
+    const paths = byRevision.get(id) ?? [];
+    byRevision.delete(id);
+    return paths;
   }
 
   async create(id: string, parent: { id: string; hashes: RecordedHashes | null } | null, logger: Logger): Promise<RevisionWriter> {
