@@ -11,7 +11,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { readStatusFile } from '../../src/scheduler/status-file.js';
 import { TELNET_PROMPT } from '../../src/monitoring/telnet-shell.js';
-import { configText, freePort, revisions, SchedulerFixture } from '../scheduler/harness.js';
+import { configText, freePort, SchedulerFixture } from '../scheduler/harness.js';
 import { converse, session } from './telnet-clients.js';
 
 const REFUSAL = 'too many telnet sessions (64 open); try again later\r\n';
@@ -55,8 +55,8 @@ test('1,500 idle connections against a scheduler with 1,024 descriptors; a catas
 
     // With 64 idle sessions held open, backups start and the status file is written.
     const since = new Date();
-    const backups = revisions(fixture.job('beta')).filter((r) => r.complete).length;
-    await fixture.waitFor('two more backups during the flood', () => revisions(fixture.job('beta')).filter((r) => r.complete).length >= backups + 2);
+    const backups = fixture.backupsFinished('beta');
+    await fixture.waitFor('two more backups during the flood', () => fixture.backupsFinished('beta') >= backups + 2);
     await fixture.waitForStatus('a status file written during the flood', (s) => s.written > since);
     assert.match(fixture.schedulerLog(), /WARN telnet shell: 64 sessions open \(telnet-max-sessions\); refusing more/);
 

@@ -127,6 +127,11 @@ export class SchedulerFixture {
     return existsSync(this.log) ? readFileSync(this.log, 'utf8') : '';
   }
 
+  /** Backups of a job the scheduler's log says finished: on disk, retention removes them as fast as they come. */
+  backupsFinished(job: string): number {
+    return this.schedulerLog().split('\n').filter((line) => line.includes(` INFO job ${job}: backup (`) && line.includes(') finished after ')).length;
+  }
+
   cleanup(): void {
     for (const child of this.processes) {
       if (child.exitCode !== null || child.signalCode !== null) continue;
