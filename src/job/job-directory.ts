@@ -9,7 +9,8 @@ import type { Logger } from '../util/logger.js';
 import { syncDirectory } from '../util/fsync.js';
 import { DEFAULT_STORE, openJobStores, POOL_CHOICES, type PoolChoice } from '../store/registry.js';
 import { assertRevisionId, isRevisionId } from '../store/revision-id.js';
-import type { Store } from '../store/store.js';
+import type { DirectoryListing, Store } from '../store/store.js';
+import { readListing } from '../store/directory-listing.js';
 import { FileLock } from '../util/lock.js';
 import { isDanglingLink, NotRegularFileError, readSmallFile, readSmallFileSync } from '../util/regular-file.js';
 import { JobLock } from './job-lock.js';
@@ -42,6 +43,8 @@ export interface JobScan {
   /** Revisions with usable metadata, oldest first. */
   revisions: Revision[];
   unreadable: UnreadableRevision[];
+  /** The directory's entries as this read found them, for the store's own questions. */
+  listing: DirectoryListing;
 }
 
 /** A job's `config`: its source, and which store keeps its data (and for a chunked one, which pool). */
@@ -159,14 +162,14 @@ export class JobDirectory {
    */
   async scan(logger?: Logger): Promise<JobScan> {
     await this.ensureExists();
-    let names: string[];
+    let listing: DirectoryListing;
     try {
-      names = await readdir(this.path);
+      listing = await readListing(this.path);
     } catch (err) {
       throw describeIoError(err, `cannot list job directory ${this.path}`);
     }
     const ids: string[] = [];
-    for (const name of names) {
+    for (const { name } of listing.entries) {
       if (!name.endsWith('.rev') || LAST_LINKS.includes(name)) continue;
       const id = name.slice(0, -'.rev'.length);
       if (isRevisionId(id)) ids.push(id);
@@ -196,7 +199,7 @@ export class JobDirectory {
     }
     revisions.sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime() || (a.uuid < b.uuid ? -1 : 1));
     unreadable.sort((a, b) => (a.id < b.id ? -1 : 1));
-    return { revisions, unreadable };
+    return { revisions, unreadable, listing };
   }
 
   /** Every revision with usable metadata, oldest first. */
@@ -251,7 +254,7 @@ export class JobDirectory {
   async removeIncomplete(scan: JobScan, store: Store, logger: Logger): Promise<string[]> {
     const incomplete = scan.revisions.filter((r) => !isComplete(r)).map((r) => r.uuid);
     const known = new Set([...scan.revisions.map((r) => r.uuid), ...scan.unreadable.map((r) => r.id)]);
-    const orphans = (await store.list()).filter((id) => !known.has(id));
+    const orphans = (await store.list(scan.listing)).filter((id) => !known.has(id));
     for (const id of incomplete) logger.info(`removing incomplete revision ${id}`);
     for (const id of orphans) logger.info(`removing data of ${id}, which has no revision metadata`);
     await this.removeRevisions([...incomplete, ...orphans], store);

@@ -61,8 +61,8 @@ export function unreadableRecord(id: string, reason: string, size: number | null
 /** Reads the job directory's revisions and their data's sizes from its store; unreadable `.rev` files last, as `status` lists them. */
 export async function reportRevisions(directory: JobDirectory, logger?: Logger): Promise<RevisionRecord[]> {
   const store = await directory.store();
-  const { revisions, unreadable } = await directory.scan(logger);
-  const present = await store.present();
+  const { revisions, unreadable, listing } = await directory.scan(logger);
+  const present = await store.present(listing);
   const sizes = new Map<string, number>();
   for (const id of [...revisions.map((r) => r.uuid), ...unreadable.map((r) => r.id)]) {
     if (!present.has(id)) continue;

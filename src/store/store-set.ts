@@ -1,6 +1,6 @@
 import type { Logger } from '../util/logger.js';
 import type { RecordedHashes } from '../integrity/hash-record.js';
-import type { DataState, HashRecordSink, RevisionReader, RevisionWriter, Store } from './store.js';
+import type { DataState, DirectoryListing, HashRecordSink, RevisionReader, RevisionWriter, Store } from './store.js';
 
 /**
  * A job's stores: new revisions go into the one its `config` names, while
@@ -57,15 +57,15 @@ export class StoreSet implements Store {
     for (const store of this.all) await store.remove(id);
   }
 
-  async list(): Promise<string[]> {
+  async list(listing?: DirectoryListing): Promise<string[]> {
     const ids = new Set<string>();
-    for (const store of this.all) for (const id of await store.list()) ids.add(id);
+    for (const store of this.all) for (const id of await store.list(listing)) ids.add(id);
     return [...ids];
   }
 
-  async present(): Promise<Set<string>> {
+  async present(listing?: DirectoryListing): Promise<Set<string>> {
     const ids = new Set<string>();
-    for (const store of this.all) for (const id of await store.present()) ids.add(id);
+    for (const store of this.all) for (const id of await store.present(listing)) ids.add(id);
     return ids;
   }
 

@@ -1,6 +1,18 @@
 import type { ImageWriter } from '../io/image.js';
 import type { HashRecord, RecordedHashes } from '../integrity/hash-record.js';
 import type { Logger } from '../util/logger.js';
+import type { Dirent } from 'node:fs';
+
+/**
+ * The entries of a directory as one read found them: a command reads the
+ * job directory once (10,000 revisions are 20,000 entries) and hands the
+ * listing to the stores, which read for themselves where it is of another
+ * directory than theirs.
+ */
+export interface DirectoryListing {
+  readonly path: string;
+  readonly entries: readonly Dirent[];
+}
 
 /**
  * How a new revision's data began: `reflink`, sharing every block with its
@@ -122,9 +134,9 @@ export interface Store {
   /** Removes the revision's data, and whatever a killed write left of it; data already gone is fine. */
   remove(id: string): Promise<void>;
   /** IDs with any data or leftovers in the store, complete or not, in no particular order. */
-  list(): Promise<string[]>;
+  list(listing?: DirectoryListing): Promise<string[]>;
   /** IDs whose data is there to be read (as `stat` would say `present`), found at once for a whole job. */
-  present(): Promise<Set<string>>;
+  present(listing?: DirectoryListing): Promise<Set<string>>;
   /**
    * Only for stores whose revisions are plain image files: the file, for
    * `find`, reflink restores and mounting it by hand.

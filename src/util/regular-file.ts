@@ -98,9 +98,11 @@ export function readSmallFileSync(path: string, limit = METADATA_LIMIT): string 
     const buffer = Buffer.allocUnsafe(Math.min(limit, size) + 1);
     let done = 0;
     while (done < buffer.length) {
-      const got = readSync(fd, buffer, done, buffer.length - done, done);
-      if (got === 0) break;
+      const wanted = buffer.length - done;
+      const got = readSync(fd, buffer, done, wanted, done);
       done += got;
+      // A regular file reads short only at its end: no second read to hear it (10,000 `.rev` files per `status`).
+      if (got < wanted) break;
     }
     if (done > limit) throw tooLarge(done, limit);
     return buffer.toString('utf8', 0, done);

@@ -28,7 +28,7 @@ export async function jobs(context: ActionContext, configPath: string, format: D
   // By name, as telnet `jobs` lists them.
   const sorted = [...snapshot.jobs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   if (format) {
-    context.stdout.write(renderData({ written: snapshot.written.toISOString(), jobs: sorted.map((job) => jobRecord(job, now)) }, format));
+    context.stdout.write(await renderData({ written: snapshot.written.toISOString(), jobs: sorted.map((job) => jobRecord(job, now)) }, format));
   } else {
     context.stdout.write(`${renderJobsTable(sorted, now)}\n`);
   }

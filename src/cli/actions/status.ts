@@ -14,12 +14,12 @@ export async function status(context: ActionContext, format: DataFormat | null =
   const job = new JobDirectory(context.jobPath);
   await job.ensureJob();
   if (format) {
-    context.stdout.write(renderData(await reportRevisions(job, context.logger), format));
+    context.stdout.write(await renderData(await reportRevisions(job, context.logger), format));
     return 0;
   }
   const store = await job.store();
   const scan = await job.scan(context.logger);
-  const present = await store.present();
+  const present = await store.present(scan.listing);
   // An incomplete revision may be a backup still running: its data comes and goes.
   const missing = new Set(scan.revisions.filter((r) => isComplete(r) && !present.has(r.uuid)).map((r) => r.uuid));
   const now = systemClock.now();
@@ -31,7 +31,7 @@ export async function status(context: ActionContext, format: DataFormat | null =
     ...(future.has(revision.uuid) ? ['in the future'] : []),
   ];
   const chunked = store instanceof StoreSet ? store.member('chunked') : undefined;
-  const usage = chunked instanceof ChunkedStore ? await chunked.usage(scan.revisions.map((r) => r.uuid)) : null;
+  const usage = chunked instanceof ChunkedStore ? await chunked.usage(scan.revisions.map((r) => r.uuid), scan.listing) : null;
   context.stdout.write(`${renderRevisionTable(scan, marks)}${usage && usage.chunks > 0 ? `\n${describeUsage(usage)}` : ''}\n`);
   return 0;
 }

@@ -1,5 +1,3 @@
-import YAML from 'yaml';
-
 /** `--json` or `--yaml`: data for scripts, in either notation. */
 export type DataFormat = 'json' | 'yaml';
 
@@ -9,6 +7,9 @@ export function dataFormat(options: { json?: boolean; yaml?: boolean }): DataFor
   return options.json ? 'json' : options.yaml ? 'yaml' : null;
 }
 
-export function renderData(data: unknown, format: DataFormat): string {
-  return format === 'json' ? `${JSON.stringify(data, null, 2)}\n` : YAML.stringify(data);
+/** The `yaml` library is loaded only for `--yaml`: every command's start-up would pay for it. */
+export async function renderData(data: unknown, format: DataFormat): Promise<string> {
+  if (format === 'json') return `${JSON.stringify(data, null, 2)}\n`;
+  const { default: YAML } = await import('yaml');
+  return YAML.stringify(data);
 }

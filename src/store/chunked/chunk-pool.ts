@@ -3,8 +3,7 @@ import { link, mkdir, open, readFile, readdir, rename, unlink, writeFile } from 
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import fsx from 'fs-native-extensions';
-import YAML from 'yaml';
-import { z } from 'zod';
+import { CORE_SCHEMA, dump, load } from 'js-yaml';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import { BackyError, errorCode } from '../../util/errors.js';
 import { HASH_BLOCK_SIZE } from '../../integrity/block-hash.js';
@@ -17,17 +16,30 @@ import { chunkPath, CHUNKS_DIR, DAMAGED_DIR, isChunkName, LOCK_FILE, POOL_FILE, 
  */
 export const DEFAULT_CHUNK_SIZE = HASH_BLOCK_SIZE;
 
-const poolSchema = z.object({
-  format: z.literal(1),
-  chunk_size: z
-    .number()
-    .int()
-    .min(4096)
-    .max(4 * 1024 * 1024)
-    .refine((n) => (n & (n - 1)) === 0, 'expected a power of two'),
-});
+// js-yaml, as for `.rev` files: `status` loads this module, and another
+// YAML library and a schema library would double its start-up time.
+function readYaml(text: string): Record<string, unknown> | null {
+  try {
+    const data: unknown = load(text, { schema: CORE_SCHEMA });
+    return typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
 
-const writerSchema = z.object({ started: z.number().int().nonnegative() });
+/** A pool's chunk size from its description, or null where it is none: format 1, a power of two from 4 KiB to 4 MiB. */
+function poolChunkSize(text: string): number | null {
+  const data = readYaml(text);
+  const size = data?.chunk_size;
+  if (data?.format !== 1 || typeof size !== 'number' || !Number.isInteger(size)) return null;
+  return size >= 4096 && size <= 4 * 1024 * 1024 && (size & (size - 1)) === 0 ? size : null;
+}
+
+/** When a registered writer started (ms since the epoch); 0, the oldest possible, where its file says nothing usable. */
+function writerStarted(text: string): number {
+  const started = readYaml(text)?.started;
+  return typeof started === 'number' && Number.isSafeInteger(started) && started >= 0 ? started : 0;
+}
 
 /** A live backup writing into the pool. */
 export interface WriterRegistration {
@@ -61,14 +73,9 @@ export class ChunkPool {
       await ChunkPool.create(path, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
       text = await readFile(file, 'utf8');
     }
-    let parsed;
-    try {
-      parsed = poolSchema.safeParse(YAML.parse(text));
-    } catch {
-      parsed = null;
-    }
-    if (!parsed?.success) throw new BackyError(`${file} is not a chunk pool description (expected format: 1 and chunk_size)`);
-    return new ChunkPool(path, parsed.data.chunk_size);
+    const chunkSize = poolChunkSize(text);
+    if (chunkSize === null) throw new BackyError(`${file} is not a chunk pool description (expected format: 1 and chunk_size)`);
+    return new ChunkPool(path, chunkSize);
   }
 
   /** Lays out a new pool; a second process doing the same at once is fine. */
@@ -80,7 +87,7 @@ export class ChunkPool {
     await locks.close();
     // Last, and never replacing one that another process wrote meanwhile.
     const temporary = join(path, `.${POOL_FILE}.${randomBytes(4).toString('hex')}.tmp`);
-    await writeFile(temporary, YAML.stringify({ format: 1, chunk_size: chunkSize }), { mode: 0o444 });
+    await writeFile(temporary, dump({ format: 1, chunk_size: chunkSize }), { mode: 0o444 });
     try {
       await link(temporary, join(path, POOL_FILE));
     } catch (err) {
@@ -106,7 +113,7 @@ export class ChunkPool {
     const handle = await open(temporary, 'wx', 0o644);
     if (!fsx.tryLock(handle.fd)) throw new Error(`cannot lock ${temporary}`);
     const started = Date.now();
-    await handle.writeFile(YAML.stringify({ started }));
+    await handle.writeFile(dump({ started }));
     const final = join(this.path, WRITERS_DIR, id);
     await rename(temporary, final);
     return {
@@ -141,8 +148,7 @@ export class ChunkPool {
           await unlink(path).catch(() => undefined);
           continue;
         }
-        const parsed = writerSchema.safeParse(YAML.parse(await handle.readFile('utf8')));
-        const started = parsed.success ? parsed.data.started : 0;
+        const started = writerStarted(await handle.readFile('utf8'));
         oldest = oldest === null ? started : Math.min(oldest, started);
       } catch {
         oldest = 0;

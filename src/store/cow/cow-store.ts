@@ -8,7 +8,8 @@ import { ImageFile } from '../../io/image-file.js';
 import { HASH_BLOCK_SIZE } from '../../integrity/block-hash.js';
 import { HashRecord, HashRecordWriter, type RecordedHashes } from '../../integrity/hash-record.js';
 import { assertRevisionId, isRevisionId } from '../revision-id.js';
-import type { CloneMethod, DataState, RevisionWriter, Store } from '../store.js';
+import type { CloneMethod, DataState, DirectoryListing, RevisionWriter, Store } from '../store.js';
+import { entriesOf } from '../directory-listing.js';
 import { ParentUnreadableError, StoreError } from '../store.js';
 import { CowRevisionReader } from './cow-reader.js';
 import { CowRevisionWriter } from './cow-writer.js';
@@ -189,18 +190,18 @@ export class CowStore implements Store {
     for (const path of [this.filePath(id), this.recordPath(id), ...(await this.pendingRecords(id))]) await unlinkIfPresent(path);
   }
 
-  async present(): Promise<Set<string>> {
+  async present(listing?: DirectoryListing): Promise<Set<string>> {
     const ids = new Set<string>();
-    for (const entry of await readdir(this.directory, { withFileTypes: true })) {
+    for (const entry of await entriesOf(this.directory, listing)) {
       if (entry.isFile() && isRevisionId(entry.name)) ids.add(entry.name);
     }
     return ids;
   }
 
   /** Regular files only: a directory or a symlink under a revision's name is none of ours, and never removed. */
-  async list(): Promise<string[]> {
+  async list(listing?: DirectoryListing): Promise<string[]> {
     const ids = new Set<string>();
-    for (const entry of await readdir(this.directory, { withFileTypes: true })) {
+    for (const entry of await entriesOf(this.directory, listing)) {
       if (!entry.isFile()) continue;
       const name = entry.name;
       const candidate = name.endsWith(RECORD_SUFFIX) ? name.slice(0, -RECORD_SUFFIX.length) : (PENDING_RECORD.exec(name)?.[1] ?? name);
