@@ -1,4 +1,4 @@
-import { lstat, readdir, rename, stat, symlink, unlink } from 'node:fs/promises';
+import { lstat, readdir, rename, stat, symlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 // js-yaml, as for `.rev` files: every job command reads the config, and
 // loading the `yaml` package alone took a fifth of a command's start.
@@ -15,6 +15,7 @@ import { FileLock } from '../util/lock.js';
 import { isDanglingLink, NotRegularFileError, readSmallFile, readSmallFileSync } from '../util/regular-file.js';
 import { JobLock } from './job-lock.js';
 import { isComplete, parseRevision, RevisionFileError, writeRevisionFile, type Revision } from './revision.js';
+import { unlinkIfPresent } from '../util/unlink.js';
 
 export const CONFIG_FILE = 'config';
 export const LOCK_FILE = '.backy.lock';
@@ -319,12 +320,4 @@ export function serializeJobConfig(config: Record<string, unknown>): string {
 
 export function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-async function unlinkIfPresent(path: string): Promise<void> {
-  try {
-    await unlink(path);
-  } catch (err) {
-    if (errorCode(err) !== 'ENOENT') throw err;
-  }
 }

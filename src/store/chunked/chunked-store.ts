@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, lstat, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, open, type FileHandle } from 'node:fs/promises';
 import { copySparse } from './index-copy.js';
 import { join } from 'node:path';
 import { errorCode } from '../../util/errors.js';
@@ -11,15 +10,15 @@ import { assertRevisionId, isRevisionId } from '../revision-id.js';
 import type { DataState, DirectoryListing, HashRecordSink, RevisionWriter, Store } from '../store.js';
 import { entriesOf } from '../directory-listing.js';
 import { StoreError } from '../store.js';
+import { PendingRecords } from '../pending-records.js';
 import { ChunkPool } from './chunk-pool.js';
 import { ChunkedRevisionReader, readIndexEntries } from './chunked-reader.js';
 import { ChunkedRevisionWriter } from './chunked-writer.js';
 import { chunkPath } from './pool-layout.js';
 import { existsSync } from 'node:fs';
+import { unlinkIfPresent } from '../../util/unlink.js';
 
 export const INDEX_SUFFIX = '.index';
-/** One per verification that records hashes (two may run at once): `.{id}.index.{random}.tmp`. */
-const PENDING_INDEX = /^\.(.+)\.index(?:\.[0-9a-f]{8})?\.tmp$/;
 /** Entries read at a time when looking through an index for damaged chunks. */
 const SCAN_ENTRIES = 32 * 1024;
 /** Distinct chunks `usage` counts (those of a 128 GiB image) before it gives up for an estimate. */
@@ -34,41 +33,17 @@ const USAGE_LIMIT = 2_000_000;
 export class ChunkedStore implements Store {
   readonly name = 'chunked';
 
+  private readonly pendingIndexes: PendingRecords;
+
   constructor(
     private readonly directory: string,
     readonly poolPath: string,
-  ) {}
+  ) {
+    this.pendingIndexes = new PendingRecords(directory, INDEX_SUFFIX);
+  }
 
   indexPath(id: string): string {
     return join(this.directory, `${assertRevisionId(id)}${INDEX_SUFFIX}`);
-  }
-
-  private pendingIndexPath(id: string): string {
-    return join(this.directory, `.${assertRevisionId(id)}${INDEX_SUFFIX}.${randomBytes(4).toString('hex')}.tmp`);
-  }
-
-  /**
-   * Pending indexes by revision, listed once per store (per command): removing
-   * thousands of revisions must not list the directory for each. One that
-   * a verification still running creates later is its own to clean up.
-   */
-  private pending: Promise<Map<string, string[]>> | null = null;
-
-  private async pendingIndexes(id: string): Promise<string[]> {
-    this.pending ??= readdir(this.directory)
-      .catch(() => [] as string[])
-      .then((names) => {
-        const byRevision = new Map<string, string[]>();
-        for (const name of names) {
-          const owner = PENDING_INDEX.exec(name)?.[1];
-          if (owner) byRevision.set(owner, [...(byRevision.get(owner) ?? []), join(this.directory, name)]);
-        }
-        return byRevision;
-      });
-    const byRevision = await this.pending;
-    const paths = byRevision.get(id) ?? [];
-    byRevision.delete(id);
-    return paths;
   }
 
   pool(create = false): Promise<ChunkPool> {
@@ -180,24 +155,11 @@ export class ChunkedStore implements Store {
 
   async recordHashes(id: string, size: number, fill: (record: HashRecordSink) => Promise<void>): Promise<RecordedHashes> {
     const pool = await this.pool();
-    const pending = this.pendingIndexPath(id);
-    const record = await HashRecordWriter.create(pending, pool.chunkSize, size);
-    try {
-      await fill(record);
-      const recorded = await record.finish();
-      await chmod(pending, 0o440);
-      await rename(pending, this.indexPath(id));
-      return recorded;
-    } catch (err) {
-      await unlinkIfPresent(pending);
-      throw err;
-    } finally {
-      await record.close();
-    }
+    return this.pendingIndexes.write(id, this.indexPath(id), pool.chunkSize, size, fill);
   }
 
   async remove(id: string): Promise<void> {
-    for (const path of [this.indexPath(id), ...(await this.pendingIndexes(id))]) await unlinkIfPresent(path);
+    for (const path of [this.indexPath(id), ...(await this.pendingIndexes.take(id))]) await unlinkIfPresent(path);
   }
 
   async present(listing?: DirectoryListing): Promise<Set<string>> {
@@ -213,7 +175,7 @@ export class ChunkedStore implements Store {
   async list(listing?: DirectoryListing): Promise<string[]> {
     const ids = new Set<string>();
     for (const { name } of await entriesOf(this.directory, listing)) {
-      const candidate = name.endsWith(INDEX_SUFFIX) ? name.slice(0, -INDEX_SUFFIX.length) : PENDING_INDEX.exec(name)?.[1];
+      const candidate = name.endsWith(INDEX_SUFFIX) ? name.slice(0, -INDEX_SUFFIX.length) : this.pendingIndexes.owner(name);
       if (candidate && isRevisionId(candidate)) ids.add(candidate);
     }
     return [...ids];
@@ -290,12 +252,4 @@ function storeError(err: unknown, id: string): Error {
   if (code === 'ENOENT') return new StoreError(`the index of revision ${id} is missing`, 'missing');
   if (code === 'ELOOP') return new StoreError(`the index of revision ${id} is a symbolic link, not an index`, 'unreadable');
   return new StoreError(`the index of revision ${id} cannot be read: ${(err as Error).message}`, 'unreadable');
-}
-
-async function unlinkIfPresent(path: string): Promise<void> {
-  try {
-    await unlink(path);
-  } catch (err) {
-    if (errorCode(err) !== 'ENOENT') throw err;
-  }
 }

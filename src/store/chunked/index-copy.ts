@@ -1,7 +1,8 @@
 import { constants } from 'node:fs';
-import { chmod, copyFile, open, unlink } from 'node:fs/promises';
+import { chmod, copyFile, open } from 'node:fs/promises';
 import { errorCode } from '../../util/errors.js';
 import { dataRanges } from '../../io/native-io.js';
+import { unlinkIfPresent } from '../../util/unlink.js';
 
 const COPY_PIECE = 1024 * 1024;
 const ZERO_PAGE = Buffer.alloc(4096);
@@ -42,13 +43,5 @@ export async function copySparse(from: string, to: string): Promise<void> {
     }
   } finally {
     await source.close();
-  }
-}
-
-async function unlinkIfPresent(path: string): Promise<void> {
-  try {
-    await unlink(path);
-  } catch (err) {
-    if (errorCode(err) !== 'ENOENT') throw err;
   }
 }

@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, copyFile, lstat, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, copyFile, lstat, open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorCode } from '../../util/errors.js';
 import type { Logger } from '../../util/logger.js';
@@ -11,17 +10,17 @@ import { assertRevisionId, isRevisionId } from '../revision-id.js';
 import type { CloneMethod, DataState, DirectoryListing, RevisionWriter, Store } from '../store.js';
 import { entriesOf } from '../directory-listing.js';
 import { ParentUnreadableError, StoreError } from '../store.js';
+import { PendingRecords } from '../pending-records.js';
 import { CowRevisionReader } from './cow-reader.js';
 import { CowRevisionWriter } from './cow-writer.js';
 import { DeltaWriter } from './delta-writer.js';
 import { HashTracker } from './hash-tracker.js';
+import { unlinkIfPresent } from '../../util/unlink.js';
 
 const REFLINK_UNSUPPORTED = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL', 'ENOSYS', 'ENOTTY']);
 /** Failures of cloning that are the new image's (a full disk), not the parent's. */
 const OUR_SIDE = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EEXIST']);
 const RECORD_SUFFIX = '.hashes';
-/** One per verification that records hashes (two may run at once): `.{id}.hashes.{random}.tmp`. */
-const PENDING_RECORD = /^\.(.+)\.hashes(?:\.[0-9a-f]{8})?\.tmp$/;
 
 /**
  * backy 2.0's layout: one plain image file `{job}/{id}` per revision,
@@ -34,7 +33,11 @@ const PENDING_RECORD = /^\.(.+)\.hashes(?:\.[0-9a-f]{8})?\.tmp$/;
 export class CowStore implements Store {
   readonly name = 'cow';
 
-  constructor(private readonly directory: string) {}
+  private readonly pendingRecords: PendingRecords;
+
+  constructor(private readonly directory: string) {
+    this.pendingRecords = new PendingRecords(directory, RECORD_SUFFIX);
+  }
 
   filePath(id: string): string {
     return join(this.directory, assertRevisionId(id));
@@ -42,34 +45,6 @@ export class CowStore implements Store {
 
   private recordPath(id: string): string {
     return join(this.directory, `${assertRevisionId(id)}${RECORD_SUFFIX}`);
-  }
-
-  private pendingRecordPath(id: string): string {
-    return join(this.directory, `.${assertRevisionId(id)}${RECORD_SUFFIX}.${randomBytes(4).toString('hex')}.tmp`);
-  }
-
-  /**
-   * Pending records by revision, listed once per store (per command): removing
-   * thousands of revisions must not list the directory for each. One that
-   * a verification still running creates later is its own to clean up.
-   */
-  private pending: Promise<Map<string, string[]>> | null = null;
-
-  private async pendingRecords(id: string): Promise<string[]> {
-    this.pending ??= readdir(this.directory)
-      .catch(() => [] as string[])
-      .then((names) => {
-        const byRevision = new Map<string, string[]>();
-        for (const name of names) {
-          const owner = PENDING_RECORD.exec(name)?.[1];
-          if (owner) byRevision.set(owner, [...(byRevision.get(owner) ?? []), join(this.directory, name)]);
-        }
-        return byRevision;
-      });
-    const byRevision = await this.pending;
-    const paths = byRevision.get(id) ?? [];
-    byRevision.delete(id);
-    return paths;
   }
 
   async create(id: string, parent: { id: string; hashes: RecordedHashes | null } | null, logger: Logger): Promise<RevisionWriter> {
@@ -169,25 +144,12 @@ export class CowStore implements Store {
     }
   }
 
-  async recordHashes(id: string, size: number, fill: (record: HashRecordWriter) => Promise<void>): Promise<RecordedHashes> {
-    const pending = this.pendingRecordPath(id);
-    const record = await HashRecordWriter.create(pending, HASH_BLOCK_SIZE, size);
-    try {
-      await fill(record);
-      const recorded = await record.finish();
-      await chmod(pending, 0o440);
-      await rename(pending, this.recordPath(id));
-      return recorded;
-    } catch (err) {
-      await unlinkIfPresent(pending);
-      throw err;
-    } finally {
-      await record.close();
-    }
+  recordHashes(id: string, size: number, fill: (record: HashRecordWriter) => Promise<void>): Promise<RecordedHashes> {
+    return this.pendingRecords.write(id, this.recordPath(id), HASH_BLOCK_SIZE, size, fill);
   }
 
   async remove(id: string): Promise<void> {
-    for (const path of [this.filePath(id), this.recordPath(id), ...(await this.pendingRecords(id))]) await unlinkIfPresent(path);
+    for (const path of [this.filePath(id), this.recordPath(id), ...(await this.pendingRecords.take(id))]) await unlinkIfPresent(path);
   }
 
   async present(listing?: DirectoryListing): Promise<Set<string>> {
@@ -204,7 +166,7 @@ export class CowStore implements Store {
     for (const entry of await entriesOf(this.directory, listing)) {
       if (!entry.isFile()) continue;
       const name = entry.name;
-      const candidate = name.endsWith(RECORD_SUFFIX) ? name.slice(0, -RECORD_SUFFIX.length) : (PENDING_RECORD.exec(name)?.[1] ?? name);
+      const candidate = name.endsWith(RECORD_SUFFIX) ? name.slice(0, -RECORD_SUFFIX.length) : (this.pendingRecords.owner(name) ?? name);
       if (isRevisionId(candidate)) ids.add(candidate);
     }
     return [...ids];
@@ -217,12 +179,4 @@ function storeError(err: unknown, id: string): Error {
   if (code === 'ENOENT') return new StoreError(`the image of revision ${id} is missing`, 'missing');
   if (code === 'ELOOP') return new StoreError(`the image of revision ${id} is a symbolic link, not an image`, 'unreadable');
   return new StoreError(`the image of revision ${id} cannot be read: ${(err as Error).message}`, 'unreadable');
-}
-
-async function unlinkIfPresent(path: string): Promise<void> {
-  try {
-    await unlink(path);
-  } catch (err) {
-    if (errorCode(err) !== 'ENOENT') throw err;
-  }
 }
