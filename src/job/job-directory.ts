@@ -1,4 +1,4 @@
-import { lstat, readdir, rename, stat, symlink } from 'node:fs/promises';
+import { lstat, rename, stat, symlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 // js-yaml, as for `.rev` files: every job command reads the config, and
 // loading the `yaml` package alone took a fifth of a command's start.
@@ -259,7 +259,8 @@ export class JobDirectory {
     for (const id of incomplete) logger.info(`removing incomplete revision ${id}`);
     for (const id of orphans) logger.info(`removing data of ${id}, which has no revision metadata`);
     await this.removeRevisions([...incomplete, ...orphans], store);
-    for (const name of await readdir(this.path)) {
+    // Left by a command killed while it replaced a `last` link; the lock keeps new ones from appearing since the scan.
+    for (const { name } of scan.listing.entries) {
       if (name.startsWith('.last') && name.endsWith('.tmp')) await unlinkIfPresent(join(this.path, name));
     }
     scan.revisions = scan.revisions.filter((r) => isComplete(r));

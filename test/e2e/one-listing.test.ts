@@ -1,0 +1,68 @@
+/**
+ * A command reads its job directory once (issue: 10,000 revisions are
+ * 20,000 entries, and it used to be read three or four times), counted
+ * with strace on the real program; and what a killed `last` link update
+ * left is cleaned up from that one listing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { backy, BACKY_MAIN } from '../helpers/cli.js';
+import { revisionIds } from '../helpers/job-files.js';
+
+/** How often the command opened `directory` to list it (open with O_DIRECTORY), and its exit status. */
+function listings(directory: string, args: string[]): { count: number; status: number | null } {
+  const trace = join(directory, '..', `trace-${randomBytes(4).toString('hex')}.txt`);
+  const run = spawnSync('strace', ['-f', '-qq', '-e', 'trace=openat', '-o', trace, process.execPath, BACKY_MAIN, '-b', directory, ...args], { encoding: 'utf8' });
+  const lines = readFileSync(trace, 'utf8').split('\n');
+  rmSync(trace);
+  const count = lines.filter((line) => line.includes(`"${directory}", `) && line.includes('O_DIRECTORY') && !line.includes('= -1')).length;
+  return { count, status: run.status };
+}
+
+for (const store of ['cow', 'chunked']) {
+  test(`${store} store: status, status --json and a backup each list the job directory once`, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'backy-listing-'));
+    try {
+      const source = join(dir, 'vm.img');
+      writeFileSync(source, randomBytes(256 * 1024));
+      const job = join(dir, 'job');
+      assert.equal(backy(['-b', job, 'init', '--store', store, 'file', source]).status, 0);
+      for (let i = 0; i < 3; i++) assert.equal(backy(['-b', job, 'backup', 'daily']).status, 0);
+
+      assert.deepEqual(listings(job, ['status']), { count: 1, status: 0 });
+      assert.deepEqual(listings(job, ['status', '--json']), { count: 1, status: 0 });
+      assert.deepEqual(listings(job, ['backup', 'daily']), { count: 1, status: 0 });
+      assert.equal(revisionIds(job).length, 4);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test("what a killed update of the last links left is removed by the next backup; other files stay", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'backy-listing-'));
+  try {
+    const source = join(dir, 'vm.img');
+    writeFileSync(source, randomBytes(64 * 1024));
+    const job = join(dir, 'job');
+    assert.equal(backy(['-b', job, 'init', '--store', 'cow', 'file', source]).status, 0);
+    assert.equal(backy(['-b', job, 'backup', 'daily']).status, 0);
+    const leftovers = ['.last.1a2b3c4d.tmp', '.last.rev.1a2b3c4d.tmp'].map((name) => join(job, name));
+    for (const path of leftovers) writeFileSync(path, 'x');
+    const unrelated = join(job, '.lastnote');
+    writeFileSync(unrelated, 'kept');
+
+    const result = backy(['-b', job, 'backup', 'daily']);
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+    for (const path of leftovers) assert.equal(existsSync(path), false, `${path} is removed`);
+    assert.equal(readFileSync(unrelated, 'utf8'), 'kept');
+    assert.equal(revisionIds(job).length, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
