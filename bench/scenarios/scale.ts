@@ -5,7 +5,8 @@
  * on a btrfs loop filesystem, where every directory flush is a commit.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BACKY_MAIN } from '../../test/helpers/cli.js';
 import { mountLoopFilesystem } from '../../test/helpers/loop-fs.js';
@@ -28,6 +29,25 @@ function fillJob(job: string, count: number): void {
   }
 }
 
+/**
+ * A chunked job with `count` revisions: one real backup of `source`, its
+ * `.rev` and index copied under new IDs (all naming the same chunks, as
+ * the revisions of a quiet VM do).
+ */
+function fillChunkedJob(job: string, source: string, count: number): void {
+  execFileSync(process.execPath, [BACKY_MAIN, '-b', job, 'init', '--store', 'chunked', 'file', source]);
+  execFileSync(process.execPath, [BACKY_MAIN, '-b', job, 'backup', 'hourly']);
+  const id = readdirSync(job).find((name) => /^[A-Za-z0-9]{22}\.rev$/.test(name))!.slice(0, -'.rev'.length);
+  const text = readFileSync(join(job, `${id}.rev`), 'utf8');
+  const now = Date.now();
+  for (let i = 1; i < count; i++) {
+    const copy = newRevisionId();
+    const timestamp = new Date(now - (count - i + 1) * HOUR).toISOString();
+    writeFileSync(join(job, `${copy}.rev`), text.replaceAll(id, copy).replace(/^timestamp: .*$/m, `timestamp: ${timestamp}`), { mode: 0o440 });
+    copyFileSync(join(job, `${id}.index`), join(job, `${copy}.index`));
+  }
+}
+
 export async function run(): Promise<string> {
   const work = mkdtempSync(join('/var/tmp', 'backy-bench-scale-'));
   const fs = mountLoopFilesystem('btrfs', '4G', { dir: work, directIo: true });
@@ -38,10 +58,16 @@ export async function run(): Promise<string> {
     const empty = join(fs.path, 'empty');
     for (const job of [big, empty]) execFileSync(process.execPath, [BACKY_MAIN, '-b', job, 'init', 'file', source]);
     fillJob(big, REVISIONS);
+    const chunkedSource = join(work, 'vm64.img');
+    writeFileSync(chunkedSource, randomBytes(64 * 1024 * 1024));
+    const chunked = join(fs.path, 'chunked');
+    fillChunkedJob(chunked, chunkedSource, REVISIONS);
     execFileSync('sync');
 
     const status: number[] = [];
     for (let i = 0; i < REPETITIONS; i++) status.push((await measure(process.execPath, [BACKY_MAIN, '-b', big, 'status'])).wallSeconds);
+    const chunkedStatus: number[] = [];
+    for (let i = 0; i < REPETITIONS; i++) chunkedStatus.push((await measure(process.execPath, [BACKY_MAIN, '-b', chunked, 'status'])).wallSeconds);
     const overhead: number[] = [];
     const inBig: number[] = [];
     for (let i = 0; i < REPETITIONS; i++) {
@@ -66,15 +92,17 @@ export async function run(): Promise<string> {
     const removed = Number(expired.stdout.trim());
 
     const s = median(status);
+    const c = median(chunkedStatus);
     const o = median(overhead);
     return [
       `## A job with ${REVISIONS.toLocaleString('en')} revisions`,
       '',
-      `Job directory on a btrfs loop filesystem, ${REVISIONS} revisions written by hand (\`.rev\` and a 4 KiB image each), median of ${REPETITIONS}. ` +
+      `Job directory on a btrfs loop filesystem, ${REVISIONS} revisions written by hand (\`.rev\` and a 4 KiB image each; for the chunked job, copies of one real backup's \`.rev\` and index), median of ${REPETITIONS}. ` +
         'Backup overhead: a backup of a 1 MiB file into that job minus the same backup into an empty job, run in turn.',
       '',
       markdownTable([
         { figure: '`backy status`', value: seconds(s), target: '< 1 s', pass: s < 1 },
+        { figure: '`backy status` of a chunked job (64 MiB image), with what it uses in the pool', value: seconds(c), target: '< 1 s', pass: c < 1 },
         { figure: 'backup in the big job', value: seconds(median(inBig)) },
         { figure: "backup's overhead from 10,000 revisions", value: seconds(o), target: '< 1 s', pass: o < 1 },
         { figure: `retention removing ${removed.toLocaleString('en')} revisions`, value: seconds(expired.wallSeconds), target: '< 60 s (no worker held for minutes)', pass: expired.wallSeconds < 60 },

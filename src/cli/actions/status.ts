@@ -32,12 +32,15 @@ export async function status(context: ActionContext, format: DataFormat | null =
   ];
   const chunked = store instanceof StoreSet ? store.member('chunked') : undefined;
   const usage = chunked instanceof ChunkedStore ? await chunked.usage(scan.revisions.map((r) => r.uuid), scan.listing) : null;
-  context.stdout.write(`${renderRevisionTable(scan, marks)}${usage && usage.chunks > 0 ? `\n${describeUsage(usage)}` : ''}\n`);
+  const usageLine = chunked instanceof ChunkedStore ? describeUsage(usage) : null;
+  context.stdout.write(`${renderRevisionTable(scan, marks)}${usageLine ? `\n${usageLine}` : ''}\n`);
   return 0;
 }
 
 /** What a chunked job really takes: its revisions' distinct chunks, however many revisions (and jobs) share each. */
-function describeUsage(usage: { chunks: number; bytes: number }): string {
+function describeUsage(usage: { chunks: number; bytes: number } | null): string | null {
+  if (usage === null) return 'space used in the chunk pool not counted: more indexes than status reads (backy gc counts the chunks in use)';
+  if (usage.chunks === 0) return null;
   return `${formatBytes(usage.bytes)} used in the chunk pool by ${usage.chunks} distinct chunk${usage.chunks === 1 ? '' : 's'}`;
 }
 

@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
 import { copySparse } from './index-copy.js';
 import { join } from 'node:path';
@@ -23,6 +23,10 @@ export const INDEX_SUFFIX = '.index';
 const SCAN_ENTRIES = 32 * 1024;
 /** Distinct chunks `usage` counts (those of a 128 GiB image) before it gives up for an estimate. */
 const USAGE_LIMIT = 2_000_000;
+/** Index bytes `usage` reads at most: a few hundred milliseconds from the page cache. */
+const USAGE_READ_LIMIT = 512 * 1024 * 1024;
+/** Indexes read between turns of the event loop. */
+const USAGE_BATCH = 250;
 
 /**
  * Revisions as indexes of chunks: `{job}/{id}.index` is the revision's hash
@@ -184,19 +188,41 @@ export class ChunkedStore implements Store {
   /**
    * What the revisions `ids` really take in the pool: their distinct
    * chunks and the bytes those take on disk (shared with other jobs or
-   * not); null for more chunks than are worth counting one by one.
+   * not); null where that is more than `status` should read (more
+   * distinct chunks than are worth counting one by one, or indexes beyond
+   * USAGE_READ_LIMIT: 10,000 revisions of a 4 GiB image have 20 GiB).
+   *
+   * Revisions of one job name mostly the same chunk at the same block: each
+   * index is read beside the one before it, and only entries that differ
+   * from the previous revision's at the same block are looked at (an entry
+   * equal to it was counted with that revision).
    */
   async usage(ids: readonly string[], listing?: DirectoryListing): Promise<{ chunks: number; bytes: number } | null> {
-    const names = new Set<string>();
     // One listing instead of a failed open per revision of another store (10,000 cow revisions: 0.3 s).
     const held = await this.present(listing).catch(() => new Set<string>());
-    for (const id of ids) {
-      if (!held.has(id)) continue;
-      const complete = await this.eachChunkName(id, (name) => {
-        names.add(name);
-        return names.size <= USAGE_LIMIT;
-      });
-      if (!complete) return null;
+    const names = new Set<string>();
+    // Only the previous index is held open beside the next. Read
+    // synchronously, a batch of revisions between turns of the event loop:
+    // four thread-pool round trips per index cost 10,000 revisions 1.5 s.
+    let previous: IndexFile | undefined;
+    try {
+      let total = 0;
+      for (const [number, id] of ids.entries()) {
+        if (!held.has(id)) continue;
+        if (number % USAGE_BATCH === USAGE_BATCH - 1) await new Promise((resolve) => setImmediate(resolve));
+        const index = openIndexSync(this.indexPath(id));
+        if (!index) continue;
+        total += index.size;
+        const counted = total <= USAGE_READ_LIMIT && addChangedNames(index, previous, names);
+        if (!counted) {
+          closeSync(index.fd);
+          return null;
+        }
+        if (previous) closeSync(previous.fd);
+        previous = index;
+      }
+    } finally {
+      if (previous) closeSync(previous.fd);
     }
     const pool = await this.pool().catch(() => null);
     let bytes = 0;
@@ -244,6 +270,73 @@ export class ChunkedStore implements Store {
       await handle.close();
     }
   }
+}
+
+interface IndexFile {
+  fd: number;
+  size: number;
+  blocks: number;
+  /** Its batches as read, kept for the next revision's comparison where the index is small enough (images up to 32 GiB). */
+  batches: Buffer[] | null;
+}
+
+const KEPT_INDEX = 16 * 1024 * 1024;
+
+/** A revision's index opened for reading; null where there is none, or it is no regular file. */
+function openIndexSync(path: string): IndexFile | null {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return null;
+  }
+  try {
+    const info = fstatSync(fd);
+    if (info.isFile()) return { fd, size: info.size, blocks: Math.max(0, Math.floor((info.size - HEADER_LENGTH) / ENTRY_LENGTH)), batches: info.size <= KEPT_INDEX ? [] : null };
+  } catch {
+    // Unreadable: not counted, as a missing one.
+  }
+  closeSync(fd);
+  return null;
+}
+
+/** Batch `first / SCAN_ENTRIES` of the index: `count` entries from `first` on (fewer at the end of the file). */
+function readEntriesSync(index: IndexFile, first: number, count: number): Buffer {
+  const kept = index.batches?.[first / SCAN_ENTRIES];
+  if (kept) return kept;
+  const buffer = Buffer.allocUnsafe(count * ENTRY_LENGTH);
+  let done = 0;
+  while (done < buffer.length) {
+    const got = readSync(index.fd, buffer, done, buffer.length - done, HEADER_LENGTH + first * ENTRY_LENGTH + done);
+    if (got === 0) break;
+    done += got;
+  }
+  const entries = buffer.subarray(0, done - (done % ENTRY_LENGTH));
+  if (index.batches) index.batches[first / SCAN_ENTRIES] = entries;
+  return entries;
+}
+
+/**
+ * Adds to `names` the chunks `index` names where `previous` (the revision
+ * before it, if any) names another at the same block; false once `names`
+ * holds more than USAGE_LIMIT.
+ */
+function addChangedNames(index: IndexFile, previous: IndexFile | undefined, names: Set<string>): boolean {
+  for (let block = 0; block < index.blocks; block += SCAN_ENTRIES) {
+    const count = Math.min(SCAN_ENTRIES, index.blocks - block);
+    const entries = readEntriesSync(index, block, count);
+    const before = previous && block < previous.blocks ? readEntriesSync(previous, block, Math.min(count, previous.blocks - block)) : null;
+    // Nothing changed in these 32,768 blocks: one comparison for all of them.
+    if (before && before.equals(entries)) continue;
+    for (let at = 0; at < entries.length; at += ENTRY_LENGTH) {
+      const entry = entries.subarray(at, at + ENTRY_LENGTH);
+      if (entry.equals(ZERO_ENTRY)) continue;
+      if (before && at < before.length && entry.equals(before.subarray(at, at + ENTRY_LENGTH))) continue;
+      names.add(entries.toString('hex', at, at + ENTRY_LENGTH));
+      if (names.size > USAGE_LIMIT) return false;
+    }
+  }
+  return true;
 }
 
 function storeError(err: unknown, id: string): Error {
