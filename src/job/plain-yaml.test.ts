@@ -76,6 +76,23 @@ const REFUSED = [
   'stats: {a: [1]}\n',
   'tags: [a:b]\n',
   'uuid: a\n\nparent: b\n',
+  // Found by review: Unicode and other whitespace that trim() takes and YAML keeps (or refuses).
+  'a: 1\u00a0\n',
+  'a: \u3000\n',
+  'a:\n  \u00a0b: 1\n',
+  'a: [x\u00a0]\n',
+  'a: 1\v\n',
+  'a: {\f a: 1}\n',
+  '\ufeffa: 1\n',
+  'a: b\u2028\n',
+  // Keys js-yaml reads as other keys, and one an object would not keep.
+  'TRUE: 1\n',
+  'TRUE: 1\nTrue: 2\n',
+  'Null: 1\nnull: 2\n',
+  'a:\n   Null: 1\n',
+  'a: {False: 1}\n',
+  '__proto__: x\n',
+  '__proto__:\n  uuid: Q5N5Ng5kFzNFVv6FDDDCHi\n',
 ];
 
 test('the plain subset is read exactly as js-yaml reads it', () => {

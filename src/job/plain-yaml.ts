@@ -17,7 +17,8 @@ type Value = Scalar | Scalar[] | Record<string, Scalar>;
 /** Not the subset: the caller falls back to the full parser. */
 const NOT_PLAIN = Symbol('not plain');
 
-const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Not the spellings js-yaml reads as another key (`TRUE` is `true`), nor `__proto__`, which an object literal would not keep as a key. */
+const KEY = /^(?!(?:__proto__|null|Null|NULL|true|True|TRUE|false|False|FALSE)$)[A-Za-z_][A-Za-z0-9_]*$/;
 /** Characters a plain scalar may hold here; YAML's indicators and whitespace other than a space are left to the full parser. */
 const PLAIN_TEXT = /^[A-Za-z0-9_/][A-Za-z0-9_./:+ -]*$/;
 const NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?$/;
@@ -101,7 +102,8 @@ function pair(line: string): [string, string] | undefined {
  * written in the plain subset (the caller then asks js-yaml).
  */
 export function parsePlainMapping(text: string): Record<string, Value> | undefined {
-  if (text.includes('\t') || text.includes('\r') || text.includes('#')) return undefined;
+  // Printable ASCII only: JavaScript's trim() takes Unicode spaces, \v and \f for whitespace, YAML does not.
+  if (!/^[\x20-\x7e\n]*$/.test(text) || text.includes('#')) return undefined;
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   // An empty document is no mapping at all.

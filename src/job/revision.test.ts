@@ -81,6 +81,11 @@ test('reasonable forms are read as meant: a scalar tag, numeric strings, a numer
   assert.equal(revision.stats.bytes_written, 4096);
   assert.equal(revision.trust, 'trusted');
   assert.deepEqual(parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\ntags: "daily, weekly"\n`, ID).tags, ['daily', 'weekly']);
+  // A numeric parent is an ID while YAML can hold it exactly; one beyond 2^53 was rounded and names no revision.
+  assert.equal(parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\nparent: 17\n`, ID).parent, '17');
+  assert.equal(parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\nparent: 12345678901234567891\n`, ID).parent, null);
+  // An empty trust is no mark.
+  assert.equal(parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\ntrust:\n`, ID).trust, 'trusted');
 });
 
 test('broken .rev files are errors saying what is wrong; a uuid other than the file name is one', () => {

@@ -129,7 +129,8 @@ function revisionFromData(data: Record<string, unknown>): Revision {
   const uuid = readUuid(data.uuid);
   const timestamp = parseTimestamp(data.timestamp);
   if (!timestamp) throw new InvalidValue('timestamp', `not a time: ${JSON.stringify(data.timestamp) ?? 'missing'}`);
-  const parentText = typeof data.parent === 'number' ? String(data.parent) : data.parent;
+  // A number beyond 2^53 was rounded by the YAML reader: not the ID it was written as.
+  const parentText = typeof data.parent === 'number' ? (Number.isSafeInteger(data.parent) ? String(data.parent) : null) : data.parent;
   return {
     uuid,
     timestamp,
