@@ -31,7 +31,7 @@ export async function status(context: ActionContext, format: DataFormat | null =
     ...(future.has(revision.uuid) ? ['in the future'] : []),
   ];
   const chunked = store instanceof StoreSet ? store.member('chunked') : undefined;
-  const usage = chunked instanceof ChunkedStore ? await chunked.usage(scan.revisions.map((r) => r.uuid), scan.listing) : null;
+  const usage = chunked instanceof ChunkedStore ? await chunked.usage(scan.revisions.map((r) => ({ id: r.uuid, root: r.hashes?.root ?? null })), scan.listing) : null;
   const usageLine = chunked instanceof ChunkedStore ? describeUsage(usage) : null;
   context.stdout.write(`${renderRevisionTable(scan, marks)}${usageLine ? `\n${usageLine}` : ''}\n`);
   return 0;

@@ -1,5 +1,5 @@
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { lstat, open, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { copySparse } from './index-copy.js';
 import { join } from 'node:path';
 import { errorCode } from '../../util/errors.js';
@@ -195,9 +195,11 @@ export class ChunkedStore implements Store {
    * Revisions of one job name mostly the same chunk at the same block: each
    * index is read beside the one before it, and only entries that differ
    * from the previous revision's at the same block are looked at (an entry
-   * equal to it was counted with that revision).
+   * equal to it was counted with that revision). An index whose recorded
+   * root is the previous one's (an idle VM's hourly backups) holds the same
+   * entries and is not read at all.
    */
-  async usage(ids: readonly string[], listing?: DirectoryListing): Promise<{ chunks: number; bytes: number } | null> {
+  async usage(revisions: ReadonlyArray<{ id: string; root: string | null }>, listing?: DirectoryListing): Promise<{ chunks: number; bytes: number } | null> {
     // One listing instead of a failed open per revision of another store (10,000 cow revisions: 0.3 s).
     const held = await this.present(listing).catch(() => new Set<string>());
     const names = new Set<string>();
@@ -205,10 +207,13 @@ export class ChunkedStore implements Store {
     // synchronously, a batch of revisions between turns of the event loop:
     // four thread-pool round trips per index cost 10,000 revisions 1.5 s.
     let previous: IndexFile | undefined;
+    let previousRoot: string | null = null;
     try {
       let total = 0;
-      for (const [number, id] of ids.entries()) {
+      for (const [number, { id, root }] of revisions.entries()) {
         if (!held.has(id)) continue;
+        if (previous && root !== null && root === previousRoot) continue;
+        previousRoot = root;
         if (number % USAGE_BATCH === USAGE_BATCH - 1) await new Promise((resolve) => setImmediate(resolve));
         const index = openIndexSync(this.indexPath(id));
         if (!index) continue;
@@ -226,7 +231,8 @@ export class ChunkedStore implements Store {
     }
     const pool = await this.pool().catch(() => null);
     let bytes = 0;
-    if (pool) for (const name of names) bytes += ((await lstat(pool.chunkPath(name)).catch(() => null))?.blocks ?? 0) * 512;
+    // Synchronously and without an exception for a chunk that is gone: a thread-pool round trip and a thrown error each cost more than the lstat.
+    if (pool) for (const name of names) bytes += (lstatSync(pool.chunkPath(name), { throwIfNoEntry: false })?.blocks ?? 0) * 512;
     return { chunks: names.size, bytes };
   }
 
@@ -328,12 +334,17 @@ function addChangedNames(index: IndexFile, previous: IndexFile | undefined, name
     const before = previous && block < previous.blocks ? readEntriesSync(previous, block, Math.min(count, previous.blocks - block)) : null;
     // Nothing changed in these 32,768 blocks: one comparison for all of them.
     if (before && before.equals(entries)) continue;
-    for (let at = 0; at < entries.length; at += ENTRY_LENGTH) {
-      const entry = entries.subarray(at, at + ENTRY_LENGTH);
-      if (entry.equals(ZERO_ENTRY)) continue;
-      if (before && at < before.length && entry.equals(before.subarray(at, at + ENTRY_LENGTH))) continue;
-      names.add(entries.toString('hex', at, at + ENTRY_LENGTH));
-      if (names.size > USAGE_LIMIT) return false;
+    // Compared in place (no views made): spans of 32 entries first, then the entries of a span that differs.
+    const span = 32 * ENTRY_LENGTH;
+    for (let start = 0; start < entries.length; start += span) {
+      const end = Math.min(entries.length, start + span);
+      if (before && end <= before.length && entries.compare(before, start, end, start, end) === 0) continue;
+      for (let at = start; at < end; at += ENTRY_LENGTH) {
+        if (ZERO_ENTRY.compare(entries, at, at + ENTRY_LENGTH) === 0) continue;
+        if (before && at + ENTRY_LENGTH <= before.length && entries.compare(before, at, at + ENTRY_LENGTH, at, at + ENTRY_LENGTH) === 0) continue;
+        names.add(entries.toString('hex', at, at + ENTRY_LENGTH));
+        if (names.size > USAGE_LIMIT) return false;
+      }
     }
   }
   return true;
