@@ -7,11 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, lstatSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, lstatSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backy } from '../helpers/cli.js';
-import { revisionIds, writeAt } from '../helpers/job-files.js';
+import { revisionIds, withNewJob, writeAt } from '../helpers/job-files.js';
 
 const BLOCK = 64 * 1024;
 const HEADER = 32;
@@ -43,12 +42,7 @@ function formatMiB(bytes: number): string {
 }
 
 test('status counts the distinct chunks of all revisions, a block changed back and forth once per content', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'backy-usage-'));
-  try {
-    const source = join(dir, 'vm.img');
-    writeFileSync(source, randomBytes(4 * 1024 * 1024));
-    const job = join(dir, 'job');
-    ok(['-b', job, 'init', '--store', 'chunked', 'file', source]);
+  withNewJob('chunked', 4 * 1024 * 1024, ({ job, source }) => {
     ok(['-b', job, 'backup', 'daily']);
     const original = readFileSync(source).subarray(5 * BLOCK, 6 * BLOCK);
     // Block 5 becomes B, then A again (equal to the first revision's, not the previous one's); block 9 changes once.
@@ -65,18 +59,11 @@ test('status counts the distinct chunks of all revisions, a block changed back a
     assert.equal(expected.chunks, 64 + 1 + 1 + 3, 'the hand count itself: 64 blocks, B, the new block 9, three grown ones');
     const last = ok(['-b', job, 'status']).trimEnd().split('\n').at(-1);
     assert.equal(last, `${formatMiB(expected.bytes)} used in the chunk pool by ${expected.chunks} distinct chunks`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('indexes larger than status reads: the table still prints, and a line says the space was not counted', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'backy-usage-'));
-  try {
-    const source = join(dir, 'vm.img');
-    writeFileSync(source, randomBytes(256 * 1024));
-    const job = join(dir, 'job');
-    ok(['-b', job, 'init', '--store', 'chunked', 'file', source]);
+  withNewJob('chunked', 256 * 1024, ({ job }) => {
     ok(['-b', job, 'backup', 'daily']);
     // A revision of a 20 TiB image, by hand: a sparse index of 640 MiB (all zero entries).
     const [id] = revisionIds(job);
@@ -88,7 +75,5 @@ test('indexes larger than status reads: the table still prints, and a line says 
     const lines = ok(['-b', job, 'status']).trimEnd().split('\n');
     assert.match(lines.at(-2)!, /^2 revisions containing .+ data \(estimated\)$/);
     assert.equal(lines.at(-1), 'space used in the chunk pool not counted: more indexes than status reads (backy gc counts the chunks in use)');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });

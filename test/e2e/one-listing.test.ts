@@ -8,11 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backy, BACKY_MAIN } from '../helpers/cli.js';
-import { revisionIds } from '../helpers/job-files.js';
+import { revisionIds, withNewJob } from '../helpers/job-files.js';
 
 /** How often the command opened `directory` to list it (open with O_DIRECTORY), and its exit status. */
 function listings(directory: string, args: string[]): { count: number; status: number | null } {
@@ -26,31 +25,19 @@ function listings(directory: string, args: string[]): { count: number; status: n
 
 for (const store of ['cow', 'chunked']) {
   test(`${store} store: status, status --json and a backup each list the job directory once`, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'backy-listing-'));
-    try {
-      const source = join(dir, 'vm.img');
-      writeFileSync(source, randomBytes(256 * 1024));
-      const job = join(dir, 'job');
-      assert.equal(backy(['-b', job, 'init', '--store', store, 'file', source]).status, 0);
+    withNewJob(store, 256 * 1024, ({ job }) => {
       for (let i = 0; i < 3; i++) assert.equal(backy(['-b', job, 'backup', 'daily']).status, 0);
 
       assert.deepEqual(listings(job, ['status']), { count: 1, status: 0 });
       assert.deepEqual(listings(job, ['status', '--json']), { count: 1, status: 0 });
       assert.deepEqual(listings(job, ['backup', 'daily']), { count: 1, status: 0 });
       assert.equal(revisionIds(job).length, 4);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 }
 
 test("what a killed update of the last links left is removed by the next backup; other files stay", () => {
-  const dir = mkdtempSync(join(tmpdir(), 'backy-listing-'));
-  try {
-    const source = join(dir, 'vm.img');
-    writeFileSync(source, randomBytes(64 * 1024));
-    const job = join(dir, 'job');
-    assert.equal(backy(['-b', job, 'init', '--store', 'cow', 'file', source]).status, 0);
+  withNewJob('cow', 64 * 1024, ({ job }) => {
     assert.equal(backy(['-b', job, 'backup', 'daily']).status, 0);
     const leftovers = ['.last.1a2b3c4d.tmp', '.last.rev.1a2b3c4d.tmp'].map((name) => join(job, name));
     for (const path of leftovers) writeFileSync(path, 'x');
@@ -62,7 +49,5 @@ test("what a killed update of the last links left is removed by the next backup;
     for (const path of leftovers) assert.equal(existsSync(path), false, `${path} is removed`);
     assert.equal(readFileSync(unrelated, 'utf8'), 'kept');
     assert.equal(revisionIds(job).length, 2);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });

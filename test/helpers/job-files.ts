@@ -6,8 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, writeSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, lstatSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import YAML from 'yaml';
@@ -90,4 +91,22 @@ export function sameBytes(a: string, b: string): boolean {
   if (result.status === 0) return true;
   if (result.status === 1) return false;
   throw new Error(`cmp ${a} ${b} failed: ${String(result.stderr)}`);
+}
+
+/**
+ * Runs `body` with a new job (`backy init --store STORE file SOURCE`) of a
+ * random source of `size` bytes in a temporary directory, removed after.
+ */
+export function withNewJob(store: string, size: number, body: (job: { dir: string; job: string; source: string }) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'backy-job-'));
+  try {
+    const source = join(dir, 'vm.img');
+    writeFileSync(source, randomBytes(size));
+    const job = join(dir, 'job');
+    const init = spawnSync(process.execPath, [BACKY_MAIN, '-b', job, 'init', '--store', store, 'file', source], { encoding: 'utf8' });
+    assert.equal(init.status, 0, init.stdout + init.stderr);
+    body({ dir, job, source });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { copySparse } from './index-copy.js';
 import { join } from 'node:path';
@@ -15,7 +15,6 @@ import { ChunkPool } from './chunk-pool.js';
 import { ChunkedRevisionReader, readIndexEntries } from './chunked-reader.js';
 import { ChunkedRevisionWriter } from './chunked-writer.js';
 import { chunkPath } from './pool-layout.js';
-import { existsSync } from 'node:fs';
 import { unlinkIfPresent } from '../../util/unlink.js';
 
 export const INDEX_SUFFIX = '.index';
