@@ -88,7 +88,7 @@ class DamageTally {
   finish(target: string): void {
     if (this.count === 0) return;
     throw new BackyError(
-      `revision ${this.revision.uuid} is damaged: ${this.count} block${this.count === 1 ? '' : 's'} did not match their recorded hashes ` +
+      `revision ${this.revision.uuid} is damaged: ${this.count === 1 ? '1 block did not match its recorded hash' : `${this.count} blocks did not match their recorded hashes`} ` +
         `(the first at offset ${this.first}); restored to ${target} anyway (--force)`,
     );
   }
