@@ -92,10 +92,18 @@ function stoppedAt(syscalls: string, args: string[]): Traced {
  * it has exited.
  */
 async function resume(traced: Traced, pid: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  // One that has ended meanwhile (ESRCH) needs nothing more: its result is awaited below.
+  const cont = () => {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  };
   const again = setInterval(() => {
-    if (isStopped(pid)) process.kill(pid, 'SIGCONT');
+    if (isStopped(pid)) cont();
   }, 20);
-  process.kill(pid, 'SIGCONT');
+  cont();
   try {
     return await traced.exited;
   } finally {
