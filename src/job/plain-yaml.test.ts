@@ -44,6 +44,13 @@ const TAKEN = [
   `uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\ntags: daily\nstats: {duration: '12.5'}\nparent:\n`,
   `uuid: "${ID}"\ntimestamp: 2026-01-01T00:00:00Z\ntags: []\nstats: {}\nflag: true\nnothing: ~\nnone: null\n`,
   `uuid: ${ID}\ntags:\n  - 7\n  - 2xK9\nstats:\n  duration: 1e3\n  odd: 0\n`,
+  // Where the scanner's lines and blocks end: without a final newline, a block or an empty value last, empty items.
+  `uuid: ${ID}\nstats:\n  a: 1`,
+  `uuid: ${ID}\ntags:\n- a`,
+  `uuid: ${ID}\nparent:`,
+  `parent:\nuuid: ${ID}\n`,
+  `tags:\n  - a\n  -\n  - b\nstats:\n  x:\n  y: 2\n`,
+  `tags:\n-\n- \n`,
 ];
 
 const REFUSED = [
@@ -93,6 +100,14 @@ const REFUSED = [
   'a: {False: 1}\n',
   '__proto__: x\n',
   '__proto__:\n  uuid: Q5N5Ng5kFzNFVv6FDDDCHi\n',
+  'tags:\n  -  a\n',
+  'tags:\n  - a\n - b\n',
+  'tags:\n  - a\n  \n',
+  'stats:\n  a: 1\n\n',
+  'stats:\n  a:1\n',
+  'stats:\n  a: [1]\n',
+  ' a: 1\n',
+  ':\n',
 ];
 
 test('the plain subset is read exactly as js-yaml reads it', () => {

@@ -86,73 +86,117 @@ function value(text: string): Value | typeof NOT_PLAIN {
   return text[0] === '[' || text[0] === '{' ? flow(text) : scalar(text, false);
 }
 
-/** Splits `key: rest` (or `key:`); undefined where the line is no such pair. */
-function pair(line: string): [string, string] | undefined {
-  const colon = line.indexOf(':');
-  if (colon <= 0) return undefined;
-  const key = line.slice(0, colon);
-  if (!KEY.test(key)) return undefined;
-  if (colon + 1 === line.length) return [key, ''];
-  if (line[colon + 1] !== ' ') return undefined;
-  return [key, line.slice(colon + 2).trim()];
+/** Where `key: rest` (or `key:`) splits the line text[start, end); -1 where the line is no such pair. */
+function colonOf(text: string, start: number, end: number): number {
+  const colon = text.indexOf(':', start);
+  if (colon <= start || colon >= end) return -1;
+  if (colon + 1 < end && text.charCodeAt(colon + 1) !== SPACE) return -1;
+  return colon;
+}
+
+/** The value after a pair's colon, without its surrounding spaces. */
+function restOf(text: string, colon: number, end: number): string {
+  return colon + 1 >= end ? '' : text.slice(colon + 2, end).trim();
+}
+
+const SPACE = 0x20;
+const DASH = 0x2d;
+
+/** Leading spaces of the line starting at `start`. */
+function indentOf(text: string, start: number, end: number): number {
+  let at = start;
+  while (at < end && text.charCodeAt(at) === SPACE) at++;
+  return at - start;
 }
 
 /**
  * The mapping a `.rev` file's text holds, or undefined where it is not
- * written in the plain subset (the caller then asks js-yaml).
+ * written in the plain subset (the caller then asks js-yaml). Scanned in
+ * place, line by line, without splitting the text: `status` reads 10,000
+ * of these once each, so the first, unoptimised run is the one that counts.
  */
 export function parsePlainMapping(text: string): Record<string, Value> | undefined {
   // Printable ASCII only: JavaScript's trim() takes Unicode spaces, \v and \f for whitespace, YAML does not.
   if (!/^[\x20-\x7e\n]*$/.test(text) || text.includes('#')) return undefined;
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  // An empty document is no mapping at all.
-  if (lines.length === 0) return undefined;
+  // The lines are those of the text without its one final newline; an empty document is no mapping at all.
+  const end = text.length > 0 && text.charCodeAt(text.length - 1) === 0x0a ? text.length - 1 : text.length;
+  if (text.length === 0) return undefined;
   const result: Record<string, Value> = {};
-  let index = 0;
-  while (index < lines.length) {
-    const line = lines[index]!;
-    const entry = line[0] === ' ' ? undefined : pair(line);
-    if (!entry || Object.hasOwn(result, entry[0])) return undefined;
-    const [key, rest] = entry;
-    index++;
+  let start = 0;
+  let lineEnd = nextLineEnd(text, start, end);
+  for (;;) {
+    if (text.charCodeAt(start) === SPACE) return undefined;
+    const colon = colonOf(text, start, lineEnd);
+    if (colon < 0) return undefined;
+    const key = text.slice(start, colon);
+    if (!KEY.test(key) || Object.hasOwn(result, key)) return undefined;
+    const rest = restOf(text, colon, lineEnd);
+    if (lineEnd === end) {
+      if (rest === '') result[key] = null;
+      else if (!assign(result, key, value(rest))) return undefined;
+      return result;
+    }
+    start = lineEnd + 1;
+    lineEnd = nextLineEnd(text, start, end);
     if (rest !== '') {
-      const parsed = value(rest);
-      if (parsed === NOT_PLAIN) return undefined;
-      result[key] = parsed;
+      if (!assign(result, key, value(rest))) return undefined;
       continue;
     }
     // A block below the key: indented `key: value` pairs, or `- item`s (indented, or at the key's own column as PyYAML writes them).
-    const block: string[] = [];
-    while (index < lines.length && (lines[index]![0] === ' ' || lines[index]!.startsWith('- ') || lines[index] === '-')) block.push(lines[index++]!);
-    if (block.length === 0) {
+    if (!inBlock(text, start, lineEnd)) {
       result[key] = null;
       continue;
     }
-    const indent = block[0]!.length - block[0]!.trimStart().length;
-    if (block.some((item) => item.length - item.trimStart().length !== indent || item.trim() === '')) return undefined;
-    const items = block.map((item) => item.slice(indent));
-    if (items[0]!.startsWith('-')) {
-      const list: Scalar[] = [];
-      for (const item of items) {
-        if (item !== '-' && !item.startsWith('- ')) return undefined;
-        const parsed = scalar(item.slice(1).trim(), false);
-        if (parsed === NOT_PLAIN || (item.slice(2).trim() !== '' && item.slice(2).trimStart() !== item.slice(2))) return undefined;
+    const indent = indentOf(text, start, lineEnd);
+    const isList = text.charCodeAt(start + indent) === DASH;
+    if (!isList && indent === 0) return undefined;
+    const list: Scalar[] = [];
+    const mapping: Record<string, Scalar> = {};
+    for (;;) {
+      const item = start + indent;
+      // Every line of the block at the first one's indent, none blank.
+      if (indentOf(text, start, lineEnd) !== indent || item === lineEnd) return undefined;
+      if (isList) {
+        const token = text.slice(item, lineEnd);
+        if (token !== '-' && !token.startsWith('- ')) return undefined;
+        const parsed = scalar(token.slice(1).trim(), false);
+        if (parsed === NOT_PLAIN || (token.length > 2 && token.charCodeAt(2) === SPACE && token.slice(2).trim() !== '')) return undefined;
         list.push(parsed);
-      }
-      result[key] = list;
-    } else {
-      if (indent === 0) return undefined;
-      const mapping: Record<string, Scalar> = {};
-      for (const item of items) {
-        const inner = pair(item);
-        if (!inner || Object.hasOwn(mapping, inner[0]) || inner[1].startsWith('[') || inner[1].startsWith('{')) return undefined;
-        const parsed = inner[1] === '' ? null : scalar(inner[1], false);
+      } else {
+        const innerColon = colonOf(text, item, lineEnd);
+        if (innerColon < 0) return undefined;
+        const innerKey = text.slice(item, innerColon);
+        const innerRest = restOf(text, innerColon, lineEnd);
+        if (!KEY.test(innerKey) || Object.hasOwn(mapping, innerKey) || innerRest.startsWith('[') || innerRest.startsWith('{')) return undefined;
+        const parsed = innerRest === '' ? null : scalar(innerRest, false);
         if (parsed === NOT_PLAIN) return undefined;
-        mapping[inner[0]] = parsed;
+        mapping[innerKey] = parsed;
       }
-      result[key] = mapping;
+      if (lineEnd === end) {
+        result[key] = isList ? list : mapping;
+        return result;
+      }
+      start = lineEnd + 1;
+      lineEnd = nextLineEnd(text, start, end);
+      if (!inBlock(text, start, lineEnd)) break;
     }
+    result[key] = isList ? list : mapping;
   }
-  return result;
+}
+
+function nextLineEnd(text: string, start: number, end: number): number {
+  const newline = text.indexOf('\n', start);
+  return newline < 0 || newline > end ? end : newline;
+}
+
+/** Whether the line text[start, end) continues a block: indented, or a `- item` at the key's column. */
+function inBlock(text: string, start: number, end: number): boolean {
+  const first = text.charCodeAt(start);
+  return start < end && (first === SPACE || (first === DASH && (end === start + 1 || text.charCodeAt(start + 1) === SPACE)));
+}
+
+function assign(result: Record<string, Value>, key: string, parsed: Value | typeof NOT_PLAIN): boolean {
+  if (parsed === NOT_PLAIN) return false;
+  result[key] = parsed;
+  return true;
 }
