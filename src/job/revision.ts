@@ -146,6 +146,13 @@ function revisionFromData(data: Record<string, unknown>): Revision {
 /** A `.rev` file that is not a usable revision: never a reason to delete anything. */
 export class RevisionFileError extends Error {}
 
+/** A `.rev` whose `uuid` is not its file name's: often an operator's copy of another revision's `.rev`. */
+export class MisnamedRevisionError extends RevisionFileError {
+  constructor(readonly uuid: string, id: string) {
+    super(`its uuid ${JSON.stringify(uuid)} is not its file name's ${JSON.stringify(id)}`);
+  }
+}
+
 /**
  * Parses a `.rev` file named for revision `id`. backy 2.0 wrote timestamps
  * as YAML timestamps, sometimes without a zone; those are UTC. A revision's
@@ -170,7 +177,7 @@ export function parseRevision(text: string, id: string): Revision {
     throw err;
   }
   if (revision.uuid !== id) {
-    throw new RevisionFileError(`its uuid ${JSON.stringify(revision.uuid)} is not its file name's ${JSON.stringify(id)}`);
+    throw new MisnamedRevisionError(revision.uuid, id);
   }
   return revision;
 }
