@@ -35,6 +35,11 @@ export interface Revision {
   hashes: RecordedHashes | null;
   /** When its data last proved itself against its hashes (verify, a scrub). */
   verified: Date | null;
+  /**
+   * The timestamp as its `.rev` spelled it, written back unchanged when the
+   * `.rev` is rewritten: backy 2.x's microseconds are more than a Date holds.
+   */
+  timestampAsWritten?: string;
 }
 
 export function isComplete(revision: Revision): boolean {
@@ -140,6 +145,7 @@ function revisionFromData(data: Record<string, unknown>): Revision {
     trust: readTrust(data.trust),
     hashes: readHashes(data.hashes),
     verified: parseTimestamp(data.verified),
+    ...(typeof data.timestamp === 'string' && finerThanMilliseconds(data.timestamp) ? { timestampAsWritten: data.timestamp.trim() } : {}),
   };
 }
 
@@ -182,12 +188,23 @@ export function parseRevision(text: string, id: string): Revision {
   return revision;
 }
 
+/** `07:06:47.725403`: digits past the millisecond that are not all zero. */
+function finerThanMilliseconds(text: string): boolean {
+  return /\.\d{3}\d*[1-9]/.test(text);
+}
+
+/** As the `.rev` spelled it, unless the revision's time has changed since. */
+function writtenTimestamp(revision: Revision): string {
+  const asWritten = revision.timestampAsWritten;
+  return asWritten !== undefined && parseTimestamp(asWritten)?.getTime() === revision.timestamp.getTime() ? asWritten : revision.timestamp.toISOString();
+}
+
 export function serializeRevision(revision: Revision): string {
   return dump(
     {
       uuid: revision.uuid,
       // Unquoted, so YAML 1.1 readers (backy 2.0) see a timestamp.
-      timestamp: revision.timestamp.toISOString(),
+      timestamp: writtenTimestamp(revision),
       parent: revision.parent ?? '',
       tags: revision.tags,
       stats: revision.stats,
