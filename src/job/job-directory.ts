@@ -14,7 +14,7 @@ import { readListing } from '../store/directory-listing.js';
 import { FileLock } from '../util/lock.js';
 import { isDanglingLink, NotRegularFileError, readSmallFile, readSmallFileSync } from '../util/regular-file.js';
 import { JobLock } from './job-lock.js';
-import { isComplete, parseRevision, RevisionFileError, writeRevisionFile, type Revision } from './revision.js';
+import { isComplete, MisnamedRevisionError, parseRevision, RevisionFileError, writeRevisionFile, type Revision } from './revision.js';
 import { unlinkIfPresent } from '../util/unlink.js';
 
 export const CONFIG_FILE = 'config';
@@ -39,11 +39,19 @@ export interface UnreadableRevision {
   reason: string;
 }
 
+/** A `.rev` under another revision's name whose `uuid` is a revision listed in its own right: a copy, ignored. */
+export interface RevisionCopy {
+  id: string;
+  of: string;
+}
+
 /** What one read of a job directory found. */
 export interface JobScan {
   /** Revisions with usable metadata, oldest first. */
   revisions: Revision[];
   unreadable: UnreadableRevision[];
+  /** Never listed, but like unreadable ones their data is left alone. */
+  copies: RevisionCopy[];
   /** The directory's entries as this read found them, for the store's own questions. */
   listing: DirectoryListing;
 }
@@ -178,6 +186,7 @@ export class JobDirectory {
     }
     const revisions: Revision[] = [];
     const unreadable: UnreadableRevision[] = [];
+    const misnamed: (UnreadableRevision & { uuid: string })[] = [];
     for (const [index, id] of ids.entries()) {
       // Read synchronously, a few hundred at a time: a `.rev` is read in
       // microseconds, a round trip through the thread pool takes ten times
@@ -186,6 +195,10 @@ export class JobDirectory {
       try {
         revisions.push(parseRevision(readSmallFileSync(this.revisionPath(id)), id));
       } catch (err) {
+        if (err instanceof MisnamedRevisionError) {
+          misnamed.push({ id, uuid: err.uuid, reason: err.message });
+          continue;
+        }
         // Removed while we listed, unless a link to nothing is left: its image is still no leftover.
         if (errorCode(err) === 'ENOENT' && !isDanglingLink(this.revisionPath(id))) continue;
         const reason =
@@ -198,9 +211,21 @@ export class JobDirectory {
         unreadable.push({ id, reason });
       }
     }
+    // The revision is listed once, under its own file's name, as identity is by file name.
+    const listed = new Set(revisions.map((r) => r.uuid));
+    const copies: RevisionCopy[] = [];
+    for (const { id, uuid, reason } of misnamed) {
+      if (listed.has(uuid)) {
+        logger?.warn(`ignoring ${this.revisionPath(id)}: a copy of revision ${uuid}'s metadata, which ${this.revisionPath(uuid)} holds`);
+        copies.push({ id, of: uuid });
+      } else {
+        logger?.warn(`revision ${id} is unreadable and left alone: ${this.revisionPath(id)}: ${reason}`);
+        unreadable.push({ id, reason });
+      }
+    }
     revisions.sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime() || (a.uuid < b.uuid ? -1 : 1));
     unreadable.sort((a, b) => (a.id < b.id ? -1 : 1));
-    return { revisions, unreadable, listing };
+    return { revisions, unreadable, copies, listing };
   }
 
   /** Every revision with usable metadata, oldest first. */
@@ -254,7 +279,7 @@ export class JobDirectory {
    */
   async removeIncomplete(scan: JobScan, store: Store, logger: Logger): Promise<string[]> {
     const incomplete = scan.revisions.filter((r) => !isComplete(r)).map((r) => r.uuid);
-    const known = new Set([...scan.revisions.map((r) => r.uuid), ...scan.unreadable.map((r) => r.id)]);
+    const known = new Set([...scan.revisions.map((r) => r.uuid), ...[...scan.unreadable, ...scan.copies].map((r) => r.id)]);
     const orphans = (await store.list(scan.listing)).filter((id) => !known.has(id));
     for (const id of incomplete) logger.info(`removing incomplete revision ${id}`);
     for (const id of orphans) logger.info(`removing data of ${id}, which has no revision metadata`);

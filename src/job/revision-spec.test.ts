@@ -58,3 +58,14 @@ test('a revision dated in the future is found by ID only; unreadable ones named 
   const unreadable = [{ id: 'EEEEEEEEEEEEEEEEEEEEEE', reason: 'not valid YAML' }];
   assert.throws(() => resolveRevisionSpec('EEEEEEEEEEEEEEEEEEEEEE', history, { unreadable }), /revision EEEEEEEEEEEEEEEEEEEEEE is unreadable: not valid YAML/);
 });
+
+test("a number beyond the revisions names a decimal ID, as in backy 2.x's archive lookup", () => {
+  const decimal = [rev('1230', 1, ['daily']), rev('1231', 2, ['daily']), rev('1232', 3, ['daily'], false)];
+  assert.equal(resolveRevisionSpec('0', decimal).uuid, '1231');
+  assert.equal(resolveRevisionSpec('1', decimal).uuid, '1230');
+  assert.equal(resolveRevisionSpec('1230', decimal).uuid, '1230');
+  assert.throws(() => resolveRevisionSpec('1232', decimal), /revision 1232 is incomplete/);
+  assert.throws(() => resolveRevisionSpec('123', decimal), /revision 123 not found: the job has 2 complete revisions/);
+  const unreadable = [{ id: '1233', reason: 'not valid YAML' }];
+  assert.throws(() => resolveRevisionSpec('1233', decimal, { unreadable }), /revision 1233 is unreadable: not valid YAML/);
+});

@@ -11,7 +11,8 @@ export interface SpecContext {
 
 /**
  * Resolves a revision spec against a job's revisions (any order), in the
- * order DESIGN.md fixes: relative number, full ID, unique ID prefix,
+ * order DESIGN.md fixes: relative number (else, beyond the revisions, a
+ * decimal ID, as in backy 2.x), full ID, unique ID prefix,
  * `last`/`latest`, tag. Only complete revisions are candidates, except that
  * an incomplete one named by ID is reported as such rather than "unknown".
  */
@@ -21,18 +22,20 @@ export function resolveRevisionSpec(spec: string | undefined, revisions: readonl
   const wanted = (spec ?? 'last').trim();
   if (wanted.length === 0) throw new BackyError('empty revision spec');
   const broken = context.unreadable?.find((r) => r.id === wanted);
-  if (broken && !/^\d+$/.test(wanted)) throw new BackyError(`revision ${broken.id} is unreadable: ${broken.reason}`);
+  const byId = revisions.find((r) => r.uuid === wanted);
 
   if (/^\d+$/.test(wanted)) {
-    const index = Number(wanted);
-    const found = complete[index];
+    const found = complete[Number(wanted)];
     if (found) return found;
-    throw new BackyError(
-      `revision ${wanted} not found: the job has ${complete.length} complete revision${complete.length === 1 ? '' : 's'}`,
-    );
+    // As in backy 2.x, a number beyond the revisions may still be a (decimal) ID.
+    if (!byId && !broken) {
+      throw new BackyError(
+        `revision ${wanted} not found: the job has ${complete.length} complete revision${complete.length === 1 ? '' : 's'}`,
+      );
+    }
   }
 
-  const byId = revisions.find((r) => r.uuid === wanted);
+  if (broken) throw new BackyError(`revision ${broken.id} is unreadable: ${broken.reason}`);
   if (byId) return requireComplete(byId);
 
   const prefixed = revisions.filter((r) => r.uuid.startsWith(wanted));

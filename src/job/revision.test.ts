@@ -33,9 +33,14 @@ test('a .rev file as backy 2.0 wrote it', () => {
     tags: ['daily', 'weekly'],
     stats: { bytes_written: 10737418240, duration: 150.9 },
     ...BASE,
+    timestampAsWritten: '2015-11-04 20:09:32.583452',
   });
   assert.ok(isComplete(revision));
   assert.equal(revisionDuration(revision), 150.9);
+  // Rewritten (verify, retention), it keeps backy 2.0's microseconds; a changed time is written anew.
+  assert.match(serializeRevision({ ...revision, tags: ['daily'] }), /^timestamp: 2015-11-04 20:09:32\.583452$/m);
+  assert.match(serializeRevision({ ...revision, timestamp: new Date('2015-11-04T20:09:33Z') }), /^timestamp: 2015-11-04T20:09:33\.000Z$/m);
+  assert.equal(parseRevision(serializeRevision(revision), ID).timestampAsWritten, '2015-11-04 20:09:32.583452');
 });
 
 test('a revision without a duration is incomplete and shows zero', () => {

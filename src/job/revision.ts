@@ -35,6 +35,11 @@ export interface Revision {
   hashes: RecordedHashes | null;
   /** When its data last proved itself against its hashes (verify, a scrub). */
   verified: Date | null;
+  /**
+   * The timestamp as its `.rev` spelled it, written back unchanged when the
+   * `.rev` is rewritten: backy 2.x's microseconds are more than a Date holds.
+   */
+  timestampAsWritten?: string;
 }
 
 export function isComplete(revision: Revision): boolean {
@@ -147,11 +152,19 @@ function revisionFromData(data: Record<string, unknown>): Revision {
     trust: readTrust(data.trust),
     hashes: readHashes(data.hashes),
     verified: parseTimestamp(data.verified),
+    ...(typeof data.timestamp === 'string' && finerThanMilliseconds(data.timestamp) ? { timestampAsWritten: data.timestamp.trim() } : {}),
   };
 }
 
 /** A `.rev` file that is not a usable revision: never a reason to delete anything. */
 export class RevisionFileError extends Error {}
+
+/** A `.rev` whose `uuid` is not its file name's: often an operator's copy of another revision's `.rev`. */
+export class MisnamedRevisionError extends RevisionFileError {
+  constructor(readonly uuid: string, id: string) {
+    super(`its uuid ${JSON.stringify(uuid)} is not its file name's ${JSON.stringify(id)}`);
+  }
+}
 
 /**
  * Parses a `.rev` file named for revision `id`. backy 2.0 wrote timestamps
@@ -177,9 +190,20 @@ export function parseRevision(text: string, id: string): Revision {
     throw err;
   }
   if (revision.uuid !== id) {
-    throw new RevisionFileError(`its uuid ${JSON.stringify(revision.uuid)} is not its file name's ${JSON.stringify(id)}`);
+    throw new MisnamedRevisionError(revision.uuid, id);
   }
   return revision;
+}
+
+/** `07:06:47.725403`: digits past the millisecond that are not all zero. */
+function finerThanMilliseconds(text: string): boolean {
+  return /\.\d{3}\d*[1-9]/.test(text);
+}
+
+/** As the `.rev` spelled it, unless the revision's time has changed since. */
+function writtenTimestamp(revision: Revision): string {
+  const asWritten = revision.timestampAsWritten;
+  return asWritten !== undefined && parseTimestamp(asWritten)?.getTime() === revision.timestamp.getTime() ? asWritten : revision.timestamp.toISOString();
 }
 
 export function serializeRevision(revision: Revision): string {
@@ -187,7 +211,7 @@ export function serializeRevision(revision: Revision): string {
     {
       uuid: revision.uuid,
       // Unquoted, so YAML 1.1 readers (backy 2.0) see a timestamp.
-      timestamp: revision.timestamp.toISOString(),
+      timestamp: writtenTimestamp(revision),
       parent: revision.parent ?? '',
       tags: revision.tags,
       stats: revision.stats,
