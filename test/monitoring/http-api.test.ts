@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRevisionYaml } from '../helpers/job-files.js';
 import { revisions, SchedulerFixture } from '../scheduler/harness.js';
@@ -149,7 +149,7 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
   }
 });
 
-test('a token file others can read, or no address to listen on, stops the scheduler with the reason', async () => {
+test('a token file others can read or another user owns, or no address to listen on, stops the scheduler with the reason', async () => {
   const fixture = new SchedulerFixture();
   try {
     const jobs = { vm: { schedule: 's', filename: fixture.source('vm.img', 4096) } };
@@ -160,6 +160,14 @@ test('a token file others can read, or no address to listen on, stops the schedu
     assert.deepEqual(await refused.exited, { code: 1, signal: null });
     assert.equal(refused.output(), `backy: api-tokens ${tokens} may be read or written by others (mode 644); allow only its owner: chmod 600 ${tokens}\n`);
     assert.doesNotMatch(refused.output() + fixture.schedulerLog(), /0123456789abcdef/);
+    // Readable by its owner only, but that owner is somebody else (nobody), who could read the tokens.
+    chmodSync(tokens, 0o600);
+    chownSync(tokens, 65534, 65534);
+    const foreign = fixture.start();
+    assert.deepEqual(await foreign.exited, { code: 1, signal: null });
+    const self = process.getuid!();
+    assert.equal(foreign.output(), `backy: api-tokens ${tokens} belongs to uid 65534, who may read it; it must belong to the scheduler's user or root: chown ${self} ${tokens}\n`);
+    chownSync(tokens, self, process.getgid!());
 
     const { base } = await httpConfig(fixture, jobs, schedules, { 'http-addrs': '203.0.113.77' });
     const port = new URL(base).port;
