@@ -22,6 +22,8 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
     const jobs = {
       alpha: { schedule: 's', filename: fixture.source('alpha.img', 64 * 1024) },
       beta: { schedule: 's', filename: fixture.source('beta.img', 128 * 1024) },
+      // Its image is gone: it fails (and retries only after 2 minutes), its last backup long ago.
+      gamma: { schedule: 's', filename: join(fixture.dir, 'missing.img') },
     };
     // beta has an old revision whose data failed a check.
     mkdirSync(fixture.job('beta'));
@@ -30,9 +32,23 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
       join(fixture.job('beta'), `${DISTRUSTED}.rev`),
       `uuid: ${DISTRUSTED}\ntimestamp: 2026-01-01T00:00:00Z\nparent: ""\ntags: [daily]\ntrust: distrusted\nstats: {bytes_written: 131072, duration: 2.5}\n`,
     );
+    const OLD = 'Kp3bLkV9qW2xZrT5mN8cHd';
+    mkdirSync(fixture.job('gamma'));
+    writeFileSync(join(fixture.job('gamma'), OLD), Buffer.alloc(4096));
+    writeFileSync(
+      join(fixture.job('gamma'), `${OLD}.rev`),
+      `uuid: ${OLD}\ntimestamp: 2026-01-01T00:00:00Z\nparent: ""\ntags: [daily]\nstats: {bytes_written: 4096, duration: 1.5}\n`,
+    );
     const { base, tokens } = await httpConfig(fixture, jobs, schedules);
     const scheduler = fixture.start();
-    await fixture.waitForStatus('both jobs backed up', (s) => s.jobs.length === 2 && s.jobs.every((j) => j.lastBackup && j.lastBackup > new Date('2026-06-01')) && s.scheduler.running.length === 0);
+    await fixture.waitForStatus(
+      'alpha and beta backed up, gamma failed',
+      (s) =>
+        s.jobs.length === 3 &&
+        s.jobs.filter((j) => j.name !== 'gamma').every((j) => j.lastBackup && j.lastBackup > new Date('2026-06-01')) &&
+        s.jobs.some((j) => j.name === 'gamma' && j.failures === 1) &&
+        s.scheduler.running.length === 0,
+    );
     const { ops } = TOKENS;
 
     const status = curl(`${base}/v1/status`, { token: ops });
@@ -42,16 +58,26 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
       pid: number;
       worker_limit: number;
       running: unknown[];
-      finished: { succeeded: number };
+      finished: { succeeded: number; failed: number };
       scrub: { interval_seconds: number; period_seconds: number; running: unknown[] };
     };
     assert.equal(scheduler1.pid, scheduler.child.pid);
     assert.deepEqual([scheduler1.scrub.interval_seconds, scheduler1.scrub.period_seconds, scheduler1.scrub.running], [30 * 86400, 86400, []]);
     assert.equal(scheduler1.worker_limit, 1);
-    assert.equal(scheduler1.finished.succeeded, 2);
+    assert.deepEqual([scheduler1.finished.succeeded, scheduler1.finished.failed], [2, 1]);
 
-    const list = json(curl(`${base}/v1/jobs`, { token: ops })) as { jobs: Array<{ name: string; state: string; sla: { ok: boolean }; next_tags: string[] }> };
-    assert.deepEqual(list.jobs.map((j) => [j.name, j.state, j.sla.ok, j.next_tags]), [['alpha', 'waiting', true, ['daily']], ['beta', 'waiting', true, ['daily']]]);
+    const list = json(curl(`${base}/v1/jobs`, { token: ops })) as {
+      jobs: Array<{ name: string; state: string; failures: number; sla: { ok: boolean }; next_tags: string[] }>;
+    };
+    assert.deepEqual(list.jobs.map((j) => [j.name, j.state, j.failures, j.sla.ok, j.next_tags]), [
+      ['alpha', 'waiting', 0, true, ['daily']],
+      ['beta', 'waiting', 0, true, ['daily']],
+      ['gamma', 'failed', 1, false, ['daily']],
+    ]);
+    const gamma = json(curl(`${base}/v1/jobs/gamma`, { token: ops })) as { revisions: unknown[]; recent_failures: Array<{ at: string; reason: string }> };
+    assert.deepEqual(gamma.revisions.map((r) => (r as { uuid: string }).uuid), [OLD]);
+    assert.equal(gamma.recent_failures.length, 1);
+    assert.match(gamma.recent_failures[0]!.reason, /missing\.img/);
 
     const beta = json(curl(`${base}/v1/jobs/beta`, { token: ops })) as {
       name: string;
@@ -119,13 +145,19 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
     assert.equal(value('backy_job_within_sla{job="alpha"}'), 1);
     assert.equal(value('backy_job_last_success_timestamp_seconds{job="alpha"}'), alphaRevisions.at(-1)!.timestamp.getTime() / 1000);
     assert.equal(value('backy_job_last_backup_written_bytes{job="alpha"}'), 64 * 1024);
+    assert.equal(value('backy_job_last_backup_duration_seconds{job="alpha"}'), readRevisionYaml(fixture.job('alpha'), alphaRevisions.at(-1)!.uuid).stats.duration);
     assert.equal(value('backy_job_revisions_estimated_bytes{job="beta"}'), 2 * 128 * 1024);
     assert.equal(value('backy_job_consecutive_failures{job="alpha"}'), 0);
+    assert.equal(value('backy_job_consecutive_failures{job="gamma"}'), 1);
+    assert.equal(value('backy_job_within_sla{job="gamma"}'), 0);
+    assert.equal(value('backy_job_revisions{job="gamma"}'), 1);
+    assert.equal(value('backy_job_last_success_timestamp_seconds{job="gamma"}'), Date.parse('2026-01-01T00:00:00Z') / 1000);
+    assert.equal(value('backy_job_last_backup_duration_seconds{job="gamma"}'), 1.5);
     assert.equal(value('backy_job_verified_since_timestamp_seconds{job="beta"}'), completed.getTime() / 1000);
     assert.doesNotMatch(metrics.body, /^backy_job_last_verified_timestamp_seconds\{/m, 'no revision was verified after its backup');
     assert.equal(value('backy_scrubs_running'), 0);
     assert.equal(value('backy_backups_finished_total{outcome="succeeded"}'), 3);
-    assert.equal(value('backy_backups_finished_total{outcome="failed"}'), 0);
+    assert.equal(value('backy_backups_finished_total{outcome="failed"}'), 1);
     assert.equal(value('backy_workers_busy'), 0);
     assert.equal(value('backy_workers_idle'), 1);
     assert.equal(value('backy_backups_queued'), 0);
