@@ -210,3 +210,33 @@ test('a token file others can read or another user owns, or no address to listen
     fixture.cleanup();
   }
 });
+
+test('the HTTP server is off with an empty http-addrs or http-port 0; one bindable address is enough', async () => {
+  const fixture = new SchedulerFixture();
+  try {
+    const jobs = { vm: { schedule: 's', filename: fixture.source('vm.img', 4096) } };
+    const schedules = { s: { daily: { interval: '1d', keep: 1 } } };
+    const started = async (global: Record<string, unknown>) => {
+      const { base } = await httpConfig(fixture, jobs, schedules, global);
+      const from = fixture.schedulerLog().length;
+      const log = () => fixture.schedulerLog().slice(from);
+      const scheduler = fixture.start();
+      await fixture.waitFor('the scheduler started', () => / INFO scheduler \S+ started: /.test(log()));
+      const answer = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${base}/metrics`], { encoding: 'utf8' });
+      assert.deepEqual(await scheduler.stop(), { code: 0, signal: null });
+      const line = /INFO scheduler \S+ started: .*/.exec(log())![0];
+      return { log: log(), line, port: new URL(base).port, curl: answer.status, code: answer.stdout };
+    };
+    for (const off of [{ 'http-addrs': '' }, { 'http-port': 0 }]) {
+      const { line, curl: exit } = await started(off);
+      assert.doesNotMatch(line, /HTTP/, JSON.stringify(off));
+      assert.equal(exit, 7, `curl cannot connect with ${JSON.stringify(off)}`);
+    }
+    const partly = await started({ 'http-addrs': '203.0.113.77, 127.0.0.1' });
+    assert.match(partly.line, new RegExp(`HTTP server on 127\\.0\\.0\\.1:${partly.port}$`));
+    assert.match(partly.log, new RegExp(`WARN HTTP server cannot listen on 203\\.0\\.113\\.77:${partly.port}: address not available on this host; skipped`));
+    assert.equal(partly.code, '200');
+  } finally {
+    fixture.cleanup();
+  }
+});
