@@ -59,12 +59,16 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
       worker_limit: number;
       running: unknown[];
       finished: { succeeded: number; failed: number };
+      workers: { busy: number; idle: number };
+      jobs: { total: number; overdue: number; failed: number };
       scrub: { interval_seconds: number; period_seconds: number; running: unknown[] };
     };
     assert.equal(scheduler1.pid, scheduler.child.pid);
     assert.deepEqual([scheduler1.scrub.interval_seconds, scheduler1.scrub.period_seconds, scheduler1.scrub.running], [30 * 86400, 86400, []]);
     assert.equal(scheduler1.worker_limit, 1);
     assert.deepEqual([scheduler1.finished.succeeded, scheduler1.finished.failed], [2, 1]);
+    // What telnet status counts: gamma is both overdue and failed.
+    assert.deepEqual([scheduler1.workers, scheduler1.jobs], [{ busy: 0, idle: 1 }, { total: 3, overdue: 1, failed: 1 }]);
 
     const list = json(curl(`${base}/v1/jobs`, { token: ops })) as {
       jobs: Array<{ name: string; state: string; failures: number; sla: { ok: boolean }; next_tags: string[] }>;
