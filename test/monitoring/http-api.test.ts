@@ -215,18 +215,19 @@ test('a token file others can read or another user owns, or no address to listen
   }
 });
 
-test('the HTTP server is off with an empty http-addrs or http-port 0; one bindable address is enough', async () => {
+test('the HTTP server is off with an empty http-addrs or http-port 0; one bindable address is enough; without api-tokens only /metrics answers', async () => {
   const fixture = new SchedulerFixture();
   try {
     const jobs = { vm: { schedule: 's', filename: fixture.source('vm.img', 4096) } };
     const schedules = { s: { daily: { interval: '1d', keep: 1 } } };
-    const started = async (global: Record<string, unknown>) => {
+    const started = async (global: Record<string, unknown>, probe: (base: string) => void = () => undefined) => {
       const { base } = await httpConfig(fixture, jobs, schedules, global);
       const from = fixture.schedulerLog().length;
       const log = () => fixture.schedulerLog().slice(from);
       const scheduler = fixture.start();
       await fixture.waitFor('the scheduler started', () => / INFO scheduler \S+ started: /.test(log()));
       const answer = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${base}/metrics`], { encoding: 'utf8' });
+      probe(base);
       assert.deepEqual(await scheduler.stop(), { code: 0, signal: null });
       const line = /INFO scheduler \S+ started: .*/.exec(log())![0];
       return { log: log(), line, port: new URL(base).port, curl: answer.status, code: answer.stdout };
@@ -240,6 +241,14 @@ test('the HTTP server is off with an empty http-addrs or http-port 0; one bindab
     assert.match(partly.line, new RegExp(`HTTP server on 127\\.0\\.0\\.1:${partly.port}$`));
     assert.match(partly.log, new RegExp(`WARN HTTP server cannot listen on 203\\.0\\.113\\.77:${partly.port}: address not available on this host; skipped`));
     assert.equal(partly.code, '200');
+
+    const untokened = await started({ 'api-tokens': undefined }, (base) => {
+      const refused = curl(`${base}/v1/status`, { token: TOKENS.ops });
+      assert.deepEqual([refused.status, (json(refused) as { code: string }).code], [401, 'UNAUTHORIZED']);
+      assert.equal(curl(`${base}/?token=${TOKENS.ops}`).status, 401);
+    });
+    assert.equal(untokened.code, '200');
+    assert.match(untokened.log, /WARN HTTP server: no api-tokens file configured: every request but GET \/metrics is refused/);
   } finally {
     fixture.cleanup();
   }
