@@ -92,6 +92,14 @@ test('the dashboard in headless chromium: jobs with their SLA, a job with revisi
     assert.equal((jobPage.match(/<div class="uplot[^"]*"/g) ?? []).length, 2, jobPage.slice(0, 3000));
     assert.equal((jobPage.match(/<canvas/g) ?? []).length, 2);
 
+    // The pages reload themselves and load nothing from elsewhere.
+    for (const page of [jobsPage, jobPage]) {
+      assert.match(page, /<meta http-equiv="refresh" content="30">/);
+      const links = [...page.matchAll(/\b(?:src|href|action)="([^"]*)"/g)].map((m) => m[1]!);
+      assert.ok(links.length > 3, links.join(' '));
+      for (const link of links) assert.match(link, /^\/(?!\/)/, `${link} is served by the scheduler`);
+    }
+
     mkdirSync(ARTIFACTS, { recursive: true });
     for (const [name, path] of [['dashboard-jobs.png', '/'], ['dashboard-job.png', '/jobs/db-primary']] as const) {
       const file = join(ARTIFACTS, name);
