@@ -33,11 +33,13 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
       `uuid: ${DISTRUSTED}\ntimestamp: 2026-01-01T00:00:00Z\nparent: ""\ntags: [daily]\ntrust: distrusted\nstats: {bytes_written: 131072, duration: 2.5}\n`,
     );
     const OLD = 'Kp3bLkV9qW2xZrT5mN8cHd';
+    const gammaVerified = new Date(Date.now() - 60_000);
     mkdirSync(fixture.job('gamma'));
     writeFileSync(join(fixture.job('gamma'), OLD), Buffer.alloc(4096));
     writeFileSync(
       join(fixture.job('gamma'), `${OLD}.rev`),
-      `uuid: ${OLD}\ntimestamp: 2026-01-01T00:00:00Z\nparent: ""\ntags: [daily]\nstats: {bytes_written: 4096, duration: 1.5}\n`,
+      // Verified a minute ago: no scrub is due for it while the test runs.
+      `uuid: ${OLD}\ntimestamp: 2026-01-01T00:00:00Z\nparent: ""\ntags: [daily]\nstats: {bytes_written: 4096, duration: 1.5}\nverified: ${gammaVerified.toISOString()}\n`,
     );
     const { base, tokens } = await httpConfig(fixture, jobs, schedules);
     const scheduler = fixture.start();
@@ -157,8 +159,9 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
     assert.equal(value('backy_job_revisions{job="gamma"}'), 1);
     assert.equal(value('backy_job_last_success_timestamp_seconds{job="gamma"}'), Date.parse('2026-01-01T00:00:00Z') / 1000);
     assert.equal(value('backy_job_last_backup_duration_seconds{job="gamma"}'), 1.5);
+    assert.equal(value('backy_job_last_verified_timestamp_seconds{job="gamma"}'), gammaVerified.getTime() / 1000);
     assert.equal(value('backy_job_verified_since_timestamp_seconds{job="beta"}'), completed.getTime() / 1000);
-    assert.doesNotMatch(metrics.body, /^backy_job_last_verified_timestamp_seconds\{/m, 'no revision was verified after its backup');
+    assert.doesNotMatch(metrics.body, /^backy_job_last_verified_timestamp_seconds\{job="(alpha|beta)"\}/m, 'no revision was verified after its backup');
     assert.equal(value('backy_scrubs_running'), 0);
     assert.equal(value('backy_backups_finished_total{outcome="succeeded"}'), 3);
     assert.equal(value('backy_backups_finished_total{outcome="failed"}'), 1);
