@@ -53,13 +53,20 @@ export class CompletionHooks {
     if (child.pid !== undefined) this.groups.add(child.pid);
     let timedOut = false;
     const timer = setTimeout(() => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        // The hook ended, but something it left behind holds its output open: stop listening, leave it be.
+        child.stdout.destroy();
+        child.stderr.destroy();
+        return;
+      }
       timedOut = true;
       if (child.pid !== undefined) killGroup(child.pid);
     }, timeoutSeconds * 1000);
     try {
+      // 'close', not 'exit': its output may still be in the pipes when it exits.
       const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
         child.once('error', reject);
-        child.once('exit', (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
+        child.once('close', (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
       });
       const said = output.length > 0 ? `: ${output.slice(0, MAX_OUTPUT_LINES).join(' / ')}` : '';
       if (timedOut) this.logger.error(`job ${job}: backup-completed-callback ${program} killed after its timeout of ${timeoutSeconds} s${said}`);

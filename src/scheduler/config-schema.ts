@@ -8,10 +8,10 @@ import { parseDuration } from '../schedule/duration.js';
  * about. Messages say what was expected, in the manual's words.
  */
 
-const absolutePath = (what: string) =>
+const absolutePath = (what: string, example = '/srv/backy') =>
   z
     .string({ error: `expected ${what} as an absolute path` })
-    .refine((value) => isAbsolute(value), { message: `expected ${what} as an absolute path (e.g. /srv/backy)` });
+    .refine((value) => isAbsolute(value), { message: `expected ${what} as an absolute path (e.g. ${example})` });
 
 /** Directories the system lives in: nothing of backy's belongs there or below. */
 const SYSTEM_TREES = ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/proc', '/run', '/sbin', '/sys', '/usr'];
@@ -96,8 +96,8 @@ export const globalSection = z.strictObject({
   // An empty list, or port 0, turns the HTTP server off.
   'http-addrs': addresses.optional(),
   'http-port': port(true).optional(),
-  'api-tokens': absolutePath('the token file').optional(),
-  'backup-completed-callback': absolutePath('the program to run after each backup').optional(),
+  'api-tokens': absolutePath('the token file', '/etc/backy/api-tokens').optional(),
+  'backup-completed-callback': absolutePath('the program to run after each backup', '/usr/local/bin/backup-completed').optional(),
   'callback-timeout': secondsBetween(1, 3600, 60).optional(),
   store: storeName.optional(),
   'scrub-interval': scrubInterval.optional(),

@@ -234,3 +234,20 @@ test('scrub-interval: a duration as the schedules write them, 30d by default; 0 
   assert.deepEqual(config('scrub-interval: monthly').errors, [`${FILE}: global: scrub-interval: "monthly" is not a duration: ${expected}`]);
   assert.deepEqual(config('scrub-interval: -1d').errors, [`${FILE}: global: scrub-interval: "-1d" is not a duration: ${expected}`]);
 });
+
+test('the HTTP server: on 127.0.0.1 and ::1 port 6024 by default, off with port 0 or no addresses; the hook waits 60 s by default', () => {
+  const config = (global: string) => validate(`global: {${global}}\njobs: {}\n`);
+  const defaults = config('').config!;
+  assert.deepEqual([defaults.httpAddresses, defaults.httpPort, defaults.apiTokensFile, defaults.completionHook], [['127.0.0.1', '::1'], 6024, null, null]);
+  assert.deepEqual(config('http-addrs: ""').config?.httpAddresses, []);
+  assert.deepEqual(config('http-addrs: "10.0.0.1, ::1"').config?.httpAddresses, ['10.0.0.1', '::1']);
+  assert.equal(config('http-port: 0').config?.httpPort, 0);
+  assert.deepEqual(config('http-port: 70000').errors, [`${FILE}: global: http-port: expected a port number from 0 (off) to 65535`]);
+  assert.deepEqual(config('api-tokens: tokens').errors, [`${FILE}: global: api-tokens: expected the token file as an absolute path (e.g. /etc/backy/api-tokens)`]);
+  assert.deepEqual(config('backup-completed-callback: hook.sh').errors, [
+    `${FILE}: global: backup-completed-callback: expected the program to run after each backup as an absolute path (e.g. /usr/local/bin/backup-completed)`,
+  ]);
+  assert.equal(config('api-tokens: /etc/backy/tokens').config?.apiTokensFile, '/etc/backy/tokens');
+  assert.deepEqual(config('backup-completed-callback: /usr/local/bin/hook').config?.completionHook, { program: '/usr/local/bin/hook', timeoutSeconds: 60 });
+  assert.deepEqual(config('backup-completed-callback: /usr/local/bin/hook, callback-timeout: 5').config?.completionHook, { program: '/usr/local/bin/hook', timeoutSeconds: 5 });
+});

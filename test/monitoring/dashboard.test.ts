@@ -42,22 +42,31 @@ test('the dashboard in headless chromium: jobs with their SLA, a job with revisi
     const jobs = {
       'web-frontend': { schedule: 's', filename: fixture.source('web.img', 64 * 1024) },
       'db-primary': { schedule: 's', filename: fixture.source('db.img', 64 * 1024) },
+      // Its image is gone: its backups fail, its last one is three days old.
+      'mail-archive': { schedule: 's', filename: join(fixture.dir, 'missing.img') },
+    };
+    const oldRevision = (job: string, daysAgo: number, extra: string) => {
+      const id = newRevisionId();
+      const timestamp = new Date(Date.now() - daysAgo * 86400_000).toISOString();
+      mkdirSync(fixture.job(job), { recursive: true });
+      writeFileSync(join(fixture.job(job), id), Buffer.alloc(64 * 1024));
+      writeFileSync(join(fixture.job(job), `${id}.rev`), `uuid: ${id}\ntimestamp: ${timestamp}\nparent: ""\ntags: [daily]\n${extra}`);
     };
     // History to plot: a revision a day for a week, growing; one of them distrusted.
-    mkdirSync(fixture.job('db-primary'));
     for (let day = 7; day >= 1; day--) {
-      const id = newRevisionId();
-      const timestamp = new Date(Date.now() - day * 86400_000).toISOString();
       const trust = day === 3 ? 'trust: distrusted\n' : '';
-      writeFileSync(join(fixture.job('db-primary'), id), Buffer.alloc(64 * 1024));
-      writeFileSync(
-        join(fixture.job('db-primary'), `${id}.rev`),
-        `uuid: ${id}\ntimestamp: ${timestamp}\nparent: ""\ntags: [daily]\n${trust}stats: {bytes_written: ${day * 1_000_000}, duration: ${20 + day * 3}}\n`,
-      );
+      oldRevision('db-primary', day, `${trust}stats: {bytes_written: ${day * 1_000_000}, duration: ${20 + day * 3}}\n`);
     }
+    oldRevision('mail-archive', 3, 'stats: {bytes_written: 65536, duration: 4}\n');
     const { base } = await httpConfig(fixture, jobs, schedules);
+    const since = new Date();
     const scheduler = fixture.start();
-    await fixture.waitForStatus('both jobs backed up', (s) => s.jobs.length === 2 && s.jobs.every((j) => j.revisions > 0 && j.state === 'waiting'));
+    await fixture.waitForStatus(
+      'two jobs backed up, one failed',
+      (s) =>
+        s.jobs.length === 3 &&
+        s.jobs.every((j) => (j.name === 'mail-archive' ? j.state === 'failed' : j.state === 'waiting' && j.lastBackup !== null && j.lastBackup >= since)),
+    );
 
     // No token: the login form, nothing else.
     const anonymous = chromium(`${base}/`, { dom: true });
@@ -67,9 +76,13 @@ test('the dashboard in headless chromium: jobs with their SLA, a job with revisi
     const jobsPage = chromium(`${base}/?token=${TOKENS.ops}`, { dom: true });
     assert.match(jobsPage, /<tr data-job="db-primary">.*<td class="sla sla-ok">OK<\/td>/s);
     assert.match(jobsPage, /<tr data-job="web-frontend">/);
+    // Late in red: the colours are the stylesheet's, served by the scheduler.
+    assert.match(jobsPage, /<tr data-job="mail-archive">.*?<td class="sla sla-late">TOO OLD<\/td><td class="state state-failed">failed \(1 failed\)<\/td>/s);
+    assert.match(jobsPage, /<span class="sla-late">1 overdue<\/span>, 1 failing/);
+    assert.match(curl(`${base}/assets/dashboard.css`).body, /td\.sla-late \{ background: #fde4e7; \}[^]*td\.sla-ok \{ background: #e3f6e8; \}|td\.sla-ok \{ background: #e3f6e8; \}[^]*td\.sla-late \{ background: #fde4e7; \}/);
     const filtered = chromium(`${base}/?filter=WEB&token=${TOKENS.ops}`, { dom: true });
     assert.match(filtered, /<tr data-job="web-frontend">/);
-    assert.doesNotMatch(filtered, /<tr data-job="db-primary">/);
+    assert.doesNotMatch(filtered, /<tr data-job="(db-primary|mail-archive)">/);
     assert.match(filtered, /<input type="search" name="filter" id="filter" value="WEB"/);
     const jobPage = chromium(`${base}/jobs/db-primary?token=${TOKENS.ops}`, { dom: true });
     assert.match(jobPage, /<h1>db-primary<\/h1>/);
@@ -79,12 +92,33 @@ test('the dashboard in headless chromium: jobs with their SLA, a job with revisi
     assert.equal((jobPage.match(/<div class="uplot[^"]*"/g) ?? []).length, 2, jobPage.slice(0, 3000));
     assert.equal((jobPage.match(/<canvas/g) ?? []).length, 2);
 
+    // The pages reload themselves and load nothing from elsewhere.
+    for (const page of [jobsPage, jobPage]) {
+      assert.match(page, /<meta http-equiv="refresh" content="30">/);
+      const links = [...page.matchAll(/\b(?:src|href|action)="([^"]*)"/g)].map((m) => m[1]!);
+      assert.ok(links.length > 3, links.join(' '));
+      for (const link of links) assert.match(link, /^\/(?!\/)/, `${link} is served by the scheduler`);
+    }
+
     mkdirSync(ARTIFACTS, { recursive: true });
     for (const [name, path] of [['dashboard-jobs.png', '/'], ['dashboard-job.png', '/jobs/db-primary']] as const) {
       const file = join(ARTIFACTS, name);
       chromium(`${base}${path}?token=${TOKENS.ops}`, { screenshot: file });
       assert.ok(existsSync(file) && statSync(file).size > 10_000, `${file} was written`);
     }
+
+    // A link with ?token=: an HttpOnly, SameSite=Strict session and a redirect to the same address without the token.
+    const link = curl(`${base}/jobs/db-primary?filter=db&token=${TOKENS.ops}&view=all`);
+    assert.equal(link.status, 303);
+    assert.match(link.headers, /^location: \/jobs\/db-primary\?filter=db&view=all\r?$/im);
+    const linked = /^set-cookie: (backy_session=[^;]+); Max-Age=43200; Path=\/; HttpOnly; SameSite=Strict\r?$/im.exec(link.headers);
+    assert.ok(linked, link.headers);
+    assert.equal(curl(`${base}/jobs/db-primary?filter=db&view=all`, { args: ['-H', `Cookie: ${linked[1]}`] }).status, 200);
+    const badLink = curl(`${base}/?token=wrong-link-token-0123`);
+    assert.equal(badLink.status, 401);
+    assert.doesNotMatch(badLink.headers, /set-cookie/i);
+    assert.match(badLink.body, /<form method="post" action="\/login"/);
+    assert.doesNotMatch(badLink.body, /wrong-link-token/);
 
     // The login form gives a session cookie too; a wrong token gets the form again, 401.
     const wrong = curl(`${base}/login`, { method: 'POST', args: ['--data-urlencode', 'token=wrong-token-123456', '--data-urlencode', 'next=/'] });
@@ -107,7 +141,8 @@ test('the dashboard in headless chromium: jobs with their SLA, a job with revisi
 
     const log = fixture.schedulerLog();
     assert.match(log, /INFO http: ops signed in to the dashboard from 127\.0\.0\.1 \(by link\)/);
-    assert.doesNotMatch(log, new RegExp(`${TOKENS.ops}|${TOKENS.ci}|wrong-token`), 'no token (nor query string) is logged');
+    assert.match(log, /WARN http: refused a dashboard link from 127\.0\.0\.1: its token is not in the token file/);
+    assert.doesNotMatch(log, new RegExp(`${TOKENS.ops}|${TOKENS.ci}|wrong-token|wrong-link-token|filter=|token=`), 'no token (nor query string) is logged');
     assert.deepEqual(await scheduler.stop(), { code: 0, signal: null });
   } finally {
     fixture.cleanup();

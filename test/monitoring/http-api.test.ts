@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRevisionYaml } from '../helpers/job-files.js';
 import { revisions, SchedulerFixture } from '../scheduler/harness.js';
@@ -22,6 +22,8 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
     const jobs = {
       alpha: { schedule: 's', filename: fixture.source('alpha.img', 64 * 1024) },
       beta: { schedule: 's', filename: fixture.source('beta.img', 128 * 1024) },
+      // Its image is gone: it fails (and retries only after 2 minutes), its last backup long ago.
+      gamma: { schedule: 's', filename: join(fixture.dir, 'missing.img') },
     };
     // beta has an old revision whose data failed a check.
     mkdirSync(fixture.job('beta'));
@@ -30,9 +32,25 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
       join(fixture.job('beta'), `${DISTRUSTED}.rev`),
       `uuid: ${DISTRUSTED}\ntimestamp: 2026-01-01T00:00:00Z\nparent: ""\ntags: [daily]\ntrust: distrusted\nstats: {bytes_written: 131072, duration: 2.5}\n`,
     );
+    const OLD = 'Kp3bLkV9qW2xZrT5mN8cHd';
+    const gammaVerified = new Date(Date.now() - 60_000);
+    mkdirSync(fixture.job('gamma'));
+    writeFileSync(join(fixture.job('gamma'), OLD), Buffer.alloc(4096));
+    writeFileSync(
+      join(fixture.job('gamma'), `${OLD}.rev`),
+      // Verified a minute ago: no scrub is due for it while the test runs.
+      `uuid: ${OLD}\ntimestamp: 2026-01-01T00:00:00Z\nparent: ""\ntags: [daily]\nstats: {bytes_written: 4096, duration: 1.5}\nverified: ${gammaVerified.toISOString()}\n`,
+    );
     const { base, tokens } = await httpConfig(fixture, jobs, schedules);
     const scheduler = fixture.start();
-    await fixture.waitForStatus('both jobs backed up', (s) => s.jobs.length === 2 && s.jobs.every((j) => j.lastBackup && j.lastBackup > new Date('2026-06-01')) && s.scheduler.running.length === 0);
+    await fixture.waitForStatus(
+      'alpha and beta backed up, gamma failed',
+      (s) =>
+        s.jobs.length === 3 &&
+        s.jobs.filter((j) => j.name !== 'gamma').every((j) => j.lastBackup && j.lastBackup > new Date('2026-06-01')) &&
+        s.jobs.some((j) => j.name === 'gamma' && j.failures === 1) &&
+        s.scheduler.running.length === 0,
+    );
     const { ops } = TOKENS;
 
     const status = curl(`${base}/v1/status`, { token: ops });
@@ -42,16 +60,30 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
       pid: number;
       worker_limit: number;
       running: unknown[];
-      finished: { succeeded: number };
+      finished: { succeeded: number; failed: number };
+      workers: { busy: number; idle: number };
+      jobs: { total: number; overdue: number; failed: number };
       scrub: { interval_seconds: number; period_seconds: number; running: unknown[] };
     };
     assert.equal(scheduler1.pid, scheduler.child.pid);
     assert.deepEqual([scheduler1.scrub.interval_seconds, scheduler1.scrub.period_seconds, scheduler1.scrub.running], [30 * 86400, 86400, []]);
     assert.equal(scheduler1.worker_limit, 1);
-    assert.equal(scheduler1.finished.succeeded, 2);
+    assert.deepEqual([scheduler1.finished.succeeded, scheduler1.finished.failed], [2, 1]);
+    // What telnet status counts: gamma is both overdue and failed.
+    assert.deepEqual([scheduler1.workers, scheduler1.jobs], [{ busy: 0, idle: 1 }, { total: 3, overdue: 1, failed: 1 }]);
 
-    const list = json(curl(`${base}/v1/jobs`, { token: ops })) as { jobs: Array<{ name: string; state: string; sla: { ok: boolean }; next_tags: string[] }> };
-    assert.deepEqual(list.jobs.map((j) => [j.name, j.state, j.sla.ok, j.next_tags]), [['alpha', 'waiting', true, ['daily']], ['beta', 'waiting', true, ['daily']]]);
+    const list = json(curl(`${base}/v1/jobs`, { token: ops })) as {
+      jobs: Array<{ name: string; state: string; failures: number; sla: { ok: boolean }; next_tags: string[] }>;
+    };
+    assert.deepEqual(list.jobs.map((j) => [j.name, j.state, j.failures, j.sla.ok, j.next_tags]), [
+      ['alpha', 'waiting', 0, true, ['daily']],
+      ['beta', 'waiting', 0, true, ['daily']],
+      ['gamma', 'failed', 1, false, ['daily']],
+    ]);
+    const gamma = json(curl(`${base}/v1/jobs/gamma`, { token: ops })) as { revisions: unknown[]; recent_failures: Array<{ at: string; reason: string }> };
+    assert.deepEqual(gamma.revisions.map((r) => (r as { uuid: string }).uuid), [OLD]);
+    assert.equal(gamma.recent_failures.length, 1);
+    assert.match(gamma.recent_failures[0]!.reason, /missing\.img/);
 
     const beta = json(curl(`${base}/v1/jobs/beta`, { token: ops })) as {
       name: string;
@@ -119,13 +151,20 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
     assert.equal(value('backy_job_within_sla{job="alpha"}'), 1);
     assert.equal(value('backy_job_last_success_timestamp_seconds{job="alpha"}'), alphaRevisions.at(-1)!.timestamp.getTime() / 1000);
     assert.equal(value('backy_job_last_backup_written_bytes{job="alpha"}'), 64 * 1024);
+    assert.equal(value('backy_job_last_backup_duration_seconds{job="alpha"}'), readRevisionYaml(fixture.job('alpha'), alphaRevisions.at(-1)!.uuid).stats.duration);
     assert.equal(value('backy_job_revisions_estimated_bytes{job="beta"}'), 2 * 128 * 1024);
     assert.equal(value('backy_job_consecutive_failures{job="alpha"}'), 0);
+    assert.equal(value('backy_job_consecutive_failures{job="gamma"}'), 1);
+    assert.equal(value('backy_job_within_sla{job="gamma"}'), 0);
+    assert.equal(value('backy_job_revisions{job="gamma"}'), 1);
+    assert.equal(value('backy_job_last_success_timestamp_seconds{job="gamma"}'), Date.parse('2026-01-01T00:00:00Z') / 1000);
+    assert.equal(value('backy_job_last_backup_duration_seconds{job="gamma"}'), 1.5);
+    assert.equal(value('backy_job_last_verified_timestamp_seconds{job="gamma"}'), gammaVerified.getTime() / 1000);
     assert.equal(value('backy_job_verified_since_timestamp_seconds{job="beta"}'), completed.getTime() / 1000);
-    assert.doesNotMatch(metrics.body, /^backy_job_last_verified_timestamp_seconds\{/m, 'no revision was verified after its backup');
+    assert.doesNotMatch(metrics.body, /^backy_job_last_verified_timestamp_seconds\{job="(alpha|beta)"\}/m, 'no revision was verified after its backup');
     assert.equal(value('backy_scrubs_running'), 0);
     assert.equal(value('backy_backups_finished_total{outcome="succeeded"}'), 3);
-    assert.equal(value('backy_backups_finished_total{outcome="failed"}'), 0);
+    assert.equal(value('backy_backups_finished_total{outcome="failed"}'), 1);
     assert.equal(value('backy_workers_busy'), 0);
     assert.equal(value('backy_workers_idle'), 1);
     assert.equal(value('backy_backups_queued'), 0);
@@ -149,7 +188,7 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
   }
 });
 
-test('a token file others can read, or no address to listen on, stops the scheduler with the reason', async () => {
+test('a token file others can read or another user owns, or no address to listen on, stops the scheduler with the reason', async () => {
   const fixture = new SchedulerFixture();
   try {
     const jobs = { vm: { schedule: 's', filename: fixture.source('vm.img', 4096) } };
@@ -160,12 +199,59 @@ test('a token file others can read, or no address to listen on, stops the schedu
     assert.deepEqual(await refused.exited, { code: 1, signal: null });
     assert.equal(refused.output(), `backy: api-tokens ${tokens} may be read or written by others (mode 644); allow only its owner: chmod 600 ${tokens}\n`);
     assert.doesNotMatch(refused.output() + fixture.schedulerLog(), /0123456789abcdef/);
+    // Readable by its owner only, but that owner is somebody else (nobody), who could read the tokens.
+    chmodSync(tokens, 0o600);
+    chownSync(tokens, 65534, 65534);
+    const foreign = fixture.start();
+    assert.deepEqual(await foreign.exited, { code: 1, signal: null });
+    const self = process.getuid!();
+    assert.equal(foreign.output(), `backy: api-tokens ${tokens} belongs to uid 65534, who may read it; it must belong to the scheduler's user or root: chown ${self} ${tokens}\n`);
+    chownSync(tokens, self, process.getgid!());
 
     const { base } = await httpConfig(fixture, jobs, schedules, { 'http-addrs': '203.0.113.77' });
     const port = new URL(base).port;
     const unbound = fixture.start();
     assert.deepEqual(await unbound.exited, { code: 1, signal: null });
     assert.equal(unbound.output(), `backy: HTTP server cannot listen on any address: 203.0.113.77:${port}: address not available on this host\n`);
+  } finally {
+    fixture.cleanup();
+  }
+});
+
+test('the HTTP server is off with an empty http-addrs or http-port 0; one bindable address is enough; without api-tokens only /metrics answers', async () => {
+  const fixture = new SchedulerFixture();
+  try {
+    const jobs = { vm: { schedule: 's', filename: fixture.source('vm.img', 4096) } };
+    const schedules = { s: { daily: { interval: '1d', keep: 1 } } };
+    const started = async (global: Record<string, unknown>, probe: (base: string) => void = () => undefined) => {
+      const { base } = await httpConfig(fixture, jobs, schedules, global);
+      const from = fixture.schedulerLog().length;
+      const log = () => fixture.schedulerLog().slice(from);
+      const scheduler = fixture.start();
+      await fixture.waitFor('the scheduler started', () => / INFO scheduler \S+ started: /.test(log()));
+      const answer = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${base}/metrics`], { encoding: 'utf8' });
+      probe(base);
+      assert.deepEqual(await scheduler.stop(), { code: 0, signal: null });
+      const line = /INFO scheduler \S+ started: .*/.exec(log())![0];
+      return { log: log(), line, port: new URL(base).port, curl: answer.status, code: answer.stdout };
+    };
+    for (const off of [{ 'http-addrs': '' }, { 'http-port': 0 }]) {
+      const { line, curl: exit } = await started(off);
+      assert.doesNotMatch(line, /HTTP/, JSON.stringify(off));
+      assert.equal(exit, 7, `curl cannot connect with ${JSON.stringify(off)}`);
+    }
+    const partly = await started({ 'http-addrs': '203.0.113.77, 127.0.0.1' });
+    assert.match(partly.line, new RegExp(`HTTP server on 127\\.0\\.0\\.1:${partly.port}$`));
+    assert.match(partly.log, new RegExp(`WARN HTTP server cannot listen on 203\\.0\\.113\\.77:${partly.port}: address not available on this host; skipped`));
+    assert.equal(partly.code, '200');
+
+    const untokened = await started({ 'api-tokens': undefined }, (base) => {
+      const refused = curl(`${base}/v1/status`, { token: TOKENS.ops });
+      assert.deepEqual([refused.status, (json(refused) as { code: string }).code], [401, 'UNAUTHORIZED']);
+      assert.equal(curl(`${base}/?token=${TOKENS.ops}`).status, 401);
+    });
+    assert.equal(untokened.code, '200');
+    assert.match(untokened.log, /WARN HTTP server: no api-tokens file configured: every request but GET \/metrics is refused/);
   } finally {
     fixture.cleanup();
   }

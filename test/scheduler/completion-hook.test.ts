@@ -69,3 +69,24 @@ test('a hook that hangs is killed after callback-timeout, with what it started; 
     fixture.cleanup();
   }
 });
+
+test('a hook that exits leaving a child that holds its output: logged with its output once the timeout passes, the child left alone', async () => {
+  const fixture = new SchedulerFixture();
+  let sleeper = 0;
+  try {
+    const pids = join(fixture.dir, 'hook-pids');
+    const hook = script(fixture, 'daemonizing-hook', `echo "notifier for $1 started"\nsleep 1000 &\necho $! >> ${pids}\nexit 0`);
+    const schedules = { s: { daily: { interval: '1d', keep: 1 } } };
+    const jobs = { vm: { schedule: 's', filename: fixture.source('vm.img', 4096) } };
+    fixture.writeConfig(configText({ base: fixture.base, port: await freePort(), schedules, jobs, global: { 'backup-completed-callback': hook, 'callback-timeout': 2 } }));
+    const scheduler = fixture.start();
+    await fixture.waitFor('the hook logged', () => fixture.schedulerLog().includes('backup-completed-callback'), 60_000);
+    assert.match(fixture.schedulerLog(), new RegExp(`INFO job vm: backup-completed-callback ${hook} succeeded: notifier for vm started\n`));
+    sleeper = Number(readFileSync(pids, 'utf8').split('\n')[0]);
+    assert.ok(existsSync(`/proc/${sleeper}`), 'what the hook left running is not killed');
+    assert.deepEqual(await scheduler.stop(), { code: 0, signal: null });
+  } finally {
+    if (sleeper > 0 && existsSync(`/proc/${sleeper}`)) process.kill(sleeper, 'SIGKILL');
+    fixture.cleanup();
+  }
+});

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { SchedulerControl } from '../../scheduler/status-model.js';
 import { encodeScheduler } from '../../scheduler/status-wire.js';
 import type { Logger } from '../../util/logger.js';
-import { jobRecord } from '../job-record.js';
+import { jobCounts, jobRecord } from '../job-record.js';
 import { sendError } from './errors.js';
 
 export interface ApiOptions {
@@ -19,7 +19,16 @@ export interface ApiOptions {
  * make. Every change is logged with the client's name.
  */
 export function registerApi(app: FastifyInstance, { view, logger, now, clientOf }: ApiOptions): void {
-  app.get('/v1/status', async () => encodeScheduler(view.status()));
+  // As telnet `status` shows it: also the workers and the jobs counted.
+  app.get('/v1/status', async () => {
+    const status = view.status();
+    const busy = status.running.length + status.scrub.running.length;
+    return {
+      ...encodeScheduler(status),
+      workers: { busy, idle: Math.max(0, status.workerLimit - busy) },
+      jobs: jobCounts(view.jobs(), now()),
+    };
+  });
 
   app.get('/v1/jobs', async () => {
     const at = now();

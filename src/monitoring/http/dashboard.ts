@@ -23,10 +23,13 @@ function assets(): Record<string, { type: string; body: string }> {
   return {
     'uPlot.iife.min.js': { type: 'text/javascript; charset=utf-8', body: dist('uPlot.iife.min.js') },
     'uPlot.min.css': { type: 'text/css; charset=utf-8', body: dist('uPlot.min.css') },
-    'dashboard.js': {
-      type: 'text/javascript; charset=utf-8',
-      body: readFileSync(fileURLToPath(new URL('./browser/dashboard.js', import.meta.url)), 'utf8'),
-    },
+    // The pages' own modules (dashboard.js imports axis-labels.js from beside it).
+    ...Object.fromEntries(
+      ['dashboard.js', 'axis-labels.js'].map((name) => [
+        name,
+        { type: 'text/javascript; charset=utf-8', body: readFileSync(fileURLToPath(new URL(`./browser/${name}`, import.meta.url)), 'utf8') },
+      ]),
+    ),
     'dashboard.css': { type: 'text/css; charset=utf-8', body: DASHBOARD_CSS },
   };
 }

@@ -3,6 +3,7 @@ import { slaStatus } from '../../schedule/sla.js';
 import type { JobDetail, JobStatus, SchedulerStatus } from '../../scheduler/status-model.js';
 import { formatTimestamp } from '../../util/logger.js';
 import { formatBytes, formatSeconds } from '../../util/units.js';
+import { jobCounts } from '../job-record.js';
 
 /**
  * The dashboard's pages, rendered by the scheduler (no assets from
@@ -40,8 +41,7 @@ function slaCell(job: JobStatus, now: Date): string {
 
 export function jobsPage(status: SchedulerStatus, jobs: readonly JobStatus[], now: Date, filter: string): string {
   const shown = jobs.filter((job) => job.name.toLowerCase().includes(filter.toLowerCase()));
-  const overdue = jobs.filter((job) => !slaStatus(job, now).ok).length;
-  const failed = jobs.filter((job) => job.state === 'failed').length;
+  const { overdue, failed } = jobCounts(jobs, now);
   const rows = shown.map((job) =>
     [
       `<tr data-job="${escapeHtml(job.name)}">`,

@@ -58,7 +58,9 @@ export class TokenBook {
 
 /**
  * Reads the token file; refuses one that anybody but its owner may read or
- * write (group or others), as ssh does with private keys.
+ * write (group or others), or that belongs to another user than the
+ * scheduler's own or root (that user could read it), as ssh does with
+ * private keys.
  */
 export async function readTokenFile(path: string): Promise<TokenBook> {
   let text: string;
@@ -69,6 +71,13 @@ export async function readTokenFile(path: string): Promise<TokenBook> {
       throw new BackyError(
         `api-tokens ${path} may be read or written by others (mode ${(info.mode & 0o777).toString(8)}); ` +
           `allow only its owner: chmod 600 ${path}`,
+      );
+    }
+    const self = process.getuid?.() ?? 0;
+    if (info.uid !== self && info.uid !== 0) {
+      throw new BackyError(
+        `api-tokens ${path} belongs to uid ${info.uid}, who may read it; ` +
+          `it must belong to the scheduler's user or root: chown ${self} ${path}`,
       );
     }
     text = await readFile(path, 'utf8');

@@ -1,10 +1,10 @@
 import { formatDuration } from '../../schedule/duration.js';
-import { slaStatus } from '../../schedule/sla.js';
 import type { JobStatus, SchedulerStatus, ScrubStatus } from '../../scheduler/status-model.js';
 import { formatTimestamp } from '../../util/logger.js';
 import { renderTable } from '../../util/table.js';
 import { formatBytes } from '../../util/units.js';
 import { formatSpan } from '../duration-text.js';
+import { jobCounts } from '../job-record.js';
 
 const NONE = '-';
 
@@ -18,8 +18,7 @@ export function renderStatusReport(status: SchedulerStatus, jobs: readonly JobSt
   const busy = status.running.length;
   const scrubbing = status.scrub.running.length;
   const idle = Math.max(0, status.workerLimit - busy - scrubbing);
-  const overdue = jobs.filter((job) => !slaStatus(job, now).ok).length;
-  const failed = jobs.filter((job) => job.state === 'failed').length;
+  const { overdue, failed } = jobCounts(jobs, now);
   const workers = scrubbing === 0 ? `${busy} busy` : `${busy + scrubbing} busy (${scrubbing} scrubbing)`;
   const fields: Array<[string, string]> = [
     ['Scheduler', `backy ${status.version}, pid ${status.pid}`],

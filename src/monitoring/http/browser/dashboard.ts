@@ -7,6 +7,7 @@
  * scheduler as well). Without it the pages still work.
  */
 import type uPlotType from 'uplot';
+import { byteLabels, secondLabels } from './axis-labels.js';
 
 declare const uPlot: typeof uPlotType;
 
@@ -25,8 +26,6 @@ if (filter) {
   filter.addEventListener('input', apply);
 }
 
-const mebibytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(bytes < 10 * 1024 * 1024 ? 1 : 0)} MiB`;
-
 const data = document.querySelector('#series');
 if (data?.textContent) {
   const series = JSON.parse(data.textContent) as { time: number[]; duration: Array<number | null>; written: Array<number | null> };
@@ -39,7 +38,7 @@ if (data?.textContent) {
         width: 520,
         height: 240,
         series: [{}, { label: title, stroke: key === 'duration' ? '#0050a0' : '#0a7d29', width: 2, points: { show: true, size: 6 } }],
-        axes: [{}, { size: 70, values: (_u: unknown, ticks: number[]) => ticks.map((v) => (key === 'written' ? mebibytes(v) : `${v} s`)) }],
+        axes: [{}, { size: 70, values: (_u: unknown, ticks: number[]) => (key === 'written' ? byteLabels(ticks) : secondLabels(ticks)) }],
       },
       [series.time, series[key]],
       chart,
