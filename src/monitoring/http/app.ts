@@ -46,7 +46,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
     logger: false,
     bodyLimit: 64 * 1024,
     routerOptions: { maxParamLength: 256 },
-    return503OnClosing: true,
+    // Answered below, so that a request during the shutdown gets an error with its code like any other.
+    return503OnClosing: false,
     serverFactory: (h) => {
       handler = h as Handler;
       return limited(createServer(h));
@@ -57,7 +58,12 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
   await app.register(fastifyCookie);
   await app.register(fastifyFormbody);
 
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (request, reply) => {
+    if (closing) return sendError(reply, 'SHUTTING_DOWN', 'the scheduler is shutting down');
     if (!request.url.startsWith('/v1/') && request.url !== '/v1') return;
     const header = request.headers.authorization;
     const client = auth.bearer(header);
