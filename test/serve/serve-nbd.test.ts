@@ -5,9 +5,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ENTRY_LENGTH, HASH_BLOCK_SIZE } from '../../src/integrity/block-hash.js';
+import { HEADER_LENGTH } from '../../src/integrity/hash-record.js';
 import { storeTypeNames } from '../../src/store/registry.js';
 import { backy } from '../helpers/cli.js';
 import { fingerprintJob, sameBytes, waitUntil } from '../helpers/job-files.js';
@@ -26,6 +28,25 @@ function expectedMap(): string {
   }
   if (at < IMAGE_SIZE) line(at, IMAGE_SIZE - at, true);
   return `${lines.join('\n')}\n`;
+}
+
+/** Flips one byte of the block at `offset` where the store keeps it: the cow image file, or the block's chunk. */
+function damageBlockAt(job: string, id: string, offset: number): void {
+  let path = join(job, id);
+  let at = offset + 100;
+  if (!existsSync(path)) {
+    const entry = Buffer.alloc(ENTRY_LENGTH);
+    const index = openSync(join(job, `${id}.index`), 'r');
+    readSync(index, entry, 0, ENTRY_LENGTH, HEADER_LENGTH + (offset / HASH_BLOCK_SIZE) * ENTRY_LENGTH);
+    closeSync(index);
+    const name = entry.toString('hex');
+    path = join(job, 'chunks', 'chunks', name.slice(0, 2), name);
+    at = 100;
+  }
+  chmodSync(path, 0o644);
+  const bytes = readFileSync(path);
+  bytes[at] = bytes[at]! ^ 0xff;
+  writeFileSync(path, bytes);
 }
 
 function nbdcopyAsync(from: string, to: string): Promise<number | null> {
@@ -144,25 +165,24 @@ describe('backy serve, the server itself', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('a damaged block is an I/O error for the client and a log line; the blocks around it still read', async () => {
-    const image = join(job, id);
-    const original = readFileSync(image);
-    const damaged = Buffer.from(original);
-    damaged[4 * MiB + 100] = damaged[4 * MiB + 100]! ^ 0xff;
-    writeFileSync(image, damaged);
-    const server = await startServe(job, ['-r', id, '--listen', '127.0.0.1:0']);
-    try {
-      const bad = runTool('qemu-io', ['-r', '-f', 'raw', '-c', `read ${4 * MiB} 4096`, server.uri]);
-      assert.match(bad.stdout + bad.stderr, /Input\/output error/);
-      const good = runTool('qemu-io', ['-r', '-f', 'raw', '-c', `read -P 0 ${2 * MiB} 65536`, '-c', `read ${4 * MiB + 65536} 65536`, server.uri]);
-      assert.doesNotMatch(good.stdout + good.stderr, /error|fail/i);
-      assert.notEqual(runTool('nbdcopy', [server.uri, join(dir, 'never.img')]).status, 0, 'nbdcopy copied a damaged revision');
-    } finally {
-      await server.stop();
-      writeFileSync(image, original);
-    }
-    assert.match(server.log(), new RegExp(`ERROR revision ${id}: block at offset ${4 * MiB} does not match its recorded hash`));
-  });
+  for (const store of storeTypeNames()) {
+    test(`a damaged block of a ${store} revision is an I/O error for the client and a log line; the blocks around it still read`, async () => {
+      const damagedJob = join(dir, `damaged-${store}`);
+      const damagedId = jobWithRevision(damagedJob, join(dir, 'source.img'), store);
+      damageBlockAt(damagedJob, damagedId, 4 * MiB);
+      const server = await startServe(damagedJob, ['-r', damagedId, '--listen', '127.0.0.1:0']);
+      try {
+        const bad = runTool('qemu-io', ['-r', '-f', 'raw', '-c', `read ${4 * MiB} 4096`, server.uri]);
+        assert.match(bad.stdout + bad.stderr, /Input\/output error/);
+        const good = runTool('qemu-io', ['-r', '-f', 'raw', '-c', `read -P 0 ${2 * MiB} 65536`, '-c', `read ${4 * MiB + 65536} 65536`, server.uri]);
+        assert.doesNotMatch(good.stdout + good.stderr, /error|fail/i);
+        assert.notEqual(runTool('nbdcopy', [server.uri, join(dir, 'never.img')]).status, 0, 'nbdcopy copied a damaged revision');
+      } finally {
+        assert.equal(await server.stop(), 0);
+      }
+      assert.match(server.log(), new RegExp(`ERROR revision ${damagedId}: block at offset ${4 * MiB} does not match its recorded hash`));
+    });
+  }
 
   test('SIGTERM closes a connected client cleanly and exits 0; SIGINT too', async () => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
