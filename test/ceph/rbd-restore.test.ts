@@ -3,11 +3,11 @@
  * import-diff of the data ranges only, and `--instant` through Ceph's
  * import-only live migration from backy's HTTP source, readable right
  * after `prepare`; refused over an existing image; leaving no image behind
- * when killed or failing half-way.
+ * when killed (SIGTERM or SIGKILL) or failing half-way.
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BACKY_MAIN } from '../helpers/cli.js';
@@ -115,6 +115,33 @@ describe('backy restore --rbd', () => {
       assert.equal(result.status, 1);
       assert.match(result.stderr, /interrupted by SIGTERM/);
       assert.ok(!images().includes(name), `${name} was left behind`);
+    }
+  });
+
+  test('killed with SIGKILL (after prepare, or while import-diff streams), a restore still leaves no image and no trace behind', async () => {
+    for (const [mode, pauseAt] of [
+      [['--instant'], 'execute'],
+      [[], 'import-diff'],
+    ] as const) {
+      const rbd = pausingRbd(pauseAt);
+      const name = `sigkilled-${pauseAt}`;
+      const run = start(['restore', '-r', id, '--rbd', `${setup.cluster.pool}/${name}`, ...mode], rbd.env);
+      await waitUntil(() => existsSync(rbd.paused), `rbd ${pauseAt}`);
+      const imageId = (JSON.parse(setup.cluster.rbdText(['info', '--format', 'json', `${setup.cluster.pool}/${name}`])) as { id: string }).id;
+      run.child.kill('SIGKILL');
+      // The restore's rbd still runs (paused): nothing may be removed under it.
+      await new Promise((resolve) => run.child.on('exit', resolve));
+      assert.ok(images().includes(name), `${name} was removed while the restore's rbd ${pauseAt} still ran`);
+      rbd.release();
+      // Ends when the last holder of its stderr is gone: the rbd, and the watchdog after its cleanup.
+      const result = await run.done;
+      assert.equal(result.status, null);
+      assert.match(result.stderr, new RegExp(`WARN the restore into ${setup.cluster.pool}/${name} ended before it finished; removing what it made`));
+      assert.match(result.stderr, new RegExp(`INFO the unfinished RBD image ${setup.cluster.pool}/${name} is gone`));
+      assert.ok(!images().includes(name), `${name} was left behind`);
+      assert.equal(setup.cluster.rbdText(['trash', 'ls', setup.cluster.pool]), '');
+      const objects = execFileSync('rados', ['-p', setup.cluster.pool, 'ls'], { env: setup.cluster.env, encoding: 'utf8' }).split('\n');
+      assert.deepEqual(objects.filter((object) => object.includes(imageId) || object.endsWith(`.${name}`)), [], 'objects of the image are left');
     }
   });
 
