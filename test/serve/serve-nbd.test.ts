@@ -13,6 +13,7 @@ import { HEADER_LENGTH } from '../../src/integrity/hash-record.js';
 import { storeTypeNames } from '../../src/store/registry.js';
 import { backy } from '../helpers/cli.js';
 import { fingerprintJob, sameBytes, waitUntil } from '../helpers/job-files.js';
+import { RawNbd, u32 } from '../helpers/nbd-wire.js';
 import { DATA_REGIONS, IMAGE_SIZE, MiB, jobWithRevision, runTool, startServe, writeTestImage } from '../helpers/serve-process.js';
 
 /** What `nbdinfo --map` must print for the test image: its data regions and the holes between them. */
@@ -157,13 +158,39 @@ describe('backy serve, the server itself', () => {
   let dir = '';
   let job = '';
   let id = '';
+  let content: Buffer = Buffer.alloc(0);
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'backy-serve-'));
-    writeTestImage(join(dir, 'source.img'));
+    content = writeTestImage(join(dir, 'source.img'));
     job = join(dir, 'job');
     id = jobWithRevision(job, join(dir, 'source.img'), 'cow');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('an old client: NBD_OPT_EXPORT_NAME gets the export (with or without the 124 zero bytes) and simple replies', async () => {
+    const server = await startServe(job, ['-r', id, '--listen', '127.0.0.1:0']);
+    try {
+      for (const [clientFlags, name] of [[1, id], [3, '']] as const) {
+        const client = await RawNbd.open(server.uri);
+        client.send(u32(clientFlags));
+        client.option(1, Buffer.from(name));
+        const noZeroes = (clientFlags & 2) !== 0;
+        const answer = await client.read(noZeroes ? 10 : 134);
+        assert.equal(answer.readBigUInt64BE(0), BigInt(IMAGE_SIZE));
+        assert.equal(answer.readUInt16BE(8) & 3, 3, 'HAS_FLAGS and READ_ONLY');
+        if (!noZeroes) assert.ok(answer.subarray(10).equals(Buffer.alloc(124)));
+        client.request(0, BigInt(4 * MiB), 65536, 9n);
+        const header = await client.read(16);
+        assert.equal(header.readUInt32BE(0), 0x67446698, 'a simple reply');
+        assert.equal(header.readUInt32BE(4), 0, 'no error');
+        assert.equal(header.readBigUInt64BE(8), 9n);
+        assert.ok((await client.read(65536)).equals(content.subarray(4 * MiB, 4 * MiB + 65536)));
+        client.close();
+      }
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
 
   for (const store of storeTypeNames()) {
     test(`a damaged block of a ${store} revision is an I/O error for the client and a log line; the blocks around it still read`, async () => {
