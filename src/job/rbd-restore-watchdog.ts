@@ -12,6 +12,7 @@
  * restore's stderr.
  */
 import { spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { RbdTarget } from '../sources/ceph-rbd/rbd-target.js';
@@ -36,13 +37,14 @@ export function startRestoreWatchdog(pool: string, image: string, migrating: boo
     stdio: ['pipe', 'ignore', 'inherit'],
     detached: true,
   });
-  const pipe = child.stdin;
+  // A pipe to a child is a socket.
+  const pipe = child.stdin as Socket;
   // Gone early (it failed to start), it cannot help: the restore goes on without it.
   pipe.on('error', () => undefined);
   child.on('error', () => undefined);
   child.unref();
   // The socket must not keep a finished restore's process alive.
-  (pipe as Writable & { unref?: () => void }).unref?.();
+  pipe.unref();
   const release = () =>
     new Promise<void>((resolve) => {
       pipe.once('error', () => resolve());

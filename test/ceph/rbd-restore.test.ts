@@ -56,6 +56,20 @@ describe('backy restore --rbd', () => {
     return { child, done: new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr }))) };
   }
 
+  /** Where a restore is stopped half-way: after prepare (--instant), or as import-diff starts. */
+  const HALF_WAY = [
+    [['--instant'], 'execute'],
+    [[], 'import-diff'],
+  ] as const;
+
+  /** A restore into `name`, started and paused before rbd `pauseAt`. */
+  async function pausedRestore(name: string, mode: readonly string[], pauseAt: string): Promise<{ rbd: ReturnType<typeof pausingRbd>; run: ReturnType<typeof start> }> {
+    const rbd = pausingRbd(pauseAt);
+    const run = start(['restore', '-r', id, '--rbd', `${setup.cluster.pool}/${name}`, ...mode], rbd.env);
+    await waitUntil(() => existsSync(rbd.paused), `rbd ${pauseAt}`);
+    return { rbd, run };
+  }
+
   test('a new image with the revision, written where it holds data only', async () => {
     const result = await backyAsync(['-b', job, 'restore', '-r', id, '--rbd', `${setup.cluster.pool}/plain`], setup.cluster.env);
     assert.equal(result.status, 0, result.stderr);
@@ -95,38 +109,30 @@ describe('backy restore --rbd', () => {
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /RBD image .*\/instant is usable now/);
     assert.match(result.stdout, /migration into .*\/instant committed/);
+    assert.doesNotMatch(result.stderr, /ended before it finished/, 'the watchdog took a committed image for an unfinished one');
     assert.doesNotMatch(setup.cluster.rbdText(['status', `${setup.cluster.pool}/instant`]), /Migration/);
     assert.ok(sameBytes(exported('instant'), restored));
     await assert.rejects(fetch(url), 'the HTTP source still answers');
   });
 
   test('killed half-way (after prepare, or while import-diff streams), a restore leaves no image behind', async () => {
-    for (const [mode, pauseAt] of [
-      [['--instant'], 'execute'],
-      [[], 'import-diff'],
-    ] as const) {
-      const rbd = pausingRbd(pauseAt);
+    for (const [mode, pauseAt] of HALF_WAY) {
       const name = `killed-${pauseAt}`;
-      const run = start(['restore', '-r', id, '--rbd', `${setup.cluster.pool}/${name}`, ...mode], rbd.env);
-      await waitUntil(() => existsSync(rbd.paused), `rbd ${pauseAt}`);
+      const { run } = await pausedRestore(name, mode, pauseAt);
       if (pauseAt === 'execute') assert.ok(images().includes(name), 'no image after prepare');
       run.child.kill('SIGTERM');
       const result = await run.done;
       assert.equal(result.status, 1);
       assert.match(result.stderr, /interrupted by SIGTERM/);
+      assert.doesNotMatch(result.stderr, /ended before it finished/, 'the watchdog cleaned up after a restore that did so itself');
       assert.ok(!images().includes(name), `${name} was left behind`);
     }
   });
 
   test('killed with SIGKILL (after prepare, or while import-diff streams), a restore still leaves no image and no trace behind', async () => {
-    for (const [mode, pauseAt] of [
-      [['--instant'], 'execute'],
-      [[], 'import-diff'],
-    ] as const) {
-      const rbd = pausingRbd(pauseAt);
+    for (const [mode, pauseAt] of HALF_WAY) {
       const name = `sigkilled-${pauseAt}`;
-      const run = start(['restore', '-r', id, '--rbd', `${setup.cluster.pool}/${name}`, ...mode], rbd.env);
-      await waitUntil(() => existsSync(rbd.paused), `rbd ${pauseAt}`);
+      const { rbd, run } = await pausedRestore(name, mode, pauseAt);
       const imageId = (JSON.parse(setup.cluster.rbdText(['info', '--format', 'json', `${setup.cluster.pool}/${name}`])) as { id: string }).id;
       run.child.kill('SIGKILL');
       // The restore's rbd still runs (paused): nothing may be removed under it.

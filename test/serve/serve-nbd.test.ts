@@ -4,14 +4,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENTRY_LENGTH, HASH_BLOCK_SIZE } from '../../src/integrity/block-hash.js';
 import { HEADER_LENGTH } from '../../src/integrity/hash-record.js';
 import { storeTypeNames } from '../../src/store/registry.js';
-import { backy } from '../helpers/cli.js';
+import { BACKY_MAIN, backy } from '../helpers/cli.js';
 import { fingerprintJob, sameBytes, waitUntil } from '../helpers/job-files.js';
 import { RawNbd, u32 } from '../helpers/nbd-wire.js';
 import { DATA_REGIONS, IMAGE_SIZE, MiB, jobWithRevision, runTool, startServe, writeTestImage } from '../helpers/serve-process.js';
@@ -166,6 +166,23 @@ describe('backy serve, the server itself', () => {
     id = jobWithRevision(job, join(dir, 'source.img'), 'cow');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('by default it listens on 127.0.0.1:10809 only (in a network namespace of its own, where that port is free)', () => {
+    // The URI is read through a FIFO: the read ends with the line, or at once if serve dies first.
+    const script = `ip link set lo up
+mkfifo "$3"
+"$0" "$1" -b "$2" serve > "$3" &
+exec 4< "$3"
+read -r uri <&4
+echo "$uri"
+ss -Hltn | awk '{ print $4 }'
+nbdinfo --size "$uri"
+kill -TERM $!
+wait $!
+echo "exit $?"`;
+    const result = spawnSync('unshare', ['--net', 'sh', '-c', script, process.execPath, BACKY_MAIN, job, join(dir, 'uri.fifo')], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(result.stdout, `nbd://127.0.0.1:10809\n127.0.0.1:10809\n${IMAGE_SIZE}\nexit 0\n`, result.stderr);
+  });
 
   test('an old client: NBD_OPT_EXPORT_NAME gets the export (with or without the 124 zero bytes) and simple replies', async () => {
     const server = await startServe(job, ['-r', id, '--listen', '127.0.0.1:0']);
