@@ -84,6 +84,14 @@ describe('backy restore --rbd', () => {
     }
   });
 
+  test('the Ceph environment reaches rbd: the cluster named by CEPH_ARGS alone', async () => {
+    const env: NodeJS.ProcessEnv = { ...setup.cluster.env, CEPH_ARGS: `--conf ${setup.cluster.conf}` };
+    delete env.CEPH_CONF;
+    const result = await backyAsync(['-b', job, 'restore', '-r', id, '--rbd', `${setup.cluster.pool}/ceph-args`], env);
+    assert.equal(result.status, 0, result.stderr);
+    assert.ok(sameBytes(exported('ceph-args'), restored));
+  });
+
   test('an image that exists is refused and left as it is, with and without --instant', async () => {
     const before = readFileSync(exported('plain'));
     for (const extra of [[], ['--instant']]) {
@@ -113,6 +121,30 @@ describe('backy restore --rbd', () => {
     assert.doesNotMatch(setup.cluster.rbdText(['status', `${setup.cluster.pool}/instant`]), /Migration/);
     assert.ok(sameBytes(exported('instant'), restored));
     await assert.rejects(fetch(url), 'the HTTP source still answers');
+  });
+
+  test('--http-listen chooses where the HTTP source listens; options that do not go together are refused in one line', async () => {
+    const rbd = pausingRbd('execute');
+    const run = start(['restore', '-r', id, '--rbd', `${setup.cluster.pool}/listen`, '--instant', '--http-listen', '127.0.0.2:0'], rbd.env);
+    await waitUntil(() => existsSync(rbd.paused), 'the migration to be prepared');
+    assert.match(setup.cluster.rbdText(['status', `${setup.cluster.pool}/listen`]), /"url":"http:\/\/127\.0\.0\.2:\d+\/[A-Za-z0-9_-]{32}"/);
+    rbd.release();
+    const result = await run.done;
+    assert.equal(result.status, 0, result.stderr);
+    assert.ok(sameBytes(exported('listen'), restored));
+    const pool = setup.cluster.pool;
+    for (const [args, message] of [
+      [['--instant', join(setup.scratch, 'x.img')], /^backy: restore: --instant and --http-listen need --rbd POOL\/IMAGE$/],
+      [[join(setup.scratch, 'x.img'), '--rbd', `${pool}/refused`], /^backy: restore: give a TARGET or --rbd POOL\/IMAGE, not both$/],
+      [['--rbd', `${pool}/refused`, '--force'], /^backy: restore: --force cannot be combined with --rbd/],
+      [['--rbd', `${pool}/refused`, '--http-listen', '127.0.0.1:0'], /^backy: restore: --http-listen is for --instant$/],
+      [['--rbd', `${pool}/refused`, '--instant', '--http-listen', 'localhost:80'], /^backy: --http-listen "localhost:80": expected ADDRESS:PORT/],
+      [['--rbd', 'no-image'], /^backy: --rbd "no-image": expected POOL\/IMAGE/],
+    ] as const) {
+      assertOneLineError(await backyAsync(['-b', job, 'restore', '-r', id, ...args], setup.cluster.env), message, args.join(' '));
+    }
+    assert.ok(!images().includes('refused'));
+    assert.ok(!existsSync(join(setup.scratch, 'x.img')));
   });
 
   test('killed half-way (after prepare, or while import-diff streams), a restore leaves no image behind', async () => {
