@@ -1,5 +1,4 @@
 import type { Writable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../util/clock.js';
 import { throwIfAborted } from '../util/abort.js';
 import { BackyError } from '../util/errors.js';
@@ -13,6 +12,8 @@ import { DamageError, hashCheck } from '../integrity/hash-check.js';
 import { HttpRangeSource } from '../serve/http-range-source.js';
 import { exportRevision } from '../serve/revision-export.js';
 import { openRevision, selectRevision, type OpenedRevision } from './revision-data.js';
+import { startRestoreWatchdog } from './rbd-restore-watchdog.js';
+import { removeUnfinishedImage } from './rbd-unfinished-image.js';
 import type { Revision } from './revision.js';
 
 export interface RbdRestoreOptions {
@@ -39,16 +40,21 @@ export interface RbdRestoreOptions {
 export async function restoreToRbd(path: string, options: RbdRestoreOptions): Promise<Revision> {
   const selected = await selectRevision(path, options.spec, options.logger, options.clock.now());
   const { revision } = selected;
-  const target = new RbdTarget(options.pool, options.image, options.env);
-  const refusal = new BackyError(`refusing to restore into ${target.spec}: the image exists (choose a new name, or remove it with rbd rm)`);
-  if (await target.exists()) throw refusal;
+  const env = options.env ?? process.env;
+  const probe = new RbdTarget(options.pool, options.image, env);
+  const refusal = new BackyError(`refusing to restore into ${probe.spec}: the image exists (choose a new name, or remove it with rbd rm)`);
+  if (await probe.exists()) throw refusal;
   const data = await openRevision(selected, options.logger);
+  // Started before the image is made: killed with SIGKILL from here on, the restore leaves no image behind either.
+  const watchdog = startRestoreWatchdog(options.pool, options.image, options.instant, env);
+  const target = new RbdTarget(options.pool, options.image, env, [watchdog.pipe]);
   try {
     options.logger.info(`restoring revision ${revision.uuid} into a new RBD image ${target.spec}${options.instant ? ' (instant: usable once the migration is prepared)' : ''}`);
     if (options.instant) await instant(target, data, revision, refusal, options);
     else await streamed(target, data, revision, refusal, options);
     return revision;
   } finally {
+    await watchdog.release();
     await data.close();
   }
 }
@@ -84,7 +90,7 @@ async function streamed(target: RbdTarget, data: OpenedRevision, revision: Revis
     const failure = await run.outcome();
     if (failure) throw failure;
   } catch (err) {
-    await removeQuietly(target, options.logger);
+    await removeUnfinishedImage(target, false, options.logger);
     throw err;
   } finally {
     options.signal.removeEventListener('abort', stop);
@@ -127,7 +133,7 @@ async function instant(target: RbdTarget, data: OpenedRevision, revision: Revisi
     options.onProgress('restore', image.size, image.size);
     logger.info(`migration into ${target.spec} committed: the image holds revision ${revision.uuid} on its own`);
   } catch (err) {
-    if (prepared) await abortMigration(target, logger);
+    if (prepared) await removeUnfinishedImage(target, true, logger);
     throw err;
   } finally {
     await source.close();
@@ -140,41 +146,6 @@ function damaged(revision: Revision, offset: number, target: RbdTarget): BackyEr
 
 /** How long an interrupted `migration execute` may take to fail by itself before it is killed. */
 const STOP_EXECUTE_MS = 20_000;
-/** How long cleaning up waits for Ceph to drop the watch of an rbd that was stopped (it times out after 30 s). */
-const BUSY_LIMIT_MS = 90_000;
-const BUSY_RETRY_MS = 2_000;
-
-async function abortMigration(target: RbdTarget, logger: Logger): Promise<void> {
-  try {
-    if ((await whileBusy(() => target.abort(), target, logger)) === 'busy') throw new Error(`still in use after ${BUSY_LIMIT_MS / 1000} s`);
-  } catch (err) {
-    logger.warn(`rbd migration abort ${target.spec} failed: ${(err as Error).message}`);
-  }
-  await removeQuietly(target, logger);
-}
-
-/** Removes the image this restore made; a failure to do so is said, not thrown over the restore's own error. */
-async function removeQuietly(target: RbdTarget, logger: Logger): Promise<void> {
-  try {
-    if ((await target.exists()) && (await whileBusy(() => target.remove(), target, logger)) === 'busy') {
-      throw new Error(`it is still in use after ${BUSY_LIMIT_MS / 1000} s`);
-    }
-    logger.info(`the unfinished RBD image ${target.spec} is gone`);
-  } catch (err) {
-    logger.error(`could not remove the unfinished RBD image ${target.spec}: ${(err as Error).message}; remove it with rbd rm`);
-  }
-}
-
-/** Repeats `step` while the image is busy, up to BUSY_LIMIT_MS. */
-async function whileBusy<T extends string>(step: () => Promise<T | 'busy'>, target: RbdTarget, logger: Logger): Promise<T | 'busy'> {
-  const started = Date.now();
-  for (let said = false; ; said = true) {
-    const outcome = await step();
-    if (outcome !== 'busy' || Date.now() - started > BUSY_LIMIT_MS) return outcome;
-    if (!said) logger.info(`${target.spec} is still open by the stopped rbd; waiting for Ceph to let it go (up to 30 s)`);
-    await sleep(BUSY_RETRY_MS);
-  }
-}
 
 /** `w` records for the chunk's non-zero blocks, runs of them merged: zeros are what a new image holds already. */
 async function sendData(stdin: Writable, chunk: Chunk): Promise<void> {

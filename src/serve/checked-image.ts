@@ -54,11 +54,13 @@ export class CheckedImage implements ExportedImage {
     const pieces: Piece[] = [];
     for (const run of runs) {
       const bytes = buffer.subarray(run.start - windowStart, run.end - windowStart);
-      if (run.data) {
-        const got = await this.reader.read(bytes, bytes.length, run.start);
-        if (got < bytes.length) throw new Error(`the revision's data ends early, at byte ${run.start + got} of ${this.size}`);
-      }
-      await this.check({ offset: run.start, length: bytes.length, data: run.data ? bytes : null });
+      await this.checked(async () => {
+        if (run.data) {
+          const got = await this.reader.read(bytes, bytes.length, run.start);
+          if (got < bytes.length) throw new Error(`the revision's data ends early, at byte ${run.start + got} of ${this.size}`);
+        }
+        await this.checkChunk?.({ offset: run.start, length: bytes.length, data: run.data ? bytes : null });
+      });
       const from = Math.max(run.start, offset);
       const to = Math.min(run.end, offset + length);
       if (to > from) pieces.push({ offset: from, length: to - from, data: run.data ? buffer.subarray(from - windowStart, to - windowStart) : null });
@@ -104,10 +106,14 @@ export class CheckedImage implements ExportedImage {
     return runs;
   }
 
-  /** Holes too: a block recorded with data that reads as a hole is damage like any other. */
-  private async check(chunk: Chunk): Promise<void> {
+  /**
+   * Damage found by the hash check (holes too: a block recorded with data
+   * that reads as a hole is damage like any other) or by the store's own
+   * reads (a chunked store proves each chunk as it reads it) is reported.
+   */
+  private async checked(step: () => Promise<void>): Promise<void> {
     try {
-      await this.checkChunk?.(chunk);
+      await step();
     } catch (err) {
       if (err instanceof DamageError) this.onDamage(err.offset);
       throw err;

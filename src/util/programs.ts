@@ -1,4 +1,5 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
+import type { Stream } from 'node:stream';
 
 /**
  * External programs backy runs, each overridable by an environment variable
@@ -17,14 +18,18 @@ export interface RunResult {
   signal: NodeJS.Signals | null;
 }
 
-/** Runs a program to completion and collects its output (small outputs only). */
+/**
+ * Runs a program to completion and collects its output (small outputs
+ * only); `inherit` are streams it gets as descriptors 3 and on.
+ */
 export function runProgram(
   command: string,
   args: readonly string[],
-  options: SpawnOptions & { timeoutMs?: number; input?: string } = {},
+  options: SpawnOptions & { timeoutMs?: number; input?: string; inherit?: readonly Stream[] } = {},
 ): Promise<RunResult> {
+  const { inherit = [], ...spawnOptions } = options;
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { ...options, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { ...spawnOptions, stdio: ['pipe', 'pipe', 'pipe', ...inherit] });
     let stdout = '';
     let stderr = '';
     let timer: NodeJS.Timeout | undefined;

@@ -3,11 +3,11 @@
  * import-diff of the data ranges only, and `--instant` through Ceph's
  * import-only live migration from backy's HTTP source, readable right
  * after `prepare`; refused over an existing image; leaving no image behind
- * when killed or failing half-way.
+ * when killed (SIGTERM or SIGKILL) or failing half-way.
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BACKY_MAIN } from '../helpers/cli.js';
@@ -56,6 +56,20 @@ describe('backy restore --rbd', () => {
     return { child, done: new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr }))) };
   }
 
+  /** Where a restore is stopped half-way: after prepare (--instant), or as import-diff starts. */
+  const HALF_WAY = [
+    [['--instant'], 'execute'],
+    [[], 'import-diff'],
+  ] as const;
+
+  /** A restore into `name`, started and paused before rbd `pauseAt`. */
+  async function pausedRestore(name: string, mode: readonly string[], pauseAt: string): Promise<{ rbd: ReturnType<typeof pausingRbd>; run: ReturnType<typeof start> }> {
+    const rbd = pausingRbd(pauseAt);
+    const run = start(['restore', '-r', id, '--rbd', `${setup.cluster.pool}/${name}`, ...mode], rbd.env);
+    await waitUntil(() => existsSync(rbd.paused), `rbd ${pauseAt}`);
+    return { rbd, run };
+  }
+
   test('a new image with the revision, written where it holds data only', async () => {
     const result = await backyAsync(['-b', job, 'restore', '-r', id, '--rbd', `${setup.cluster.pool}/plain`], setup.cluster.env);
     assert.equal(result.status, 0, result.stderr);
@@ -68,6 +82,14 @@ describe('backy restore --rbd', () => {
     for (const { offset, length } of extents) {
       assert.ok(DATA_REGIONS.some(([from, to]) => offset < to + 4 * MiB && offset + length > from - 4 * MiB), `an extent at ${offset} far from any data`);
     }
+  });
+
+  test('the Ceph environment reaches rbd: the cluster named by CEPH_ARGS alone', async () => {
+    const env: NodeJS.ProcessEnv = { ...setup.cluster.env, CEPH_ARGS: `--conf ${setup.cluster.conf}` };
+    delete env.CEPH_CONF;
+    const result = await backyAsync(['-b', job, 'restore', '-r', id, '--rbd', `${setup.cluster.pool}/ceph-args`], env);
+    assert.equal(result.status, 0, result.stderr);
+    assert.ok(sameBytes(exported('ceph-args'), restored));
   });
 
   test('an image that exists is refused and left as it is, with and without --instant', async () => {
@@ -95,26 +117,69 @@ describe('backy restore --rbd', () => {
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /RBD image .*\/instant is usable now/);
     assert.match(result.stdout, /migration into .*\/instant committed/);
+    assert.doesNotMatch(result.stderr, /ended before it finished/, 'the watchdog took a committed image for an unfinished one');
     assert.doesNotMatch(setup.cluster.rbdText(['status', `${setup.cluster.pool}/instant`]), /Migration/);
     assert.ok(sameBytes(exported('instant'), restored));
     await assert.rejects(fetch(url), 'the HTTP source still answers');
   });
 
-  test('killed half-way (after prepare, or while import-diff streams), a restore leaves no image behind', async () => {
-    for (const [mode, pauseAt] of [
-      [['--instant'], 'execute'],
-      [[], 'import-diff'],
+  test('--http-listen chooses where the HTTP source listens; options that do not go together are refused in one line', async () => {
+    const rbd = pausingRbd('execute');
+    const run = start(['restore', '-r', id, '--rbd', `${setup.cluster.pool}/listen`, '--instant', '--http-listen', '127.0.0.2:0'], rbd.env);
+    await waitUntil(() => existsSync(rbd.paused), 'the migration to be prepared');
+    assert.match(setup.cluster.rbdText(['status', `${setup.cluster.pool}/listen`]), /"url":"http:\/\/127\.0\.0\.2:\d+\/[A-Za-z0-9_-]{32}"/);
+    rbd.release();
+    const result = await run.done;
+    assert.equal(result.status, 0, result.stderr);
+    assert.ok(sameBytes(exported('listen'), restored));
+    const pool = setup.cluster.pool;
+    for (const [args, message] of [
+      [['--instant', join(setup.scratch, 'x.img')], /^backy: restore: --instant and --http-listen need --rbd POOL\/IMAGE$/],
+      [[join(setup.scratch, 'x.img'), '--rbd', `${pool}/refused`], /^backy: restore: give a TARGET or --rbd POOL\/IMAGE, not both$/],
+      [['--rbd', `${pool}/refused`, '--force'], /^backy: restore: --force cannot be combined with --rbd/],
+      [['--rbd', `${pool}/refused`, '--http-listen', '127.0.0.1:0'], /^backy: restore: --http-listen is for --instant$/],
+      [['--rbd', `${pool}/refused`, '--instant', '--http-listen', 'localhost:80'], /^backy: --http-listen "localhost:80": expected ADDRESS:PORT/],
+      [['--rbd', 'no-image'], /^backy: --rbd "no-image": expected POOL\/IMAGE/],
     ] as const) {
-      const rbd = pausingRbd(pauseAt);
+      assertOneLineError(await backyAsync(['-b', job, 'restore', '-r', id, ...args], setup.cluster.env), message, args.join(' '));
+    }
+    assert.ok(!images().includes('refused'));
+    assert.ok(!existsSync(join(setup.scratch, 'x.img')));
+  });
+
+  test('killed half-way (after prepare, or while import-diff streams), a restore leaves no image behind', async () => {
+    for (const [mode, pauseAt] of HALF_WAY) {
       const name = `killed-${pauseAt}`;
-      const run = start(['restore', '-r', id, '--rbd', `${setup.cluster.pool}/${name}`, ...mode], rbd.env);
-      await waitUntil(() => existsSync(rbd.paused), `rbd ${pauseAt}`);
+      const { run } = await pausedRestore(name, mode, pauseAt);
       if (pauseAt === 'execute') assert.ok(images().includes(name), 'no image after prepare');
       run.child.kill('SIGTERM');
       const result = await run.done;
       assert.equal(result.status, 1);
       assert.match(result.stderr, /interrupted by SIGTERM/);
+      assert.doesNotMatch(result.stderr, /ended before it finished/, 'the watchdog cleaned up after a restore that did so itself');
       assert.ok(!images().includes(name), `${name} was left behind`);
+    }
+  });
+
+  test('killed with SIGKILL (after prepare, or while import-diff streams), a restore still leaves no image and no trace behind', async () => {
+    for (const [mode, pauseAt] of HALF_WAY) {
+      const name = `sigkilled-${pauseAt}`;
+      const { rbd, run } = await pausedRestore(name, mode, pauseAt);
+      const imageId = (JSON.parse(setup.cluster.rbdText(['info', '--format', 'json', `${setup.cluster.pool}/${name}`])) as { id: string }).id;
+      run.child.kill('SIGKILL');
+      // The restore's rbd still runs (paused): nothing may be removed under it.
+      await new Promise((resolve) => run.child.on('exit', resolve));
+      assert.ok(images().includes(name), `${name} was removed while the restore's rbd ${pauseAt} still ran`);
+      rbd.release();
+      // Ends when the last holder of its stderr is gone: the rbd, and the watchdog after its cleanup.
+      const result = await run.done;
+      assert.equal(result.status, null);
+      assert.match(result.stderr, new RegExp(`WARN the restore into ${setup.cluster.pool}/${name} ended before it finished; removing what it made`));
+      assert.match(result.stderr, new RegExp(`INFO the unfinished RBD image ${setup.cluster.pool}/${name} is gone`));
+      assert.ok(!images().includes(name), `${name} was left behind`);
+      assert.equal(setup.cluster.rbdText(['trash', 'ls', setup.cluster.pool]), '');
+      const objects = execFileSync('rados', ['-p', setup.cluster.pool, 'ls'], { env: setup.cluster.env, encoding: 'utf8' }).split('\n');
+      assert.deepEqual(objects.filter((object) => object.includes(imageId) || object.endsWith(`.${name}`)), [], 'objects of the image are left');
     }
   });
 

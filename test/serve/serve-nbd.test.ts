@@ -4,13 +4,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ENTRY_LENGTH, HASH_BLOCK_SIZE } from '../../src/integrity/block-hash.js';
+import { HEADER_LENGTH } from '../../src/integrity/hash-record.js';
 import { storeTypeNames } from '../../src/store/registry.js';
-import { backy } from '../helpers/cli.js';
+import { BACKY_MAIN, backy } from '../helpers/cli.js';
 import { fingerprintJob, sameBytes, waitUntil } from '../helpers/job-files.js';
+import { RawNbd, u32 } from '../helpers/nbd-wire.js';
 import { DATA_REGIONS, IMAGE_SIZE, MiB, jobWithRevision, runTool, startServe, writeTestImage } from '../helpers/serve-process.js';
 
 /** What `nbdinfo --map` must print for the test image: its data regions and the holes between them. */
@@ -26,6 +29,25 @@ function expectedMap(): string {
   }
   if (at < IMAGE_SIZE) line(at, IMAGE_SIZE - at, true);
   return `${lines.join('\n')}\n`;
+}
+
+/** Flips one byte of the block at `offset` where the store keeps it: the cow image file, or the block's chunk. */
+function damageBlockAt(job: string, id: string, offset: number): void {
+  let path = join(job, id);
+  let at = offset + 100;
+  if (!existsSync(path)) {
+    const entry = Buffer.alloc(ENTRY_LENGTH);
+    const index = openSync(join(job, `${id}.index`), 'r');
+    readSync(index, entry, 0, ENTRY_LENGTH, HEADER_LENGTH + (offset / HASH_BLOCK_SIZE) * ENTRY_LENGTH);
+    closeSync(index);
+    const name = entry.toString('hex');
+    path = join(job, 'chunks', 'chunks', name.slice(0, 2), name);
+    at = 100;
+  }
+  chmodSync(path, 0o644);
+  const bytes = readFileSync(path);
+  bytes[at] = bytes[at]! ^ 0xff;
+  writeFileSync(path, bytes);
 }
 
 function nbdcopyAsync(from: string, to: string): Promise<number | null> {
@@ -136,33 +158,75 @@ describe('backy serve, the server itself', () => {
   let dir = '';
   let job = '';
   let id = '';
+  let content: Buffer = Buffer.alloc(0);
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'backy-serve-'));
-    writeTestImage(join(dir, 'source.img'));
+    content = writeTestImage(join(dir, 'source.img'));
     job = join(dir, 'job');
     id = jobWithRevision(job, join(dir, 'source.img'), 'cow');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('a damaged block is an I/O error for the client and a log line; the blocks around it still read', async () => {
-    const image = join(job, id);
-    const original = readFileSync(image);
-    const damaged = Buffer.from(original);
-    damaged[4 * MiB + 100] = damaged[4 * MiB + 100]! ^ 0xff;
-    writeFileSync(image, damaged);
+  test('by default it listens on 127.0.0.1:10809 only (in a network namespace of its own, where that port is free)', () => {
+    // The URI is read through a FIFO: the read ends with the line, or at once if serve dies first.
+    const script = `ip link set lo up
+mkfifo "$3"
+"$0" "$1" -b "$2" serve > "$3" &
+exec 4< "$3"
+read -r uri <&4
+echo "$uri"
+ss -Hltn | awk '{ print $4 }'
+nbdinfo --size "$uri"
+kill -TERM $!
+wait $!
+echo "exit $?"`;
+    const result = spawnSync('unshare', ['--net', 'sh', '-c', script, process.execPath, BACKY_MAIN, job, join(dir, 'uri.fifo')], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(result.stdout, `nbd://127.0.0.1:10809\n127.0.0.1:10809\n${IMAGE_SIZE}\nexit 0\n`, result.stderr);
+  });
+
+  test('an old client: NBD_OPT_EXPORT_NAME gets the export (with or without the 124 zero bytes) and simple replies', async () => {
     const server = await startServe(job, ['-r', id, '--listen', '127.0.0.1:0']);
     try {
-      const bad = runTool('qemu-io', ['-r', '-f', 'raw', '-c', `read ${4 * MiB} 4096`, server.uri]);
-      assert.match(bad.stdout + bad.stderr, /Input\/output error/);
-      const good = runTool('qemu-io', ['-r', '-f', 'raw', '-c', `read -P 0 ${2 * MiB} 65536`, '-c', `read ${4 * MiB + 65536} 65536`, server.uri]);
-      assert.doesNotMatch(good.stdout + good.stderr, /error|fail/i);
-      assert.notEqual(runTool('nbdcopy', [server.uri, join(dir, 'never.img')]).status, 0, 'nbdcopy copied a damaged revision');
+      for (const [clientFlags, name] of [[1, id], [3, '']] as const) {
+        const client = await RawNbd.open(server.uri);
+        client.send(u32(clientFlags));
+        client.option(1, Buffer.from(name));
+        const noZeroes = (clientFlags & 2) !== 0;
+        const answer = await client.read(noZeroes ? 10 : 134);
+        assert.equal(answer.readBigUInt64BE(0), BigInt(IMAGE_SIZE));
+        assert.equal(answer.readUInt16BE(8) & 3, 3, 'HAS_FLAGS and READ_ONLY');
+        if (!noZeroes) assert.ok(answer.subarray(10).equals(Buffer.alloc(124)));
+        client.request(0, BigInt(4 * MiB), 65536, 9n);
+        const header = await client.read(16);
+        assert.equal(header.readUInt32BE(0), 0x67446698, 'a simple reply');
+        assert.equal(header.readUInt32BE(4), 0, 'no error');
+        assert.equal(header.readBigUInt64BE(8), 9n);
+        assert.ok((await client.read(65536)).equals(content.subarray(4 * MiB, 4 * MiB + 65536)));
+        client.close();
+      }
     } finally {
-      await server.stop();
-      writeFileSync(image, original);
+      assert.equal(await server.stop(), 0);
     }
-    assert.match(server.log(), new RegExp(`ERROR revision ${id}: block at offset ${4 * MiB} does not match its recorded hash`));
   });
+
+  for (const store of storeTypeNames()) {
+    test(`a damaged block of a ${store} revision is an I/O error for the client and a log line; the blocks around it still read`, async () => {
+      const damagedJob = join(dir, `damaged-${store}`);
+      const damagedId = jobWithRevision(damagedJob, join(dir, 'source.img'), store);
+      damageBlockAt(damagedJob, damagedId, 4 * MiB);
+      const server = await startServe(damagedJob, ['-r', damagedId, '--listen', '127.0.0.1:0']);
+      try {
+        const bad = runTool('qemu-io', ['-r', '-f', 'raw', '-c', `read ${4 * MiB} 4096`, server.uri]);
+        assert.match(bad.stdout + bad.stderr, /Input\/output error/);
+        const good = runTool('qemu-io', ['-r', '-f', 'raw', '-c', `read -P 0 ${2 * MiB} 65536`, '-c', `read ${4 * MiB + 65536} 65536`, server.uri]);
+        assert.doesNotMatch(good.stdout + good.stderr, /error|fail/i);
+        assert.notEqual(runTool('nbdcopy', [server.uri, join(dir, 'never.img')]).status, 0, 'nbdcopy copied a damaged revision');
+      } finally {
+        assert.equal(await server.stop(), 0);
+      }
+      assert.match(server.log(), new RegExp(`ERROR revision ${damagedId}: block at offset ${4 * MiB} does not match its recorded hash`));
+    });
+  }
 
   test('SIGTERM closes a connected client cleanly and exits 0; SIGINT too', async () => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { Stream } from 'node:stream';
 import { throwIfAborted } from '../../util/abort.js';
 import { BackyError, errorCode } from '../../util/errors.js';
 import { programPath, runProgram } from '../../util/programs.js';
@@ -79,10 +80,12 @@ export function timeoutArguments(env: NodeJS.ProcessEnv): string[] {
 export class RbdClient {
   private readonly program: string;
 
+  /** `inherit`: streams every short rbd command holds as descriptors 3 and on (see rbd-restore-watchdog). */
   constructor(
     readonly pool: string,
     readonly image: string,
     private readonly env: NodeJS.ProcessEnv = process.env,
+    private readonly inherit: readonly Stream[] = [],
   ) {
     this.program = programPath('rbd', env);
   }
@@ -139,7 +142,7 @@ export class RbdClient {
   async run(args: string[], acceptedCodes: number[] = []): Promise<{ stdout: string; exitCode: number }> {
     let result;
     try {
-      result = await runProgram(this.program, [...timeoutArguments(this.env), ...args], { env: this.env, timeoutMs: COMMAND_TIMEOUT_MS });
+      result = await runProgram(this.program, [...timeoutArguments(this.env), ...args], { env: this.env, timeoutMs: COMMAND_TIMEOUT_MS, inherit: this.inherit });
     } catch (err) {
       throw this.spawnFailure(err);
     }

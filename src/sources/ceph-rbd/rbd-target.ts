@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable, Stream, Writable } from 'node:stream';
 import { BackyError, errorCode } from '../../util/errors.js';
 import { programPath } from '../../util/programs.js';
 import { RbdClient, timeoutArguments } from './rbd-client.js';
@@ -32,12 +32,14 @@ export class RbdTarget {
   readonly client: RbdClient;
   private readonly program: string;
 
+  /** `inherit`: streams every rbd it runs holds as descriptors 3 and on (see rbd-restore-watchdog). */
   constructor(
     readonly pool: string,
     readonly image: string,
     private readonly env: NodeJS.ProcessEnv = process.env,
+    private readonly inherit: readonly Stream[] = [],
   ) {
-    this.client = new RbdClient(pool, image, env);
+    this.client = new RbdClient(pool, image, env, inherit);
     this.program = programPath('rbd', env);
   }
 
@@ -83,16 +85,17 @@ export class RbdTarget {
     await this.client.run(['migration', 'commit', '--no-progress', this.spec]);
   }
 
-  /** `rbd migration abort`: for an import, the image goes with it; `busy` as for `remove`. */
+  /** `rbd migration abort`: for an import, the image goes with it (a missing image has nothing to abort); `busy` as for `remove`. */
   async abort(): Promise<'aborted' | 'busy'> {
-    return (await this.client.run(['migration', 'abort', '--no-progress', this.spec], [16])).exitCode === 16 ? 'busy' : 'aborted';
+    return (await this.client.run(['migration', 'abort', '--no-progress', this.spec], [2, 16])).exitCode === 16 ? 'busy' : 'aborted';
   }
 
   private spawn(args: string[], onStderr: (text: string) => void, graceMs: number): RbdRun {
-    const child: ChildProcessByStdio<Writable, null, Readable> = spawn(this.program, [...timeoutArguments(this.env), ...args], {
+    // The inherited streams beyond the first three make TypeScript forget which of those are pipes.
+    const child = spawn(this.program, [...timeoutArguments(this.env), ...args], {
       env: this.env,
-      stdio: ['pipe', 'ignore', 'pipe'],
-    });
+      stdio: ['pipe', 'ignore', 'pipe', ...this.inherit],
+    }) as ChildProcessByStdio<Writable, null, Readable>;
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (text: string) => {
       stderr = (stderr + text).slice(-STDERR_LIMIT);
