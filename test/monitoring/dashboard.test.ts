@@ -129,6 +129,11 @@ test('the dashboard in headless chromium: jobs with their SLA, a job with revisi
     const cookie = /set-cookie: (backy_session=[^;]+); Max-Age=43200; Path=\/; HttpOnly; SameSite=Strict/i.exec(login.headers);
     assert.ok(cookie, login.headers);
     assert.equal(curl(`${base}/jobs/web-frontend`, { args: ['-H', `Cookie: ${cookie[1]}`] }).status, 200);
+    // A stale link to a job that is gone: a page saying so, its name escaped.
+    const gone = curl(`${base}/jobs/%3Cb%3Eold-vm`, { args: ['-H', `Cookie: ${cookie[1]}`] });
+    assert.equal(gone.status, 404);
+    assert.match(gone.headers, /content-type: text\/html/i);
+    assert.match(gone.body, /No job named "&#60;b&#62;old-vm" in this scheduler's configuration\.[^]*<a href="\/">All jobs<\/a>/);
     // A session is no API token, and an offsite "next" never leaves the server.
     assert.equal(curl(`${base}/v1/jobs`, { args: ['-H', `Cookie: ${cookie[1]}`] }).status, 401);
     const offsite = curl(`${base}/login`, { method: 'POST', args: ['--data-urlencode', `token=${TOKENS.ci}`, '--data-urlencode', 'next=//evil.example/'] });

@@ -7,7 +7,7 @@ import type { SchedulerControl } from '../../scheduler/status-model.js';
 import type { Logger } from '../../util/logger.js';
 import { Authenticator, SESSION_COOKIE, SESSION_SECONDS } from './auth.js';
 import { sendError } from './errors.js';
-import { DASHBOARD_CSS, jobPage, jobsPage, loginPage } from './pages.js';
+import { DASHBOARD_CSS, jobPage, jobsPage, loginPage, noSuchJobPage } from './pages.js';
 
 export interface DashboardOptions {
   view: SchedulerControl;
@@ -93,7 +93,7 @@ export function registerDashboard(app: FastifyInstance, { view, auth, logger, no
     '/jobs/:job',
     page(async (request, reply) => {
       const detail = await view.jobDetail(request.params.job ?? '');
-      if (!detail) return sendError(reply, 'JOB_NOT_FOUND', `no job named "${request.params.job}"`);
+      if (!detail) return reply.code(404).type('text/html; charset=utf-8').send(noSuchJobPage(request.params.job ?? ''));
       return reply.type('text/html; charset=utf-8').send(jobPage(detail, now()));
     }),
   );

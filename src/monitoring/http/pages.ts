@@ -119,6 +119,11 @@ export function jobPage(detail: JobDetail, now: Date): string {
   );
 }
 
+/** A job page for a name the scheduler does not know (a stale link, a job removed from the configuration). */
+export function noSuchJobPage(name: string): string {
+  return layout('backy: no such job', `<h1>backy</h1>\n<p class="sla-late">No job named "${escapeHtml(name)}" in this scheduler's configuration.</p>\n<p><a href="/">All jobs</a></p>`);
+}
+
 export function loginPage(next: string, failed: boolean): string {
   return layout(
     'backy: sign in',
