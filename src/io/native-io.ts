@@ -7,6 +7,7 @@ interface NativeIo {
   tryFlock(fd: number): boolean;
   zeroFill(buffer: Buffer, start: number, end: number): void;
   syncfs(fd: number): void;
+  readRegular(path: string, buffer: Buffer): number;
   /** Absent when the helper was built without the xxHash header. */
   checksum?(buffer: Buffer, seed: bigint): bigint;
 }
@@ -57,6 +58,17 @@ export function dataRanges(fd: number, start: number, end: number): DataMap | nu
 /** Where the buffer's bytes start within their memory page; null without the helper. */
 export function pageOffset(buffer: Buffer): number | null {
   return load()?.pageOffset(buffer) ?? null;
+}
+
+/**
+ * Reads a regular file (followed through symlinks, never blocking on a
+ * FIFO) into the buffer in one call: how many bytes it holds up to the
+ * buffer's length. Throws Node-style errors (`code`, `syscall`, `path`), or
+ * one with code `ENOTREG` and the file's `mode`; null without the helper.
+ */
+export function readRegular(path: string, buffer: Buffer): number | null {
+  const helper = load();
+  return helper ? helper.readRegular(path, buffer) : null;
 }
 
 /**

@@ -1,4 +1,5 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, statSync } from 'node:fs';
+import { readRegular } from '../io/native-io.js';
 import { open, type FileHandle } from 'node:fs/promises';
 
 /**
@@ -89,8 +90,36 @@ function tooLarge(size: number, limit: number): NotRegularFileError {
   return new NotRegularFileError(`it has ${size} bytes, more than the ${limit} any such file can have`);
 }
 
+/** Reused by every read of the usual limit: 10,000 `.rev` files per `status` need no buffer each. */
+let metadataBuffer: Buffer | undefined;
+
 /** The text of a small regular file, synchronously (following symlinks). */
 export function readSmallFileSync(path: string, limit = METADATA_LIMIT): string {
+  // One byte more than the limit: a file read to the limit and past it is too large.
+  const buffer = limit === METADATA_LIMIT ? (metadataBuffer ??= Buffer.allocUnsafe(METADATA_LIMIT + 1)) : Buffer.allocUnsafe(limit + 1);
+  let done: number | null;
+  try {
+    done = readRegular(path, buffer);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTREG') throw notRegular((err as { mode: number }).mode);
+    throw err;
+  }
+  if (done === null) return readSmallFileByCalls(path, limit);
+  if (done > limit) throw tooLarge(sizeOrRead(path, done), limit);
+  return buffer.toString('utf8', 0, done);
+}
+
+/** The size a too-large file has now, for the message; what was read where it cannot be had. */
+function sizeOrRead(path: string, read: number): number {
+  try {
+    return Math.max(read, statSync(path).size);
+  } catch {
+    return read;
+  }
+}
+
+/** readSmallFileSync without the native helper: open, fstat, read, close. */
+function readSmallFileByCalls(path: string, limit: number): string {
   const { fd, size } = openSizedSync(path, constants.O_RDONLY);
   try {
     if (size > limit) throw tooLarge(size, limit);
