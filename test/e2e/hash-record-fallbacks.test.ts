@@ -81,7 +81,19 @@ function stoppedAt(syscalls: string, args: string[]): Traced {
   const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
     strace.once('exit', (code) => resolve({ code, stdout, stderr })),
   );
-  const pid = () => Number(readFileSync(`/proc/${strace.pid}/task/${strace.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+  // Not just strace's first child: at its start strace forks short-lived children of its own (copies of itself, with its
+  // command line) to probe ptrace, stopped ones too; the one that runs backy is the one that has exec'd node.
+  const pid = () => {
+    for (const child of readFileSync(`/proc/${strace.pid}/task/${strace.pid}/children`, 'utf8').trim().split(/\s+/)) {
+      try {
+        const [program, main] = readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0');
+        if (program === process.execPath && main === BACKY_MAIN) return Number(child);
+      } catch {
+        // Gone meanwhile: one of strace's own.
+      }
+    }
+    return NaN;
+  };
   return { strace, exited, pid };
 }
 
@@ -121,14 +133,16 @@ function isStopped(pid: number): boolean {
 }
 
 async function untilStopped(traced: Traced, what: string): Promise<number> {
+  let pid = NaN;
   await waitUntil(() => {
     try {
-      return isStopped(traced.pid());
+      pid = traced.pid();
+      return isStopped(pid);
     } catch {
       return false;
     }
   }, what);
-  return traced.pid();
+  return pid;
 }
 
 describe('recorded hashes', () => {
