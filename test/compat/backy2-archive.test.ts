@@ -86,21 +86,24 @@ test('test_load_revisions, test_clean_history_should_exclude_incomplete_revs', (
 
 test('test_find_revision', () => {
   withArchive(true, (job) => {
-    // backy 2.x: 'last', 0 and 'daily' are the incomplete 123-2; here the newest complete revision.
-    assert.equal(find(job, 'last'), '1231');
-    assert.equal(find(job, '0'), '1231');
-    assert.equal(find(job, 'daily'), '1231');
-    assert.equal(find(job, '1232'), 'backy: revision 1232 is incomplete (its backup did not finish)');
-    // backy 2.x: a[1] is 123-1 and a[2] 123-0; here 1 is 1230, the one before the newest complete one.
-    assert.equal(find(job, '1'), '1230');
-    assert.equal(find(job, '2'), 'backy: revision 2 not found: the job has 2 complete revisions');
-    assert.equal(find(job, '-1'), 'backy: no revision matches "-1" (not a number, ID, ID prefix, "last" or tag)');
-    // As in backy 2.x: a number beyond the revisions is looked up as an ID.
-    assert.equal(find(job, '1231'), '1231');
-    assert.equal(find(job, '1230'), '1230');
-    assert.equal(find(job, '125125'), 'backy: revision 125125 not found: the job has 2 complete revisions');
-    assert.equal(find(job, 'weekly'), '1231');
-    assert.equal(find(job, 'monthly'), '1230');
+    const expected: Array<[spec: string, answer: string]> = [
+      // backy 2.x: 'last', 0 and 'daily' are the incomplete 123-2; here the newest complete revision.
+      ['last', '1231'],
+      ['0', '1231'],
+      ['daily', '1231'],
+      ['1232', 'backy: revision 1232 is incomplete (its backup did not finish)'],
+      // backy 2.x: a[1] is 123-1 and a[2] 123-0; here 1 is 1230, the one before the newest complete one.
+      ['1', '1230'],
+      ['2', 'backy: revision 2 not found: the job has 2 complete revisions'],
+      ['-1', 'backy: no revision matches "-1" (not a number, ID, ID prefix, "last" or tag)'],
+      // As in backy 2.x: a number beyond the revisions is looked up as an ID.
+      ['1231', '1231'],
+      ['1230', '1230'],
+      ['125125', 'backy: revision 125125 not found: the job has 2 complete revisions'],
+      ['weekly', '1231'],
+      ['monthly', '1230'],
+    ];
+    for (const [spec, answer] of expected) assert.equal(find(job, spec), answer, `find -r ${spec}`);
   });
 });
 
