@@ -5,6 +5,7 @@ import { StoreError, type RevisionReader, type Store } from '../store/store.js';
 import { JobDirectory, type JobScan } from './job-directory.js';
 import { resolveRevisionSpec } from './revision-spec.js';
 import type { Revision } from './revision.js';
+import { markInUse } from './revision-use.js';
 
 /** A revision a command was asked for, with where it lives. */
 export interface SelectedRevision {
@@ -38,10 +39,19 @@ export interface OpenedRevision {
 /**
  * Opens the revision's data for a full read, refusing data that cannot be
  * the revision: missing, unreadable, or not the size its `.rev` records.
+ * Until closed, the revision is marked in use, so retention keeps it.
  */
 export async function openRevision(selected: SelectedRevision, logger: Logger, withoutRecord = 'reading it unchecked'): Promise<OpenedRevision> {
   const { revision, store } = selected;
-  const reader = await openData(store, revision);
+  // Before the data is opened: retention either removed it already (the open fails) or keeps it until we are done.
+  const release = await markInUse(selected.job.path, revision.uuid, logger);
+  let reader: RevisionReader;
+  try {
+    reader = await openData(store, revision);
+  } catch (err) {
+    await release();
+    throw err;
+  }
   try {
     requireRecordedSize(revision, reader.size);
     let record: HashRecord | null = null;
@@ -57,12 +67,17 @@ export async function openRevision(selected: SelectedRevision, logger: Logger, w
       reader,
       record,
       close: async () => {
-        await record?.close();
-        await reader.close();
+        try {
+          await record?.close();
+          await reader.close();
+        } finally {
+          await release();
+        }
       },
     };
   } catch (err) {
     await reader.close();
+    await release();
     throw err;
   }
 }

@@ -1,5 +1,6 @@
 import { believable, type JobDirectory } from '../job/job-directory.js';
 import { isComplete } from '../job/revision.js';
+import { claimForRemoval } from '../job/revision-use.js';
 import { planRetention, type RetentionPlan } from '../schedule/retention.js';
 import type { Schedule } from '../schedule/schedule.js';
 import type { Clock } from '../util/clock.js';
@@ -11,7 +12,8 @@ import type { Logger } from '../util/logger.js';
  * disk now, then rewrite the `.rev` files of revisions that lose tags and
  * delete those left without any — all of them with one flush of the
  * directory. Revisions whose `.rev` cannot be read take no part: they are
- * never deleted; nor are those dated in the future.
+ * never deleted; nor are those dated in the future, nor those a command is
+ * reading (see revision-use: kept until a run finds them unused).
  */
 export async function expireRevisions(directory: JobDirectory, schedule: Schedule, clock: Clock, logger: Logger): Promise<RetentionPlan> {
   const store = await directory.store();
@@ -34,10 +36,20 @@ export async function expireRevisions(directory: JobDirectory, schedule: Schedul
       logger.info(`${directory.path}: revision ${change.uuid} expired from ${change.expired.join(',')}, keeps ${change.tags.join(',')}`);
     }
     await directory.writeRevisions(plan.retag.map((change) => ({ ...byId.get(change.uuid)!, tags: change.tags })));
-    for (const change of plan.remove) {
-      logger.info(`${directory.path}: removing revision ${change.uuid} (${change.expired.length > 0 ? `expired from ${change.expired.join(',')}` : 'it carries no tags'})`);
+    const claim = await claimForRemoval(directory.path, plan.remove.map((change) => change.uuid));
+    try {
+      const inUse = new Set(claim.inUse);
+      for (const id of claim.inUse) {
+        logger.info(`${directory.path}: keeping revision ${id} for now, though it expired: a backy serve, mount or restore is reading it`);
+      }
+      plan.remove = plan.remove.filter((change) => !inUse.has(change.uuid));
+      for (const change of plan.remove) {
+        logger.info(`${directory.path}: removing revision ${change.uuid} (${change.expired.length > 0 ? `expired from ${change.expired.join(',')}` : 'it carries no tags'})`);
+      }
+      await directory.removeRevisions(plan.remove.map((change) => change.uuid), store);
+    } finally {
+      await claim.release();
     }
-    await directory.removeRevisions(plan.remove.map((change) => change.uuid), store);
     if (plan.remove.length > 0) {
       const removed = new Set(plan.remove.map((change) => change.uuid));
       const newest = believable(scan.revisions, now).filter((r) => isComplete(r) && !removed.has(r.uuid)).at(-1) ?? null;

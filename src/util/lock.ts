@@ -58,7 +58,7 @@ export class FileLock {
 }
 
 /** Never through a symlink: one planted in place of the lock file would have us truncate what it points to. */
-async function openLockFile(path: string): Promise<FileHandle> {
+export async function openLockFile(path: string): Promise<FileHandle> {
   let handle: FileHandle;
   try {
     // O_NONBLOCK: a FIFO in its place must not hang us; it is refused below.

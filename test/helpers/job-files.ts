@@ -37,13 +37,13 @@ export function readRevisionYaml(job: string, id: string): Record<string, unknow
 }
 
 /**
- * Every entry of a job directory except the lock file: name → mode and
+ * Every entry of a job directory except the lock files: name → mode and
  * SHA-256 of the content, or the symlink's target.
  */
 export function fingerprintJob(job: string): Record<string, string> {
   const result: Record<string, string> = {};
   for (const name of readdirSync(job).sort()) {
-    if (name === '.backy.lock' || name === '.backy.rev.lock') continue;
+    if (name === '.backy.lock' || name === '.backy.rev.lock' || name === '.backy.in-use') continue;
     const path = join(job, name);
     const info = lstatSync(path);
     if (info.isSymbolicLink()) result[name] = `-> ${readlinkSync(path)}`;
