@@ -266,12 +266,25 @@ export class JobDirectory {
    * data that looks complete, then its data; the directory is flushed once
    * for all of them.
    */
-  async removeRevisions(ids: readonly string[], store: Store): Promise<void> {
+  /**
+   * Removes the revisions with one flush of the directory; where `guard`
+   * is given, only those it lets go (it is told when each is gone).
+   * Returns the IDs removed.
+   */
+  async removeRevisions(ids: readonly string[], store: Store, guard?: { mayRemove(id: string): boolean; removed(id: string): void }): Promise<string[]> {
+    const removed: string[] = [];
     for (const id of ids) {
-      await unlinkIfPresent(this.revisionPath(id));
-      await store.remove(id);
+      if (guard && !guard.mayRemove(id)) continue;
+      try {
+        await unlinkIfPresent(this.revisionPath(id));
+        await store.remove(id);
+      } finally {
+        guard?.removed(id);
+      }
+      removed.push(id);
     }
-    if (ids.length > 0) await syncDirectory(this.path);
+    if (removed.length > 0) await syncDirectory(this.path);
+    return removed;
   }
 
   /**

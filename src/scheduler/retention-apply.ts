@@ -1,6 +1,6 @@
 import { believable, type JobDirectory } from '../job/job-directory.js';
 import { isComplete } from '../job/revision.js';
-import { claimForRemoval } from '../job/revision-use.js';
+import { RemovalGuard } from '../job/revision-use.js';
 import { planRetention, type RetentionPlan } from '../schedule/retention.js';
 import type { Schedule } from '../schedule/schedule.js';
 import type { Clock } from '../util/clock.js';
@@ -36,19 +36,26 @@ export async function expireRevisions(directory: JobDirectory, schedule: Schedul
       logger.info(`${directory.path}: revision ${change.uuid} expired from ${change.expired.join(',')}, keeps ${change.tags.join(',')}`);
     }
     await directory.writeRevisions(plan.retag.map((change) => ({ ...byId.get(change.uuid)!, tags: change.tags })));
-    const claim = await claimForRemoval(directory.path, plan.remove.map((change) => change.uuid));
-    try {
-      const inUse = new Set(claim.inUse);
-      for (const id of claim.inUse) {
-        logger.info(`${directory.path}: keeping revision ${id} for now, though it expired: a backy serve, mount or restore is reading it`);
+    if (plan.remove.length > 0) {
+      const guard = await RemovalGuard.open(directory.path);
+      const changes = new Map(plan.remove.map((change) => [change.uuid, change]));
+      try {
+        const removed = await directory.removeRevisions([...changes.keys()], store, {
+          mayRemove: (id) => {
+            if (!guard.take(id)) {
+              logger.info(`${directory.path}: keeping revision ${id} for now, though it expired: a backy serve, mount or restore is reading it`);
+              return false;
+            }
+            const { expired } = changes.get(id)!;
+            logger.info(`${directory.path}: removing revision ${id} (${expired.length > 0 ? `expired from ${expired.join(',')}` : 'it carries no tags'})`);
+            return true;
+          },
+          removed: (id) => guard.letGo(id),
+        });
+        plan.remove = removed.map((id) => changes.get(id)!);
+      } finally {
+        await guard.close();
       }
-      plan.remove = plan.remove.filter((change) => !inUse.has(change.uuid));
-      for (const change of plan.remove) {
-        logger.info(`${directory.path}: removing revision ${change.uuid} (${change.expired.length > 0 ? `expired from ${change.expired.join(',')}` : 'it carries no tags'})`);
-      }
-      await directory.removeRevisions(plan.remove.map((change) => change.uuid), store);
-    } finally {
-      await claim.release();
     }
     if (plan.remove.length > 0) {
       const removed = new Set(plan.remove.map((change) => change.uuid));
