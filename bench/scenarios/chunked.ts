@@ -173,7 +173,7 @@ export async function run(): Promise<string> {
       '',
       'The peers benchmark\'s images, commands and method (see bench/results/peers.md), with backy\'s job directory (`backy init --store chunked`, its pool inside) and the peers\' repositories on the same ext4 loop filesystem, one at a time; growth is the filesystem\'s used bytes (df).',
       '',
-      `Versions: ${versions()}. Run took ${((Date.now() - started) / 60000).toFixed(1)} min on a machine shared with other work: load at start \`${uptimeBefore}\`, at the end \`${uptime()}\`; 1-minute load when a step started: ${Math.min(...loads).toFixed(2)} to ${Math.max(...loads).toFixed(2)} (2 cores).`,
+      `Versions: ${versions()}. Run took ${((Date.now() - started) / 60000).toFixed(1)} min (2 cores; a load above 2 means other work shared them): load at start \`${uptimeBefore}\`, at the end \`${uptime()}\`; 1-minute load when a step started: ${Math.min(...loads).toFixed(2)} to ${Math.max(...loads).toFixed(2)}.`,
       '',
       '| step | backy-chunked | restic | borg |',
       '|---|---:|---:|---:|',
