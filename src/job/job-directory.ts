@@ -17,6 +17,12 @@ import { JobLock } from './job-lock.js';
 import { isComplete, MisnamedRevisionError, parseRevision, RevisionFileError, writeRevisionFile, type Revision } from './revision.js';
 import { unlinkIfPresent } from '../util/unlink.js';
 
+/** Asked before each revision a removal takes, and told when it is gone. */
+export interface RemovalCheck {
+  mayRemove(id: string): boolean;
+  removed(id: string): void;
+}
+
 export const CONFIG_FILE = 'config';
 export const LOCK_FILE = '.backy.lock';
 /**
@@ -264,14 +270,10 @@ export class JobDirectory {
   /**
    * Removes revisions: each one's metadata first, so a crash never leaves
    * data that looks complete, then its data; the directory is flushed once
-   * for all of them.
+   * for all of them. With a `guard`, only those it lets go (it is told when
+   * each is gone). Returns the IDs removed.
    */
-  /**
-   * Removes the revisions with one flush of the directory; where `guard`
-   * is given, only those it lets go (it is told when each is gone).
-   * Returns the IDs removed.
-   */
-  async removeRevisions(ids: readonly string[], store: Store, guard?: { mayRemove(id: string): boolean; removed(id: string): void }): Promise<string[]> {
+  async removeRevisions(ids: readonly string[], store: Store, guard?: RemovalCheck): Promise<string[]> {
     const removed: string[] = [];
     for (const id of ids) {
       if (guard && !guard.mayRemove(id)) continue;

@@ -45,38 +45,34 @@ export async function openRevision(selected: SelectedRevision, logger: Logger, w
   const { revision, store } = selected;
   // Before the data is opened: retention either removed it already (the open fails) or keeps it until we are done.
   const release = await markInUse(selected.job.path, revision.uuid, logger);
-  let reader: RevisionReader;
+  let reader: RevisionReader | undefined;
   try {
-    reader = await openData(store, revision);
-  } catch (err) {
-    await release();
-    throw err;
-  }
-  try {
-    requireRecordedSize(revision, reader.size);
+    const opened = await openData(store, revision);
+    reader = opened;
+    requireRecordedSize(revision, opened.size);
     let record: HashRecord | null = null;
     if (revision.hashes) {
       try {
-        record = await reader.hashes(revision.hashes);
+        record = await opened.hashes(revision.hashes);
       } catch (err) {
         if (!(err instanceof HashRecordError)) throw err;
         logger.warn(`cannot check revision ${revision.uuid} against its recorded hashes: ${err.message}; ${withoutRecord}`);
       }
     }
     return {
-      reader,
+      reader: opened,
       record,
       close: async () => {
         try {
           await record?.close();
-          await reader.close();
+          await opened.close();
         } finally {
           await release();
         }
       },
     };
   } catch (err) {
-    await reader.close();
+    await reader?.close();
     await release();
     throw err;
   }

@@ -4,6 +4,7 @@ import fsx from 'fs-native-extensions';
 import { BackyError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { openLockFile } from '../util/lock.js';
+import type { RemovalCheck } from './job-directory.js';
 
 /**
  * Revisions in use: a command that reads a revision for a while (`serve`,
@@ -65,7 +66,7 @@ export async function markInUse(jobPath: string, id: string, logger: Logger): Pr
  * place, a FIFO) nothing can be known to be unused, so nothing is
  * removed: that is an error, never a removal.
  */
-export class RemovalGuard {
+export class RemovalGuard implements RemovalCheck {
   private constructor(private readonly handle: FileHandle) {}
 
   static async open(jobPath: string): Promise<RemovalGuard> {
@@ -76,12 +77,12 @@ export class RemovalGuard {
     }
   }
 
-  /** False while a command is reading the revision; otherwise it is ours until `letGo`. */
-  take(id: string): boolean {
+  /** False while a command is reading the revision; otherwise it is ours until `removed`. */
+  mayRemove(id: string): boolean {
     return fsx.tryLock(this.handle.fd, byteOf(id), 1);
   }
 
-  letGo(id: string): void {
+  removed(id: string): void {
     fsx.unlock(this.handle.fd, byteOf(id), 1);
   }
 

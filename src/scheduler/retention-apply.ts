@@ -1,4 +1,4 @@
-import { believable, type JobDirectory } from '../job/job-directory.js';
+import { believable, type JobDirectory, type RemovalCheck } from '../job/job-directory.js';
 import { isComplete } from '../job/revision.js';
 import { RemovalGuard } from '../job/revision-use.js';
 import { planRetention, type RetentionPlan } from '../schedule/retention.js';
@@ -39,28 +39,30 @@ export async function expireRevisions(directory: JobDirectory, schedule: Schedul
     if (plan.remove.length > 0) {
       const guard = await RemovalGuard.open(directory.path);
       const changes = new Map(plan.remove.map((change) => [change.uuid, change]));
+      let removed: Set<string>;
       try {
-        const removed = await directory.removeRevisions([...changes.keys()], store, {
+        const logged: RemovalCheck = {
           mayRemove: (id) => {
-            if (!guard.take(id)) {
-              logger.info(`${directory.path}: keeping revision ${id} for now, though it expired: a backy serve, mount or restore is reading it`);
-              return false;
-            }
+            const free = guard.mayRemove(id);
             const { expired } = changes.get(id)!;
-            logger.info(`${directory.path}: removing revision ${id} (${expired.length > 0 ? `expired from ${expired.join(',')}` : 'it carries no tags'})`);
-            return true;
+            logger.info(
+              free
+                ? `${directory.path}: removing revision ${id} (${expired.length > 0 ? `expired from ${expired.join(',')}` : 'it carries no tags'})`
+                : `${directory.path}: keeping revision ${id} for now, though it expired: a backy serve, mount or restore is reading it`,
+            );
+            return free;
           },
-          removed: (id) => guard.letGo(id),
-        });
-        plan.remove = removed.map((id) => changes.get(id)!);
+          removed: (id) => guard.removed(id),
+        };
+        removed = new Set(await directory.removeRevisions([...changes.keys()], store, logged));
       } finally {
         await guard.close();
       }
-    }
-    if (plan.remove.length > 0) {
-      const removed = new Set(plan.remove.map((change) => change.uuid));
-      const newest = believable(scan.revisions, now).filter((r) => isComplete(r) && !removed.has(r.uuid)).at(-1) ?? null;
-      await directory.updateLastLinks(newest, logger, { imageLink: Boolean(store.filePath) });
+      plan.remove = plan.remove.filter((change) => removed.has(change.uuid));
+      if (removed.size > 0) {
+        const newest = believable(scan.revisions, now).filter((r) => isComplete(r) && !removed.has(r.uuid)).at(-1) ?? null;
+        await directory.updateLastLinks(newest, logger, { imageLink: Boolean(store.filePath) });
+      }
     }
     return plan;
   } finally {
