@@ -5,7 +5,7 @@
  * runs beside the main thread, on shared memory the main thread hands over.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, renameSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import fsx from 'fs-native-extensions';
@@ -84,12 +84,18 @@ function ensureChunk(state: WriterState, fd: number, name: string, block: Buffer
   const stripe = stripeOf(name);
   fsx.waitForLockSync(fd, stripe, 1, { shared: true });
   try {
-    try {
-      utimesSync(chunkPath(state.pool, name), now, now);
-      state.known.add(name);
-      return 0;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    // Looked up first: a full backup finds none of its chunks, and a failed
+    // utimes throws, which costs more than the lookup and the write together.
+    const path = chunkPath(state.pool, name);
+    if (statSync(path, { throwIfNoEntry: false })) {
+      try {
+        utimesSync(path, now, now);
+        state.known.add(name);
+        return 0;
+      } catch (err) {
+        // Quarantined meanwhile (that takes no stripe lock): written again.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
     }
   } finally {
     fsx.unlock(fd, stripe, 1);
