@@ -11,13 +11,15 @@ export interface CliResult {
   stderr: string;
 }
 
-export function backy(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): CliResult {
+/** Runs backy to its end; `timeoutMs` kills it (status null) where a hang is the failure to catch. */
+export function backy(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): CliResult {
   const result = spawnSync(process.execPath, [BACKY_MAIN, ...args], {
     encoding: 'utf8',
     cwd: options.cwd,
     env: options.env ?? process.env,
     input: options.input,
     maxBuffer: 64 * 1024 * 1024,
+    ...(options.timeoutMs ? { timeout: options.timeoutMs, killSignal: 'SIGKILL' as const } : {}),
   });
   return { status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
 }

@@ -12,7 +12,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backy, backyAsync } from '../helpers/cli.js';
 import { readRevisionYaml, revisionIds, writeAt } from '../helpers/job-files.js';
@@ -117,6 +118,96 @@ describe('a chunk pool shared by the jobs of a base directory', () => {
       assert.ok(readFileSync(target).equals(readFileSync(join(sources, `vm${i}.img`))), `job ${i} restores`);
       rmSync(target);
     }
+  });
+
+  for (const [kind, found] of [
+    ['a directory', 'verify'],
+    ['a FIFO', 'backup'],
+    ['a link to a file outside', 'verify'],
+  ] as const) {
+    it(`a chunk's name held by ${kind} is damage found by ${found}: no hang, and the next backup heals`, () => {
+      const [job] = setup(1);
+      const image = randomBytes(2 * MiB);
+      writeFileSync(join(sources, 'vm0.img'), image);
+      ok(['-b', job!, 'backup', 'daily']);
+      const name = readFileSync(join(job!, `${revisionIds(job!)[0]}.index`)).subarray(32 + 3 * 32, 32 + 4 * 32).toString('hex');
+      const path = chunkFiles(pool()).get(name)!;
+      const outside = join(sources, 'outside');
+      writeFileSync(outside, 'not a chunk');
+      rmSync(path);
+      if (kind === 'a directory') mkdirSync(path);
+      else if (kind === 'a FIFO') execFileSync('mkfifo', [path]);
+      else symlinkSync(outside, path);
+
+      const failed = backy(['-b', job!, found, ...(found === 'backup' ? ['daily'] : [])], { timeoutMs: 30_000 });
+      assert.equal(failed.status, 1, `exit 1, not a hang (${failed.signal ?? 'exited'})`);
+      const line = found === 'verify' ? failed.stdout : failed.stderr;
+      assert.match(line, new RegExp(`block at offset ${3 * BLOCK} does not match its recorded hash`));
+      assert.ok(existsSync(join(pool(), 'damaged', name)), 'moved aside');
+      assert.equal(revisionIds(job!).length, 1, 'a failed backup leaves no revision');
+
+      ok(['-b', job!, 'backup', 'daily']);
+      assert.ok(readFileSync(path).equals(image.subarray(3 * BLOCK, 4 * BLOCK)), 'the chunk is back, a regular file');
+      const target = join(fs.path, 'restored.img');
+      ok(['-b', job!, 'restore', target]);
+      assert.ok(readFileSync(target).equals(image));
+      rmSync(target);
+      assert.equal(readFileSync(outside, 'utf8'), 'not a chunk', "the link's target is untouched");
+    });
+  }
+
+  it('a pool description that is a FIFO is one line and exit 1 for every command that needs the pool, never a hang', () => {
+    const [job] = setup(1);
+    const image = randomBytes(MiB);
+    writeFileSync(join(sources, 'vm0.img'), image);
+    ok(['-b', job!, 'backup', 'daily']);
+    const description = join(pool(), 'pool');
+    const saved = readFileSync(description);
+    rmSync(description);
+    execFileSync('mkfifo', [description]);
+    const target = join(fs.path, 'restored.img');
+    for (const args of [['backup', 'daily'], ['verify'], ['gc'], ['restore', target]]) {
+      const result = backy(['-b', job!, ...args], { timeoutMs: 30_000 });
+      assert.equal(result.status, 1, `${args[0]}: exit 1, not a hang (${result.signal ?? 'exited'})`);
+      assert.match(result.stdout + result.stderr, new RegExp(`${description} cannot be a chunk pool description: it is a FIFO, not a regular file\\n$`));
+    }
+    assert.equal(backy(['-b', job!, 'status'], { timeoutMs: 30_000 }).status, 0, 'status still lists the revisions');
+    assert.equal(revisionIds(job!).length, 1, 'nothing removed');
+    assert.ok(!existsSync(target));
+    rmSync(description);
+    writeFileSync(description, saved);
+    ok(['-b', job!, 'restore', target]);
+    assert.ok(readFileSync(target).equals(image));
+    rmSync(target);
+  });
+
+  it('a stripe directory replaced by a link is refused (nothing written where it points); one deleted is made again and healed', () => {
+    const [job] = setup(1);
+    const image = randomBytes(2 * MiB);
+    writeFileSync(join(sources, 'vm0.img'), image);
+    ok(['-b', job!, 'backup', 'daily']);
+    const name = [...chunkFiles(pool()).keys()][0]!;
+    const stripe = join(pool(), 'chunks', name.slice(0, 2));
+    const elsewhere = join(sources, 'elsewhere');
+    mkdirSync(elsewhere);
+    rmSync(stripe, { recursive: true });
+    symlinkSync(elsewhere, stripe);
+    writeFileSync(join(sources, 'vm0.img'), randomBytes(2 * MiB));
+    const refused = backy(['-b', job!, 'backup', 'daily']);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, new RegExp(`^backy: ${stripe} is not a directory of the chunk pool \\(a link or another kind of file\\): nothing is read or written there\\n$`, 'm'));
+    assert.deepEqual(readdirSync(elsewhere), [], 'nothing written where the link points');
+    assert.equal(revisionIds(job!).length, 1);
+
+    rmSync(stripe);
+    writeFileSync(join(sources, 'vm0.img'), image);
+    const verified = backy(['-b', job!, 'verify']);
+    assert.equal(verified.status, 1, 'its chunks are gone: damage');
+    ok(['-b', job!, 'backup', 'daily']);
+    const target = join(fs.path, 'restored.img');
+    ok(['-b', job!, 'restore', target]);
+    assert.ok(readFileSync(target).equals(image));
+    rmSync(target);
   });
 
   it('returns the space of a deleted job directory at the next garbage collection', async () => {

@@ -1,10 +1,11 @@
-import { constants } from 'node:fs';
-import { link, mkdir, open, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { constants, lstatSync, mkdirSync, renameSync } from 'node:fs';
+import { link, mkdir, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import fsx from 'fs-native-extensions';
 import { CORE_SCHEMA, dump, load } from 'js-yaml';
 import { writeFileAtomic } from '../../util/atomic-file.js';
+import { NotRegularFileError, readSmallFile } from '../../util/regular-file.js';
 import { BackyError, errorCode } from '../../util/errors.js';
 import { HASH_BLOCK_SIZE } from '../../integrity/block-hash.js';
 import { chunkPath, CHUNKS_DIR, DAMAGED_DIR, isChunkName, LOCK_FILE, POOL_FILE, STRIPES, stripeDirectory, WRITERS_DIR } from './pool-layout.js';
@@ -35,10 +36,56 @@ function poolChunkSize(text: string): number | null {
   return size >= 4096 && size <= 4 * 1024 * 1024 && (size & (size - 1)) === 0 ? size : null;
 }
 
+/** A pool's description file, or null where there is none; one that is no regular file (a FIFO would block every command) is an error. */
+async function readDescription(file: string): Promise<string | null> {
+  try {
+    return await readSmallFile(file, 64 * 1024);
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return null;
+    if (err instanceof NotRegularFileError) throw new BackyError(`${file} cannot be a chunk pool description: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * Every stripe must be a directory of the pool's own: one that is a link
+ * would have chunks written wherever it points. A stripe deleted by hand is
+ * made again (its chunks are missing: damage that reads find and backups heal).
+ */
+function checkStripes(pool: string): void {
+  for (let stripe = -1; stripe < STRIPES; stripe++) {
+    const directory = stripe < 0 ? join(pool, CHUNKS_DIR) : stripeDirectory(pool, stripe);
+    const info = lstatSync(directory, { throwIfNoEntry: false });
+    if (!info) mkdirSync(directory);
+    else if (!info.isDirectory()) throw new BackyError(`${directory} is not a directory of the chunk pool (a link or another kind of file): nothing is read or written there`);
+  }
+}
+
 /** When a registered writer started (ms since the epoch); 0, the oldest possible, where its file says nothing usable. */
 function writerStarted(text: string): number {
   const started = readYaml(text)?.started;
   return typeof started === 'number' && Number.isSafeInteger(started) && started >= 0 ? started : 0;
+}
+
+/**
+ * Moves what lies under chunk `name` of `pool` (a damaged chunk, or no
+ * chunk at all: a directory, a FIFO, a link) into its damaged directory;
+ * false where nothing lies there. Where the damaged directory holds that
+ * name already in a form it cannot replace, it goes under a hidden name
+ * beside it (the name already marks the chunk as damaged). Synchronous:
+ * the chunk workers call it too.
+ */
+export function moveChunkAside(pool: string, name: string): boolean {
+  const target = join(pool, DAMAGED_DIR, name);
+  try {
+    renameSync(chunkPath(pool, name), target);
+  } catch (err) {
+    const code = errorCode(err);
+    if (code === 'ENOENT') return false;
+    if (code !== 'EISDIR' && code !== 'ENOTDIR' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    renameSync(chunkPath(pool, name), join(pool, DAMAGED_DIR, `.${name}.${randomBytes(4).toString('hex')}`));
+  }
+  return true;
 }
 
 /** A live backup writing into the pool. */
@@ -62,19 +109,15 @@ export class ChunkPool {
   /** The pool at `path`; created (with `chunkSize`) when `create` and there is none. */
   static async open(path: string, options: { create: boolean; chunkSize?: number }): Promise<ChunkPool> {
     const file = join(path, POOL_FILE);
-    let text: string | null = null;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      if (errorCode(err) !== 'ENOENT') throw err;
-    }
+    let text = await readDescription(file);
     if (text === null) {
       if (!options.create) throw new BackyError(`there is no chunk pool at ${path} (its ${POOL_FILE} file is missing)`);
       await ChunkPool.create(path, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
-      text = await readFile(file, 'utf8');
+      text = await readDescription(file);
     }
-    const chunkSize = poolChunkSize(text);
+    const chunkSize = text === null ? null : poolChunkSize(text);
     if (chunkSize === null) throw new BackyError(`${file} is not a chunk pool description (expected format: 1 and chunk_size)`);
+    checkStripes(path);
     return new ChunkPool(path, chunkSize);
   }
 
@@ -166,13 +209,7 @@ export class ChunkPool {
    */
   async quarantine(name: string): Promise<void> {
     if (!isChunkName(name)) return;
-    const target = join(this.path, DAMAGED_DIR, name);
-    try {
-      await rename(this.chunkPath(name), target);
-    } catch (err) {
-      if (errorCode(err) !== 'ENOENT') throw err;
-      await writeFileAtomic(target, '', 0o444);
-    }
+    if (!moveChunkAside(this.path, name)) await writeFileAtomic(join(this.path, DAMAGED_DIR, name), '', 0o444);
   }
 
   /** Names of the chunks found damaged or missing. */

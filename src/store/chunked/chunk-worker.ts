@@ -5,13 +5,14 @@
  * runs beside the main thread, on shared memory the main thread hands over.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, fstatSync, lstatSync, openSync, readSync, renameSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import fsx from 'fs-native-extensions';
 import zstd from 'zstd-napi/binding.js';
 import { isZeroBlock, ZERO_ENTRY } from '../../integrity/block-hash.js';
 import { syncFilesystem } from '../../io/native-io.js';
+import { moveChunkAside } from './chunk-pool.js';
 import type { ChunkRequest, PutReply, ReadReply } from './chunk-protocol.js';
 import { chunkDirectory, chunkPath, LOCK_FILE, STRIPES, stripeDirectory, stripeOf, TEMPORARY_PREFIX, ZSTD_LEVEL } from './pool-layout.js';
 
@@ -87,7 +88,8 @@ function ensureChunk(state: WriterState, fd: number, name: string, block: Buffer
     // Looked up first: a full backup finds none of its chunks, and a failed
     // utimes throws, which costs more than the lookup and the write together.
     const path = chunkPath(state.pool, name);
-    if (statSync(path, { throwIfNoEntry: false })) {
+    const found = lstatSync(path, { throwIfNoEntry: false });
+    if (found?.isFile()) {
       try {
         utimesSync(path, now, now);
         state.known.add(name);
@@ -96,6 +98,9 @@ function ensureChunk(state: WriterState, fd: number, name: string, block: Buffer
         // Quarantined meanwhile (that takes no stripe lock): written again.
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
+    } else if (found) {
+      // Something that is no chunk holds its name: out of the way, and the block written.
+      moveChunkAside(state.pool, name);
     }
   } finally {
     fsx.unlock(fd, stripe, 1);
@@ -182,13 +187,18 @@ function syncPath(path: string): void {
 function readChunk(pool: string, name: string, target: Buffer): 'ok' | 'missing' | 'damaged' {
   let fd: number;
   try {
-    fd = openSync(chunkPath(pool, name), 'r');
+    // Neither a link nor a FIFO is followed or waited on: no chunk is either.
+    fd = openSync(chunkPath(pool, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'missing';
+    if (code === 'ELOOP' || code === 'ENXIO') return 'damaged';
     throw err;
   }
   try {
-    const size = fstatSync(fd).size;
+    const info = fstatSync(fd);
+    if (!info.isFile()) return 'damaged';
+    const size = info.size;
     // A chunk is never larger than its block could compress to.
     if (size > zstd.compressBound(target.length)) return 'damaged';
     const raw = size === target.length ? target : scratchOf(size).subarray(0, size);

@@ -15,8 +15,10 @@ import { join } from 'node:path';
  *                     collection deletes from it
  *   writers/ID        one per backup writing into the pool, locked while it
  *                     runs; holds when it started
- *   damaged/NAME      chunks whose bytes did not match their name, moved
- *                     out of the way (an empty file where one was missing)
+ *   damaged/NAME      chunks whose bytes did not match their name (or
+ *                     that were no regular file), moved out of the way (an
+ *                     empty file where one was missing; .NAME.* where NAME
+ *                     was taken by a kind of file it could not replace)
  */
 export const POOL_FILE = 'pool';
 export const CHUNKS_DIR = 'chunks';
