@@ -135,7 +135,11 @@ describe('a chunk pool shared by the jobs of a base directory', () => {
       const outside = join(sources, 'outside');
       writeFileSync(outside, 'not a chunk');
       rmSync(path);
-      if (kind === 'a directory') mkdirSync(path);
+      if (kind === 'a directory') {
+        mkdirSync(path);
+        // Noted as damaged once before: the directory cannot replace that note, and goes beside it.
+        writeFileSync(join(pool(), 'damaged', name), '');
+      }
       else if (kind === 'a FIFO') execFileSync('mkfifo', [path]);
       else symlinkSync(outside, path);
 
@@ -144,6 +148,7 @@ describe('a chunk pool shared by the jobs of a base directory', () => {
       const line = found === 'verify' ? failed.stdout : failed.stderr;
       assert.match(line, new RegExp(`block at offset ${3 * BLOCK} does not match its recorded hash`));
       assert.ok(existsSync(join(pool(), 'damaged', name)), 'moved aside');
+      assert.ok(!existsSync(path) || readFileSync(path).length > 0, 'nothing but a chunk under its name');
       assert.equal(revisionIds(job!).length, 1, 'a failed backup leaves no revision');
 
       ok(['-b', job!, 'backup', 'daily']);
@@ -155,6 +160,34 @@ describe('a chunk pool shared by the jobs of a base directory', () => {
       assert.equal(readFileSync(outside, 'utf8'), 'not a chunk', "the link's target is untouched");
     });
   }
+
+  it("a backup that finds a directory or a FIFO under a chunk's name it needs writes the chunk all the same", () => {
+    const jobs = setup(2);
+    const image = randomBytes(2 * MiB);
+    writeFileSync(join(sources, 'vm0.img'), image);
+    ok(['-b', jobs[0]!, 'backup', 'daily']);
+    const index = readFileSync(join(jobs[0]!, `${revisionIds(jobs[0]!)[0]}.index`));
+    const [first, second] = [2, 5].map((block) => index.subarray(32 + block * 32, 32 + (block + 1) * 32).toString('hex'));
+    const paths = [first!, second!].map((name) => chunkFiles(pool()).get(name)!);
+    rmSync(paths[0]!);
+    mkdirSync(paths[0]!);
+    rmSync(paths[1]!);
+    execFileSync('mkfifo', [paths[1]!]);
+    // The other job's first backup reads nothing of the pool before it writes.
+    writeFileSync(join(sources, 'vm1.img'), image);
+    const result = backy(['-b', jobs[1]!, 'backup', 'daily'], { timeoutMs: 30_000 });
+    assert.equal(result.status, 0, result.stderr);
+    for (const [i, path] of paths.entries()) {
+      assert.ok(statSync(path).isFile(), `chunk ${i} is a file again`);
+      assert.ok(readFileSync(path).equals(image.subarray([2, 5][i]! * BLOCK, ([2, 5][i]! + 1) * BLOCK)));
+    }
+    for (const job of jobs) {
+      const target = join(fs.path, 'restored.img');
+      ok(['-b', job, 'restore', target]);
+      assert.ok(readFileSync(target).equals(image));
+      rmSync(target);
+    }
+  });
 
   it('a pool description that is a FIFO is one line and exit 1 for every command that needs the pool, never a hang', () => {
     const [job] = setup(1);
@@ -171,7 +204,9 @@ describe('a chunk pool shared by the jobs of a base directory', () => {
       assert.equal(result.status, 1, `${args[0]}: exit 1, not a hang (${result.signal ?? 'exited'})`);
       assert.match(result.stdout + result.stderr, new RegExp(`${description} cannot be a chunk pool description: it is a FIFO, not a regular file\\n$`));
     }
-    assert.equal(backy(['-b', job!, 'status'], { timeoutMs: 30_000 }).status, 0, 'status still lists the revisions');
+    const status = backy(['-b', job!, 'status'], { timeoutMs: 30_000 });
+    assert.equal(status.status, 0, 'status still lists the revisions');
+    assert.match(status.stdout, new RegExp(`\nspace used in the chunk pool not counted: ${description} cannot be a chunk pool description: it is a FIFO, not a regular file\n$`));
     assert.equal(revisionIds(job!).length, 1, 'nothing removed');
     assert.ok(!existsSync(target));
     rmSync(description);

@@ -7,7 +7,7 @@ import type { ActionContext } from '../context.js';
 import { renderTable } from '../../util/table.js';
 import { reportRevisions } from '../../job/revision-report.js';
 import { renderData, type DataFormat } from '../render/structured.js';
-import { ChunkedStore } from '../../store/chunked/chunked-store.js';
+import { ChunkedStore, type PoolUsage } from '../../store/chunked/chunked-store.js';
 import { StoreSet } from '../../store/store-set.js';
 
 export async function status(context: ActionContext, format: DataFormat | null = null): Promise<number> {
@@ -38,8 +38,9 @@ export async function status(context: ActionContext, format: DataFormat | null =
 }
 
 /** What a chunked job really takes: its revisions' distinct chunks, however many revisions (and jobs) share each. */
-function describeUsage(usage: { chunks: number; bytes: number } | null): string | null {
+function describeUsage(usage: PoolUsage | null): string | null {
   if (usage === null) return 'space used in the chunk pool not counted: more indexes than status reads (backy gc counts the chunks in use)';
+  if (usage.unreadable) return `space used in the chunk pool not counted: ${usage.unreadable}`;
   if (usage.chunks === 0) return null;
   return `${formatBytes(usage.bytes)} used in the chunk pool by ${usage.chunks} distinct chunk${usage.chunks === 1 ? '' : 's'}`;
 }

@@ -1,4 +1,5 @@
-import { constants, lstatSync, mkdirSync, renameSync } from 'node:fs';
+import { constants, lstatSync, mkdirSync } from 'node:fs';
+import { moveChunkAside } from './chunk-aside.js';
 import { link, mkdir, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -49,15 +50,24 @@ async function readDescription(file: string): Promise<string | null> {
 
 /**
  * Every stripe must be a directory of the pool's own: one that is a link
- * would have chunks written wherever it points. A stripe deleted by hand is
- * made again (its chunks are missing: damage that reads find and backups heal).
+ * would have chunks written wherever it points. A backup (`create`) makes
+ * again what was deleted by hand (the chunks of a stripe deleted are
+ * missing: damage that reads find and backups heal); nothing else writes.
  */
-function checkStripes(pool: string): void {
-  for (let stripe = -1; stripe < STRIPES; stripe++) {
-    const directory = stripe < 0 ? join(pool, CHUNKS_DIR) : stripeDirectory(pool, stripe);
+function checkLayout(pool: string, create: boolean): void {
+  const directories = [CHUNKS_DIR, WRITERS_DIR, DAMAGED_DIR].map((name) => join(pool, name));
+  for (let stripe = 0; stripe < STRIPES; stripe++) directories.push(stripeDirectory(pool, stripe));
+  for (const directory of directories) {
     const info = lstatSync(directory, { throwIfNoEntry: false });
-    if (!info) mkdirSync(directory);
-    else if (!info.isDirectory()) throw new BackyError(`${directory} is not a directory of the chunk pool (a link or another kind of file): nothing is read or written there`);
+    if (info?.isDirectory()) continue;
+    if (info) throw new BackyError(`${directory} is not a directory of the chunk pool (a link or another kind of file): nothing is read or written there`);
+    if (!create) continue;
+    try {
+      mkdirSync(directory);
+    } catch (err) {
+      // Another backup made it meanwhile.
+      if (errorCode(err) !== 'EEXIST' || !lstatSync(directory).isDirectory()) throw err;
+    }
   }
 }
 
@@ -65,27 +75,6 @@ function checkStripes(pool: string): void {
 function writerStarted(text: string): number {
   const started = readYaml(text)?.started;
   return typeof started === 'number' && Number.isSafeInteger(started) && started >= 0 ? started : 0;
-}
-
-/**
- * Moves what lies under chunk `name` of `pool` (a damaged chunk, or no
- * chunk at all: a directory, a FIFO, a link) into its damaged directory;
- * false where nothing lies there. Where the damaged directory holds that
- * name already in a form it cannot replace, it goes under a hidden name
- * beside it (the name already marks the chunk as damaged). Synchronous:
- * the chunk workers call it too.
- */
-export function moveChunkAside(pool: string, name: string): boolean {
-  const target = join(pool, DAMAGED_DIR, name);
-  try {
-    renameSync(chunkPath(pool, name), target);
-  } catch (err) {
-    const code = errorCode(err);
-    if (code === 'ENOENT') return false;
-    if (code !== 'EISDIR' && code !== 'ENOTDIR' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-    renameSync(chunkPath(pool, name), join(pool, DAMAGED_DIR, `.${name}.${randomBytes(4).toString('hex')}`));
-  }
-  return true;
 }
 
 /** A live backup writing into the pool. */
@@ -117,7 +106,7 @@ export class ChunkPool {
     }
     const chunkSize = text === null ? null : poolChunkSize(text);
     if (chunkSize === null) throw new BackyError(`${file} is not a chunk pool description (expected format: 1 and chunk_size)`);
-    checkStripes(path);
+    checkLayout(path, options.create);
     return new ChunkPool(path, chunkSize);
   }
 
@@ -209,7 +198,10 @@ export class ChunkPool {
    */
   async quarantine(name: string): Promise<void> {
     if (!isChunkName(name)) return;
-    if (!moveChunkAside(this.path, name)) await writeFileAtomic(join(this.path, DAMAGED_DIR, name), '', 0o444);
+    if (moveChunkAside(this.path, name)) return;
+    // Missing: noted by an empty file, unless the name is noted already (in whatever form).
+    const marker = join(this.path, DAMAGED_DIR, name);
+    if (!lstatSync(marker, { throwIfNoEntry: false })) await writeFileAtomic(marker, '', 0o444);
   }
 
   /** Names of the chunks found damaged or missing. */

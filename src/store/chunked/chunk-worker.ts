@@ -5,14 +5,14 @@
  * runs beside the main thread, on shared memory the main thread hands over.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, fdatasyncSync, fstatSync, lstatSync, openSync, readSync, renameSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, fstatSync, lstatSync, lutimesSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import fsx from 'fs-native-extensions';
 import zstd from 'zstd-napi/binding.js';
 import { isZeroBlock, ZERO_ENTRY } from '../../integrity/block-hash.js';
 import { syncFilesystem } from '../../io/native-io.js';
-import { moveChunkAside } from './chunk-pool.js';
+import { moveDirectoryAside } from './chunk-aside.js';
 import type { ChunkRequest, PutReply, ReadReply } from './chunk-protocol.js';
 import { chunkDirectory, chunkPath, LOCK_FILE, STRIPES, stripeDirectory, stripeOf, TEMPORARY_PREFIX, ZSTD_LEVEL } from './pool-layout.js';
 
@@ -91,16 +91,16 @@ function ensureChunk(state: WriterState, fd: number, name: string, block: Buffer
     const found = lstatSync(path, { throwIfNoEntry: false });
     if (found?.isFile()) {
       try {
-        utimesSync(path, now, now);
+        lutimesSync(path, now, now);
         state.known.add(name);
         return 0;
       } catch (err) {
         // Quarantined meanwhile (that takes no stripe lock): written again.
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
-    } else if (found) {
-      // Something that is no chunk holds its name: out of the way, and the block written.
-      moveChunkAside(state.pool, name);
+    } else if (found?.isDirectory()) {
+      // No chunk, and the chunk's rename into place could not replace it.
+      moveDirectoryAside(state.pool, name);
     }
   } finally {
     fsx.unlock(fd, stripe, 1);

@@ -203,7 +203,7 @@ export class ChunkedStore implements Store {
    * root is the previous one's (an idle VM's hourly backups) holds the same
    * entries and is not read at all.
    */
-  async usage(revisions: ReadonlyArray<{ id: string; root: string | null }>, listing?: DirectoryListing): Promise<{ chunks: number; bytes: number } | null> {
+  async usage(revisions: ReadonlyArray<{ id: string; root: string | null }>, listing?: DirectoryListing): Promise<PoolUsage | null> {
     // One listing instead of a failed open per revision of another store (10,000 cow revisions: 0.3 s).
     const held = await this.present(listing).catch(() => new Set<string>());
     if (revisions.filter(({ id }) => held.has(id)).length > USAGE_INDEX_LIMIT) return null;
@@ -234,10 +234,16 @@ export class ChunkedStore implements Store {
     } finally {
       if (previous) closeSync(previous.fd);
     }
-    const pool = await this.pool().catch(() => null);
+    let pool: ChunkPool;
+    try {
+      pool = await this.pool();
+    } catch (err) {
+      if (names.size === 0) return { chunks: 0, bytes: 0 };
+      return { chunks: names.size, bytes: 0, unreadable: (err as Error).message };
+    }
     let bytes = 0;
     // Synchronously and without an exception for a chunk that is gone: a thread-pool round trip and a thrown error each cost more than the lstat.
-    if (pool) for (const name of names) bytes += (lstatSync(pool.chunkPath(name), { throwIfNoEntry: false })?.blocks ?? 0) * 512;
+    for (const name of names) bytes += (lstatSync(pool.chunkPath(name), { throwIfNoEntry: false })?.blocks ?? 0) * 512;
     return { chunks: names.size, bytes };
   }
 
@@ -281,6 +287,13 @@ export class ChunkedStore implements Store {
       await handle.close();
     }
   }
+}
+
+/** The distinct chunks a job's revisions name and their bytes in the pool; `unreadable` says why the pool could not be looked at. */
+export interface PoolUsage {
+  chunks: number;
+  bytes: number;
+  unreadable?: string;
 }
 
 interface IndexFile {
