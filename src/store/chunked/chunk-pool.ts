@@ -1,5 +1,4 @@
 import { constants, lstatSync, mkdirSync } from 'node:fs';
-import { moveChunkAside } from './chunk-aside.js';
 import { link, mkdir, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { NotRegularFileError, readSmallFile } from '../../util/regular-file.js';
 import { BackyError, errorCode } from '../../util/errors.js';
 import { HASH_BLOCK_SIZE } from '../../integrity/block-hash.js';
 import { chunkPath, CHUNKS_DIR, DAMAGED_DIR, isChunkName, LOCK_FILE, POOL_FILE, STRIPES, stripeDirectory, WRITERS_DIR } from './pool-layout.js';
+import { moveChunkAside } from './chunk-aside.js';
 
 /**
  * 64 KiB, the block size in which backups compare and hash (chosen by
