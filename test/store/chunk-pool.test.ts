@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backy, backyAsync } from '../helpers/cli.js';
 import { readRevisionYaml, revisionIds, writeAt } from '../helpers/job-files.js';
@@ -230,11 +230,29 @@ describe('a chunk pool shared by the jobs of a base directory', () => {
     writeFileSync(join(sources, 'vm0.img'), randomBytes(2 * MiB));
     const refused = backy(['-b', job!, 'backup', 'daily']);
     assert.equal(refused.status, 1);
-    assert.match(refused.stderr, new RegExp(`^backy: ${stripe} is not a directory of the chunk pool \\(a link or another kind of file\\): nothing is read or written there\\n$`, 'm'));
+    assert.match(refused.stderr, new RegExp(`^backy: ${stripe} is not a directory of the chunk pool \\(a link or another kind of file\\): nothing is written there\\n$`, 'm'));
     assert.deepEqual(readdirSync(elsewhere), [], 'nothing written where the link points');
     assert.equal(revisionIds(job!).length, 1);
+    // Nor collected there: a file named like an unreferenced chunk of that stripe, long unused.
+    const bait = join(elsewhere, `${name.slice(0, 2)}${'0'.repeat(62)}`);
+    writeFileSync(bait, 'not a chunk');
+    utimesSync(bait, new Date(2000, 0, 1), new Date(2000, 0, 1));
+    const collected = backy(['-b', job!, 'gc']);
+    assert.equal(collected.status, 1);
+    assert.match(collected.stderr, /is not a directory of the chunk pool/);
+    assert.ok(existsSync(bait), 'gc deleted nothing where the link points');
 
     rmSync(stripe);
+    // A lock file in the way refuses backups with one line, and restores go on.
+    const locks = join(pool(), 'locks');
+    rmSync(locks);
+    mkdirSync(locks);
+    const locked = backy(['-b', job!, 'backup', 'daily']);
+    assert.equal(locked.status, 1);
+    assert.match(locked.stderr, new RegExp(`^backy: ${locks} is not the chunk pool's lock file \\(a link or another kind of file\\): nothing is written in the pool\\n$`, 'm'));
+    rmSync(locks, { recursive: true });
+    // A missing one: gc says so, the next backup makes it again.
+    assert.match(backy(['-b', job!, 'gc']).stderr, /the pool's lock file \S+ is missing \(the next backup makes it again\)\n$/);
     writeFileSync(join(sources, 'vm0.img'), image);
     const verified = backy(['-b', job!, 'verify']);
     assert.equal(verified.status, 1, 'its chunks are gone: damage');

@@ -1,4 +1,4 @@
-import { constants, lstatSync, mkdirSync } from 'node:fs';
+import { closeSync, constants, lstatSync, mkdirSync, openSync } from 'node:fs';
 import { link, mkdir, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -48,29 +48,6 @@ async function readDescription(file: string): Promise<string | null> {
   }
 }
 
-/**
- * Every stripe must be a directory of the pool's own: one that is a link
- * would have chunks written wherever it points. A backup (`create`) makes
- * again what was deleted by hand (the chunks of a stripe deleted are
- * missing: damage that reads find and backups heal); nothing else writes.
- */
-function checkLayout(pool: string, create: boolean): void {
-  const directories = [CHUNKS_DIR, WRITERS_DIR, DAMAGED_DIR].map((name) => join(pool, name));
-  for (let stripe = 0; stripe < STRIPES; stripe++) directories.push(stripeDirectory(pool, stripe));
-  for (const directory of directories) {
-    const info = lstatSync(directory, { throwIfNoEntry: false });
-    if (info?.isDirectory()) continue;
-    if (info) throw new BackyError(`${directory} is not a directory of the chunk pool (a link or another kind of file): nothing is read or written there`);
-    if (!create) continue;
-    try {
-      mkdirSync(directory);
-    } catch (err) {
-      // Another backup made it meanwhile.
-      if (errorCode(err) !== 'EEXIST' || !lstatSync(directory).isDirectory()) throw err;
-    }
-  }
-}
-
 /** When a registered writer started (ms since the epoch); 0, the oldest possible, where its file says nothing usable. */
 function writerStarted(text: string): number {
   const started = readYaml(text)?.started;
@@ -106,8 +83,9 @@ export class ChunkPool {
     }
     const chunkSize = text === null ? null : poolChunkSize(text);
     if (chunkSize === null) throw new BackyError(`${file} is not a chunk pool description (expected format: 1 and chunk_size)`);
-    checkLayout(path, options.create);
-    return new ChunkPool(path, chunkSize);
+    const pool = new ChunkPool(path, chunkSize);
+    if (options.create) pool.checkLayout(true);
+    return pool;
   }
 
   /** Lays out a new pool; a second process doing the same at once is fine. */
@@ -127,6 +105,35 @@ export class ChunkPool {
     } finally {
       await unlink(temporary);
     }
+  }
+
+  /**
+   * Refuses a pool whose stripes are not directories of its own (a link
+   * would have chunks written, or collected, wherever it points) or whose
+   * lock file is no regular file; with `create` (a backup) makes again what
+   * was deleted by hand (the chunks of a stripe deleted are missing: damage
+   * that reads find and backups heal). Reads need neither: every chunk
+   * read is proven against its name.
+   */
+  checkLayout(create: boolean): void {
+    const directories = [CHUNKS_DIR, WRITERS_DIR, DAMAGED_DIR].map((name) => join(this.path, name));
+    for (let stripe = 0; stripe < STRIPES; stripe++) directories.push(stripeDirectory(this.path, stripe));
+    for (const directory of directories) {
+      const info = lstatSync(directory, { throwIfNoEntry: false });
+      if (info?.isDirectory()) continue;
+      if (info) throw new BackyError(`${directory} is not a directory of the chunk pool (a link or another kind of file): nothing is written there`);
+      if (!create) continue;
+      try {
+        mkdirSync(directory);
+      } catch (err) {
+        // Another backup made it meanwhile.
+        if (errorCode(err) !== 'EEXIST' || !lstatSync(directory).isDirectory()) throw err;
+      }
+    }
+    const locks = join(this.path, LOCK_FILE);
+    const info = lstatSync(locks, { throwIfNoEntry: false });
+    if (info && !info.isFile()) throw new BackyError(`${locks} is not the chunk pool's lock file (a link or another kind of file): nothing is written in the pool`);
+    if (!info && create) closeSync(openSync(locks, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644));
   }
 
   chunkPath(name: string): string {

@@ -53,6 +53,7 @@ export async function collectGarbage(pool: ChunkPool, roots: () => Promise<strin
   const lock = await FileLock.tryAcquire(join(pool.path, 'gc.lock'));
   if (!lock) throw new BackyError(`a garbage collection of ${pool.path} is already in progress`);
   try {
+    pool.checkLayout(false);
     const started = Date.now();
     const oldestWriter = await pool.oldestWriter();
     const cutoff = Math.min(started, oldestWriter ?? started) - MARGIN_MS;
@@ -150,7 +151,10 @@ async function markIndex(path: string, low: number, high: number, marked: Set<st
 
 /** Deletes, stripe by stripe under its exclusive lock, the unmarked chunks and temporaries older than `cutoff`. */
 async function sweep(pool: ChunkPool, low: number, high: number, marked: Set<string>, cutoff: number, outcome: GcOutcome): Promise<void> {
-  const locks = await open(join(pool.path, LOCK_FILE), 'r+');
+  const locks = await open(join(pool.path, LOCK_FILE), 'r+').catch((err: unknown) => {
+    if (errorCode(err) !== 'ENOENT') throw err;
+    throw new BackyError(`garbage collection stopped, nothing more deleted: the pool's lock file ${join(pool.path, LOCK_FILE)} is missing (the next backup makes it again)`);
+  });
   try {
     for (let stripe = low; stripe < high; stripe++) {
       await fsx.waitForLock(locks.fd, stripe, 1);
