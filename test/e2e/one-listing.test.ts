@@ -28,9 +28,11 @@ for (const store of ['cow', 'chunked']) {
     withNewJob(store, 256 * 1024, ({ job }) => {
       for (let i = 0; i < 3; i++) assert.equal(backy(['-b', job, 'backup', 'daily']).status, 0);
 
-      assert.deepEqual(listings(job, ['status']), { count: 1, status: 0 });
-      assert.deepEqual(listings(job, ['status', '--json']), { count: 1, status: 0 });
-      assert.deepEqual(listings(job, ['backup', 'daily']), { count: 1, status: 0 });
+      // One listing is two reads of the directory where nothing changes in between (see directory-listing.ts).
+      const once = { count: 2, status: 0 };
+      assert.deepEqual(listings(job, ['status']), once);
+      assert.deepEqual(listings(job, ['status', '--json']), once);
+      assert.deepEqual(listings(job, ['backup', 'daily']), once);
       assert.equal(revisionIds(job).length, 4);
     });
   });
