@@ -76,7 +76,8 @@ export class ChunkPool {
   static async open(path: string, options: { create: boolean; chunkSize?: number }): Promise<ChunkPool> {
     const file = join(path, POOL_FILE);
     let text = await readDescription(file);
-    if (text === null) {
+    const created = text === null;
+    if (created) {
       if (!options.create) throw new BackyError(`there is no chunk pool at ${path} (its ${POOL_FILE} file is missing)`);
       await ChunkPool.create(path, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
       text = await readDescription(file);
@@ -84,17 +85,14 @@ export class ChunkPool {
     const chunkSize = text === null ? null : poolChunkSize(text);
     if (chunkSize === null) throw new BackyError(`${file} is not a chunk pool description (expected format: 1 and chunk_size)`);
     const pool = new ChunkPool(path, chunkSize);
-    if (options.create) pool.checkLayout(true);
+    if (options.create && !created) pool.checkLayout(true);
     return pool;
   }
 
   /** Lays out a new pool; a second process doing the same at once is fine. */
   private static async create(path: string, chunkSize: number): Promise<void> {
     await mkdir(path, { recursive: true });
-    for (const dir of [WRITERS_DIR, DAMAGED_DIR, CHUNKS_DIR]) await mkdir(join(path, dir), { recursive: true });
-    for (let stripe = 0; stripe < STRIPES; stripe++) await mkdir(stripeDirectory(path, stripe), { recursive: true });
-    const locks = await open(join(path, LOCK_FILE), constants.O_RDWR | constants.O_CREAT, 0o644);
-    await locks.close();
+    new ChunkPool(path, chunkSize).checkLayout(true);
     // Last, and never replacing one that another process wrote meanwhile.
     const temporary = join(path, `.${POOL_FILE}.${randomBytes(4).toString('hex')}.tmp`);
     await writeFile(temporary, dump({ format: 1, chunk_size: chunkSize }), { mode: 0o444 });
