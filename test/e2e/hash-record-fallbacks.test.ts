@@ -67,11 +67,14 @@ interface Traced {
   exited: Promise<{ code: number | null; stdout: string; stderr: string }>;
   /** The backy process strace runs. */
   pid(): number;
+  /** What strace has written so far of the syscalls and signals it saw. */
+  log(): string;
 }
 
 /** `backy ARGS` under strace, stopped (SIGSTOP) when it first enters one of `syscalls`. */
 function stoppedAt(syscalls: string, args: string[]): Traced {
-  const strace = spawn('strace', ['-f', '-qq', '-o', '/dev/null', '-e', `trace=${syscalls}`, '-e', `inject=${syscalls}:signal=SIGSTOP:when=1`, process.execPath, BACKY_MAIN, ...args], {
+  const logPath = join(fs.path, `strace-${counter++}.log`);
+  const strace = spawn('strace', ['-f', '-qq', '-o', logPath, '-e', `trace=${syscalls}`, '-e', `inject=${syscalls}:signal=SIGSTOP:when=1`, process.execPath, BACKY_MAIN, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -94,7 +97,8 @@ function stoppedAt(syscalls: string, args: string[]): Traced {
     }
     return NaN;
   };
-  return { strace, exited, pid };
+  const log = () => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
+  return { strace, exited, pid, log };
 }
 
 /**
@@ -132,9 +136,15 @@ function isStopped(pid: number): boolean {
   }
 }
 
+/**
+ * Waits until the traced backy is held by the injected SIGSTOP. Its state
+ * alone does not tell: a tracee shows `t` at every system call strace
+ * stops it at on the way, so strace's own word that it stopped is awaited.
+ */
 async function untilStopped(traced: Traced, what: string): Promise<number> {
   let pid = NaN;
   await waitUntil(() => {
+    if (!traced.log().includes('--- stopped by SIGSTOP ---')) return false;
     try {
       pid = traced.pid();
       return isStopped(pid);
