@@ -136,8 +136,11 @@ test('the dashboard in headless chromium: jobs with their SLA, a job with revisi
     assert.match(gone.body, /No job named "&#60;b&#62;old-vm" in this scheduler's configuration\.[^]*<a href="\/">All jobs<\/a>/);
     // A session is no API token, and an offsite "next" never leaves the server.
     assert.equal(curl(`${base}/v1/jobs`, { args: ['-H', `Cookie: ${cookie[1]}`] }).status, 401);
-    const offsite = curl(`${base}/login`, { method: 'POST', args: ['--data-urlencode', `token=${TOKENS.ci}`, '--data-urlencode', 'next=//evil.example/'] });
-    assert.match(offsite.headers, /location: \/\r?$/im);
+    // Browsers drop a tab or line break from a Location: `/<TAB>/evil.example` would take them to //evil.example.
+    for (const next of ['//evil.example/', '/\t/evil.example', '/\n/evil.example', '/\\evil.example']) {
+      const offsite = curl(`${base}/login`, { method: 'POST', args: ['--data-urlencode', `token=${TOKENS.ci}`, '--data-urlencode', `next=${next}`] });
+      assert.match(offsite.headers, /location: \/\r?$/im, JSON.stringify(next));
+    }
 
     // The pages' assets hold no data: the login form is styled without a session; nothing else is served.
     assert.equal(curl(`${base}/assets/dashboard.css`).status, 200);

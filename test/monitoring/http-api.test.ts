@@ -116,6 +116,9 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
     refused(curl(`${base}/v1/status`), 401, 'UNAUTHORIZED');
     refused(curl(`${base}/v1/jobs`, { token: 'not-a-token-of-anybody' }), 401, 'UNAUTHORIZED');
     refused(curl(`${base}/v1/jobs/alpha/run`, { method: 'POST', args: ['-H', 'Authorization: Basic b3BzOm9wcw=='] }), 401, 'UNAUTHORIZED');
+    // The router decodes the path before it matches a route: an encoded one needs the token as much.
+    for (const path of ['/%761/status', '/v%31/jobs', '/%76%31/jobs/alpha']) refused(curl(`${base}${path}`), 401, 'UNAUTHORIZED');
+    for (const path of ['/%761/jobs/alpha/run', '/v%31/reload']) refused(curl(`${base}${path}`, { method: 'POST' }), 401, 'UNAUTHORIZED');
     refused(curl(`${base}/v1/jobs/nosuch`, { token: ops }), 404, 'JOB_NOT_FOUND');
     refused(curl(`${base}/v1/jobs/nosuch/run`, { token: ops, method: 'POST' }), 404, 'JOB_NOT_FOUND');
     refused(curl(`${base}/v1/nothing`, { token: ops }), 404, 'NOT_FOUND');

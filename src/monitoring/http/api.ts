@@ -14,6 +14,18 @@ export interface ApiOptions {
 }
 
 /**
+ * Whether a request needs a token: by the route it matched, since the
+ * router decodes the path first (`/%761/reload` is `/v1/reload` to it),
+ * or, when it matched none, by its path as sent (a 401 rather than a 404
+ * for `/v1/…`, telling nothing of which routes exist).
+ */
+export function isApiRequest(request: FastifyRequest): boolean {
+  const under = (path: string) => path === '/v1' || path.startsWith('/v1/');
+  const route = request.routeOptions.url;
+  return route !== undefined ? under(route) : under(request.url);
+}
+
+/**
  * The JSON API, `/v1/...`: the scheduler's state in the status file's
  * words (snake_case, ISO 8601 UTC), and the changes telnet and SIGHUP
  * make. Every change is logged with the client's name.

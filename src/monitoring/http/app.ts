@@ -4,7 +4,7 @@ import fastifyFormbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { SchedulerControl } from '../../scheduler/status-model.js';
 import type { Logger } from '../../util/logger.js';
-import { registerApi } from './api.js';
+import { isApiRequest, registerApi } from './api.js';
 import { Authenticator } from './auth.js';
 import { registerDashboard } from './dashboard.js';
 import { sendError } from './errors.js';
@@ -64,7 +64,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
   });
   app.addHook('onRequest', async (request, reply) => {
     if (closing) return sendError(reply, 'SHUTTING_DOWN', 'the scheduler is shutting down');
-    if (!request.url.startsWith('/v1/') && request.url !== '/v1') return;
+    if (!isApiRequest(request)) return;
     const header = request.headers.authorization;
     const client = auth.bearer(header);
     if (client) {

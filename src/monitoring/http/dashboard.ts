@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SchedulerControl } from '../../scheduler/status-model.js';
 import type { Logger } from '../../util/logger.js';
 import { Authenticator, SESSION_COOKIE, SESSION_SECONDS } from './auth.js';
+import { isApiRequest } from './api.js';
 import { sendError } from './errors.js';
 import { DASHBOARD_CSS, jobPage, jobsPage, loginPage, noSuchJobPage } from './pages.js';
 
@@ -34,9 +35,22 @@ function assets(): Record<string, { type: string; body: string }> {
   };
 }
 
-/** Where to go after signing in: a path on this server, never elsewhere. */
+/**
+ * Where to go after signing in: a path on this server, never elsewhere.
+ * Only printable ASCII without spaces: browsers drop tabs and line breaks
+ * from a Location, so `/<TAB>/evil.example` would become `//evil.example`.
+ */
 function safeNext(value: unknown): string {
-  return typeof value === 'string' && value.startsWith('/') && !value.startsWith('//') && !value.includes('\\') ? value : '/';
+  return typeof value === 'string' && /^\/(?![/\\])[!-~]*$/.test(value) && !value.includes('\\') ? value : '/';
+}
+
+/** The request's address, or nothing for one that is no URL (`//[`): such a request is answered by the routes, not here. */
+function pageUrl(request: FastifyRequest): URL | undefined {
+  try {
+    return new URL(request.url, 'http://backy');
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -58,8 +72,9 @@ export function registerDashboard(app: FastifyInstance, { view, auth, logger, no
 
   /** `?token=` on a page: a session for its client and the same address without the token. */
   app.addHook('onRequest', async (request, reply) => {
-    if (request.method !== 'GET' || request.url.startsWith('/v1/') || request.url.startsWith('/metrics')) return;
-    const url = new URL(request.url, 'http://backy');
+    if (request.method !== 'GET' || isApiRequest(request) || request.url.startsWith('/metrics')) return;
+    const url = pageUrl(request);
+    if (!url) return;
     const token = url.searchParams.get('token');
     if (token === null) return;
     url.searchParams.delete('token');
@@ -76,8 +91,8 @@ export function registerDashboard(app: FastifyInstance, { view, auth, logger, no
   const page = (handler: (request: PageRequest, reply: FastifyReply) => Promise<unknown>) =>
     async (request: PageRequest, reply: FastifyReply) => {
       if (!signedIn(request)) {
-        const next = new URL(request.url, 'http://backy');
-        return reply.code(401).type('text/html; charset=utf-8').send(loginPage(`${next.pathname}${next.search}`, false));
+        const next = pageUrl(request);
+        return reply.code(401).type('text/html; charset=utf-8').send(loginPage(next ? `${next.pathname}${next.search}` : '/', false));
       }
       return handler(request, reply);
     };
