@@ -1,6 +1,7 @@
 import { isIPv6, type Server } from 'node:net';
 import { BackyError, errorCode } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import { limitedReports, moreSince } from './limited-reports.js';
 
 /**
  * Listening on a configured list of addresses, for every front-end alike:
@@ -47,8 +48,8 @@ export async function listenOnAll(options: ListenOptions, createServer: () => Se
       servers.push(server);
       const where = hostPort(address, port);
       listening.push(where);
-      server.on('error', throttled((err: Error, suppressed) => {
-        logger.error(`${what} on ${where}: ${err.message}${suppressed > 0 ? ` (and ${suppressed} more since the last report)` : ''}`);
+      server.on('error', limitedReports(1, ERROR_REPORT_INTERVAL_MS, (suppressed, err: Error) => {
+        logger.error(`${what} on ${where}: ${err.message}${moreSince(suppressed)}`);
       }));
       if (options.wildcardWarning && isWildcard(address)) {
         logger.warn(`${what} listens on ${where}, every address of this host: reachable from the network ${options.wildcardWarning}`);
@@ -69,21 +70,6 @@ export async function listenOnAll(options: ListenOptions, createServer: () => Se
 
 /** How often a listening server's errors (EMFILE under a flood of connections) are logged. */
 const ERROR_REPORT_INTERVAL_MS = 60_000;
-
-function throttled(report: (err: Error, suppressed: number) => void): (err: Error) => void {
-  let last = -Infinity;
-  let suppressed = 0;
-  return (err) => {
-    const now = Date.now();
-    if (now - last < ERROR_REPORT_INTERVAL_MS) {
-      suppressed++;
-      return;
-    }
-    report(err, suppressed);
-    last = now;
-    suppressed = 0;
-  };
-}
 
 /** `0.0.0.0`, `::`, `0:0::0`: every address of the host. */
 export function isWildcard(address: string): boolean {

@@ -126,6 +126,9 @@ test('HTTP API: every route with tokens, refusals with stable codes, reload, met
     assert.match(log, /WARN http: refused GET \/v1\/status from 127\.0\.0\.1: no token/);
     assert.match(log, /WARN http: refused GET \/v1\/jobs from 127\.0\.0\.1: a token not in the token file/);
     assert.doesNotMatch(log, /not-a-token-of-anybody|b3BzOm9wcw|ops-0123456789abcdef/);
+    // Refusals are anyone's to repeat: the log takes 20 a minute, however many come.
+    for (let i = 0; i < 30; i++) assert.equal(curl(`${base}/v1/status`).status, 401);
+    assert.equal(fixture.schedulerLog().match(/ WARN http: refused /g)?.length, 20);
 
     // A backup on request, logged with the client's name.
     const run = curl(`${base}/v1/jobs/alpha/run`, { token: TOKENS.ci, method: 'POST' });

@@ -8,6 +8,7 @@ import { isApiRequest, registerApi } from './api.js';
 import { Authenticator } from './auth.js';
 import { registerDashboard } from './dashboard.js';
 import { sendError } from './errors.js';
+import { limitedReports, moreSince } from '../limited-reports.js';
 import { schedulerMetrics } from './metrics.js';
 import type { TokenBook } from './tokens.js';
 
@@ -20,6 +21,10 @@ export interface HttpAppOptions {
 }
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
+
+/** Refused requests logged a minute at most; the rest are counted in the next line logged. */
+const REFUSALS_LOGGED = 20;
+const REFUSAL_INTERVAL_MS = 60_000;
 
 /** Connections one listening address serves at once; more are dropped by Node at once. */
 const MAX_CONNECTIONS = 64;
@@ -54,6 +59,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
     },
   });
   const auth = new Authenticator(options.tokens);
+  // Anyone who can connect can be refused, as often as they like: the log is not theirs to fill.
+  const refusal = limitedReports(REFUSALS_LOGGED, REFUSAL_INTERVAL_MS, (suppressed, line: string) => logger.warn(`${line}${moreSince(suppressed)}`));
   const clients = new WeakMap<FastifyRequest, string>();
   await app.register(fastifyCookie);
   await app.register(fastifyFormbody);
@@ -71,8 +78,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
       clients.set(request, client);
       return;
     }
-    const path = request.url.split('?')[0];
-    logger.warn(`http: refused ${request.method} ${path} from ${request.ip}: ${header ? 'a token not in the token file' : 'no token'}`);
+    refusal(`http: refused ${request.method} ${request.url.split('?')[0]!.slice(0, 200)} from ${request.ip}: ${header ? 'a token not in the token file' : 'no token'}`);
     return sendError(reply, 'UNAUTHORIZED', header ? 'the token is not in the token file' : 'expected "Authorization: Bearer TOKEN"');
   });
   app.addHook('onSend', async (_request, reply, payload) => {
@@ -89,7 +95,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
   const metrics = schedulerMetrics(view, now);
   app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
   registerApi(app, { view, logger, now, clientOf: (request) => clients.get(request) ?? 'unknown' });
-  registerDashboard(app, { view, auth, logger, now });
+  registerDashboard(app, { view, auth, logger, now, refusal });
   await app.ready();
   return { app, server: () => limited(createServer(handler!)) };
 }

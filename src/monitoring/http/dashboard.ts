@@ -15,6 +15,8 @@ export interface DashboardOptions {
   auth: Authenticator;
   logger: Logger;
   now: () => Date;
+  /** Logs a refused request (rate-limited: anyone can be refused). */
+  refusal: (line: string) => void;
 }
 
 /** What the pages load, all from the scheduler: uPlot from its npm package, the rest from here. */
@@ -59,7 +61,7 @@ function pageUrl(request: FastifyRequest): URL | undefined {
  * links from alerting systems, from `?token=TOKEN` on any page, which is
  * answered with the cookie and a redirect to the address without the token.
  */
-export function registerDashboard(app: FastifyInstance, { view, auth, logger, now }: DashboardOptions): void {
+export function registerDashboard(app: FastifyInstance, { view, auth, logger, now, refusal }: DashboardOptions): void {
   const files = assets();
   const startSession = (reply: FastifyReply, client: string) =>
     reply.setCookie(SESSION_COOKIE, auth.newSession(client, now()), {
@@ -80,7 +82,7 @@ export function registerDashboard(app: FastifyInstance, { view, auth, logger, no
     url.searchParams.delete('token');
     const client = auth.client(token);
     if (!client) {
-      logger.warn(`http: refused a dashboard link from ${request.ip}: its token is not in the token file`);
+      refusal(`http: refused a dashboard link from ${request.ip}: its token is not in the token file`);
       return reply.code(401).type('text/html; charset=utf-8').send(loginPage(`${url.pathname}${url.search}`, true));
     }
     logger.info(`http: ${client} signed in to the dashboard from ${request.ip} (by link)`);
@@ -125,7 +127,7 @@ export function registerDashboard(app: FastifyInstance, { view, auth, logger, no
     const next = safeNext(request.body?.next);
     const client = typeof request.body?.token === 'string' ? auth.client(request.body.token) : null;
     if (!client) {
-      logger.warn(`http: refused a dashboard sign-in from ${request.ip}: the token is not in the token file`);
+      refusal(`http: refused a dashboard sign-in from ${request.ip}: the token is not in the token file`);
       return reply.code(401).type('text/html; charset=utf-8').send(loginPage(next, true));
     }
     logger.info(`http: ${client} signed in to the dashboard from ${request.ip}`);
