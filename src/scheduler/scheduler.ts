@@ -75,6 +75,7 @@ export class Scheduler implements SchedulerControl {
   private configLoaded: Date;
   private stopping: Promise<void> | null = null;
   private reloading: Promise<void> = Promise.resolve();
+  private queuedReload: Promise<ReloadOutcome> | undefined;
 
   constructor(private readonly options: SchedulerOptions) {
     this.config = options.config;
@@ -160,8 +161,14 @@ export class Scheduler implements SchedulerControl {
    * reason is logged. Returns whether the new configuration was applied.
    */
   reload(): Promise<ReloadOutcome> {
-    // One reload at a time: two quick SIGHUPs apply the file twice, in order.
-    const result = this.reloading.then(() => this.reloadNow());
+    // One reload at a time, in order. One that has not started yet reads the file when it starts, so what is asked
+    // meanwhile joins it: a flood of SIGHUPs or API requests queues one reload at most.
+    if (this.queuedReload) return this.queuedReload;
+    const result = this.reloading.then(() => {
+      this.queuedReload = undefined;
+      return this.reloadNow();
+    });
+    this.queuedReload = result;
     this.reloading = result.then(() => undefined);
     return result;
   }

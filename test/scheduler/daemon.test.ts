@@ -221,6 +221,12 @@ test('reload: jobs added, removed (after their running backup), changed; an inva
     assert.ok(readFileSync(join(base, 'a', 'config'), 'utf8').length > 0, 'its directory is kept');
     assert.ok(logger.lines.includes('INFO job a: removed from the configuration (its job directory is kept)'));
 
+    // Asked 50 times at once (SIGHUPs, API requests): all join one reload, and all are answered.
+    const before = logger.lines.filter((l) => l.includes('configuration reloaded from')).length;
+    const outcomes = await Promise.all(Array.from({ length: 50 }, () => scheduler.reload()));
+    assert.ok(outcomes.every((o) => o.ok));
+    assert.equal(logger.lines.filter((l) => l.includes('configuration reloaded from')).length - before, 1);
+
     writeFileSync(conf, readFileSync(conf, 'utf8').replace('schedule: quick', 'schedule: hourly'));
     assert.equal((await scheduler.reload()).ok, false);
     assert.deepEqual(scheduler.jobs().map((j) => [j.name, j.schedule]), [['b', 'quick'], ['c', 'std']]);
