@@ -60,9 +60,10 @@ export interface SessionContext {
 /**
  * One client's connection: the handshake, then its requests until it
  * disconnects or the server shuts down. Reads and status queries run
- * concurrently (up to MAX_IN_FLIGHT); writes, zeroes and flushes one after
- * another, in the order sent. Memory for data comes from the server's
- * pool; what waits for the client to read is bounded by ReplyWriter.
+ * concurrently (up to MAX_IN_FLIGHT); writes, zeroes, flushes and simple
+ * replies of more than one window one after another, in the order sent.
+ * Memory for data comes from the server's pool; what waits for the client
+ * to read is bounded by ReplyWriter.
  */
 export class NbdSession {
   private readonly reader: WireReader;
@@ -136,6 +137,12 @@ export class NbdSession {
       }
       if (request.type === Command.WriteZeroes || request.type === Command.Flush) {
         await this.answer(request, () => this.serialCommand(request));
+        continue;
+      }
+      if (this.spansWindows(request)) {
+        // A simple reply is one message, written over several windows: no other reply may come between them.
+        await Promise.allSettled(this.inFlight);
+        await this.answer(request, () => this.concurrentCommand(request));
         continue;
       }
       const work = this.answer(request, () => this.concurrentCommand(request)).finally(() => this.inFlight.delete(work));
@@ -309,6 +316,13 @@ export class NbdSession {
       ALLOCATION_CONTEXT_ID,
       extents.map((e) => ({ length: e.length, flags: e.hole ? STATE_HOLE | STATE_ZERO : 0 })),
     );
+  }
+
+  /** A read answered with a simple reply of more than one window. */
+  private spansWindows(request: Request): boolean {
+    if (this.negotiated.structuredReplies || request.type !== Command.Read || request.length === 0) return false;
+    const window = this.context.image.window;
+    return Math.floor(request.offset / window) !== Math.floor((request.offset + request.length - 1) / window);
   }
 
   /** FUA is taken on every request: clients are known to set it where it means nothing. */
