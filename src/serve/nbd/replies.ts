@@ -19,9 +19,18 @@ const QUEUED_LIMIT = 4 * 1024 * 1024;
  * handed to the socket in one go, so chunks of concurrent replies never
  * interleave inside a message; `release` callbacks run once the socket
  * has sent the bytes (or given up), when a pooled buffer may be reused.
+ * Replies waiting with none of them sent for `stalledMs` call `onStall`:
+ * the client does not read, and its replies hold pool buffers.
  */
 export class ReplyWriter {
-  constructor(private readonly socket: Socket) {}
+  private unsent = 0;
+  private stall: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly stalledMs: number,
+    private readonly onStall: () => void,
+  ) {}
 
   simple(cookie: Buffer, error: number, data: Buffer[] = [], release?: () => void): void {
     const header = Buffer.alloc(16);
@@ -106,11 +115,24 @@ export class ReplyWriter {
       release?.();
       return;
     }
+    this.unsent++;
+    this.stall ??= setTimeout(() => this.onStall(), this.stalledMs).unref();
+    const sent = () => {
+      this.progress();
+      release?.();
+    };
     this.socket.cork();
-    parts.forEach((part, index) => {
-      const last = index === parts.length - 1;
-      this.socket.write(part, last && release ? () => release() : undefined);
-    });
+    parts.forEach((part, index) => this.socket.write(part, index === parts.length - 1 ? sent : undefined));
     this.socket.uncork();
+  }
+
+  /** A message went out (or the socket gave up on it): the stall watch starts again, or stops with nothing left. */
+  private progress(): void {
+    this.unsent--;
+    if (this.unsent > 0) this.stall?.refresh();
+    else if (this.stall) {
+      clearTimeout(this.stall);
+      this.stall = null;
+    }
   }
 }
