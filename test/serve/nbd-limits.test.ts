@@ -63,7 +63,7 @@ describe('NbdServer limits', () => {
       image: memoryImage(writable),
       pool: new BufferPool(MiB, 8),
       logger: { ...silentLogger, warn: (message: string) => warnings.push(message) },
-      limits: { handshakeMs: NEVER, stalledMs: NEVER, closeGraceMs: NEVER, ...limits },
+      limits: { handshakeMs: NEVER, stalledMs: NEVER, payloadMs: NEVER, closeGraceMs: NEVER, ...limits },
       description: {
         name: 'test',
         description: 'an image in memory',
@@ -95,6 +95,18 @@ describe('NbdServer limits', () => {
     for (let i = 0; i < data.length; i++) assert.equal(data[i], (MiB + 7 + i) & 0xff);
   }
 
+  /** Eight clients, each in the middle of a 1 MiB write whose payload stops after its first byte. */
+  async function stuckWriters(uri: string): Promise<RawNbd[]> {
+    const writers: RawNbd[] = [];
+    for (let i = 0; i < 8; i++) {
+      const client = await connected(uri);
+      client.request(1, 0n, MiB, 1n);
+      client.send(Buffer.from('x'));
+      writers.push(client);
+    }
+    return writers;
+  }
+
   /** Sixteen reads of 8 MiB whose replies it never reads. */
   async function hog(uri: string): Promise<RawNbd> {
     const client = await connected(uri);
@@ -119,5 +131,19 @@ describe('NbdServer limits', () => {
     await server!.close();
     server = null;
     assert.equal(await client.hungUpWhileDrained(30_000), true);
+  });
+
+  test('writes refused on a read-only export, their payloads not sent, block no reads; a payload has a deadline', async () => {
+    const uri = await start({ payloadMs: 2000 });
+    const writers = await stuckWriters(uri);
+    await readsItsBytes(await connected(uri));
+    for (const client of writers) assert.equal(await client.hungUp(30_000), true, 'a payload that never arrives holds its connection');
+  });
+
+  test('writes taken by a writable export: a payload that never arrives is a hang-up, and frees its buffer', async () => {
+    const uri = await start({ payloadMs: 2000 }, true);
+    const writers = await stuckWriters(uri);
+    for (const client of writers) assert.equal(await client.hungUp(30_000), true);
+    await readsItsBytes(await connected(uri));
   });
 });

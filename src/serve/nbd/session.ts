@@ -221,9 +221,11 @@ export class NbdSession {
 
   /**
    * A write's payload is read whatever becomes of it, so that the next
-   * request is found where it starts; one window at a time, each written
-   * into the overlay as it arrives, so a write never holds more than one
-   * pool buffer.
+   * request is found where it starts: a refused one is dropped as it
+   * arrives; the others are read one window at a time, each written into
+   * the overlay as it arrives, so a write never holds more than one pool
+   * buffer. A payload that takes too long ends the connection: its buffer
+   * is one the other clients read with.
    */
   private async write(request: Request): Promise<void> {
     const { image, description } = this.context;
@@ -237,21 +239,37 @@ export class NbdSession {
       refusal = err as Refusal;
     }
     let failure: unknown = refusal;
-    const buffer = await this.buffers.acquire();
+    const deadline = setTimeout(() => {
+      this.context.logger.warn(`NBD client ${this.context.peer} took over ${this.limits.payloadMs / 1000} s to send a write's payload; disconnected`);
+      this.socket.destroy();
+    }, this.limits.payloadMs);
     try {
-      for (let done = 0; done < request.length; ) {
-        const length = Math.min(this.buffers.bufferSize, request.length - done);
-        await this.reader.readInto(buffer, length);
-        if (!failure) await image.write(request.offset + done, buffer.subarray(0, length)).catch((err: unknown) => (failure = err));
-        done += length;
-      }
+      if (refusal) await this.reader.skip(request.length);
+      else failure = await this.writePayload(request);
     } finally {
-      this.buffers.release(buffer);
+      clearTimeout(deadline);
     }
     await this.answer(request, async () => {
       if (failure) throw failure;
       this.replies.simple(request.cookie, 0);
     });
+  }
+
+  /** Reads the payload into the image; what failed there, if anything (the rest of the payload is read all the same). */
+  private async writePayload(request: Request): Promise<unknown> {
+    const buffer = await this.buffers.acquire();
+    let failure: unknown = null;
+    try {
+      for (let done = 0; done < request.length; ) {
+        const length = Math.min(this.buffers.bufferSize, request.length - done);
+        await this.reader.readInto(buffer, length);
+        if (!failure) await this.context.image.write(request.offset + done, buffer.subarray(0, length)).catch((err: unknown) => (failure = err));
+        done += length;
+      }
+    } finally {
+      this.buffers.release(buffer);
+    }
+    return failure;
   }
 
   /** One chunk per piece, each window's buffer back to the pool once the socket sent it. */
