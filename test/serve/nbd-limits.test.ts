@@ -12,7 +12,7 @@ import { MAXIMUM_PAYLOAD, MINIMUM_BLOCK, transmissionFlags } from '../../src/ser
 import type { SessionLimits } from '../../src/serve/nbd/limits.js';
 import { NbdServer } from '../../src/serve/nbd/server.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { RawNbd } from '../helpers/nbd-wire.js';
+import { RawNbd, u32 } from '../helpers/nbd-wire.js';
 
 const MiB = 1024 * 1024;
 const SIZE = 64 * MiB;
@@ -145,5 +145,19 @@ describe('NbdServer limits', () => {
     const writers = await stuckWriters(uri);
     for (const client of writers) assert.equal(await client.hungUp(30_000), true);
     await readsItsBytes(await connected(uri));
+  });
+
+  test('the handshake has a deadline, however the bytes trickle in', async () => {
+    const uri = await start({ handshakeMs: 1500 });
+    const client = await RawNbd.open(uri);
+    clients.push(client);
+    // Client flags and an NBD_OPT_LIST, a byte every 200 ms: never idle for long, never done.
+    const bytes = Buffer.concat([u32(3), Buffer.from('IHAVEOPT'), u32(3), u32(0)]);
+    for (const byte of bytes) {
+      if (client.closed) break;
+      client.send(Buffer.from([byte]));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.equal(await client.hungUp(30_000), true, 'a handshake longer than its limit goes on');
   });
 });

@@ -5,7 +5,7 @@
  * shorter ones.
  */
 export interface SessionLimits {
-  /** How long a client may take over the handshake. */
+  /** From connecting to the end of the handshake, however the bytes trickle in. */
   handshakeMs: number;
   /** Replies waiting on a socket with none of them sent: the client does not read. */
   stalledMs: number;

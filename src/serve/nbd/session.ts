@@ -93,12 +93,11 @@ export class NbdSession {
   /** Serves the client; resolves once its connection is closed. */
   async run(): Promise<void> {
     try {
-      // A connection that never finishes its handshake does not hold a client's place for ever.
-      this.socket.setTimeout(this.limits.handshakeMs, () => this.socket.destroy());
-      const negotiated = await negotiate(this.socket, this.reader, this.context.description, () => this.stopping);
+      // A deadline, not an idle timeout: a byte now and then must not hold a client's place for ever.
+      const deadline = setTimeout(() => this.socket.destroy(), this.limits.handshakeMs);
+      const negotiated = await negotiate(this.socket, this.reader, this.context.description, () => this.stopping).finally(() => clearTimeout(deadline));
       if (!negotiated || this.stopping) return;
       this.negotiated = negotiated;
-      this.socket.setTimeout(0);
       this.context.logger.debug(`NBD client ${this.context.peer} connected (structured replies: ${negotiated.structuredReplies ? 'yes' : 'no'})`);
       await this.transmit();
     } catch (err) {
