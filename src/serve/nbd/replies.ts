@@ -86,17 +86,8 @@ export class ReplyWriter {
   }
 
   /** Resolves when the client has read enough of what is queued (or the socket is gone). */
-  async drained(): Promise<void> {
-    if (this.socket.writableLength <= QUEUED_LIMIT || this.socket.destroyed) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        this.socket.off('drain', done);
-        this.socket.off('close', done);
-        resolve();
-      };
-      this.socket.on('drain', done);
-      this.socket.on('close', done);
-    });
+  drained(): Promise<void> {
+    return drained(this.socket, QUEUED_LIMIT);
   }
 
   /** A structured chunk's 20-byte header followed by room for `inline` bytes of its payload. */
@@ -135,4 +126,18 @@ export class ReplyWriter {
       this.stall = null;
     }
   }
+}
+
+/** Resolves once no more than `limit` bytes wait on the socket for the client to read (or the socket is gone). */
+export async function drained(socket: Socket, limit: number): Promise<void> {
+  if (socket.writableLength <= limit || socket.destroyed) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
 }
