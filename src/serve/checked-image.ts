@@ -11,6 +11,8 @@ export const READ_WINDOW = 1024 * 1024;
 const LARGEST_BLOCK = 16 * 1024 * 1024;
 /** Record entries read at a time for a status query (128 KiB of the record, 256 MiB of image at 64 KiB blocks). */
 const ENTRIES_READ = 4096;
+/** Without a record, the image asked for its data ranges this much at a time (a 4 GiB query of a fragmented file lists thousands). */
+const RANGES_SPAN = 64 * 1024 * 1024;
 
 interface Run {
   start: number;
@@ -77,7 +79,7 @@ export class CheckedImage implements ExportedImage {
    */
   async extents(offset: number, length: number, limit: number): Promise<Extent[]> {
     const end = Math.min(this.size, offset + length);
-    const ranges = this.record ? await this.recordedData(this.record, offset, end, limit) : await this.reader.dataRanges(offset, end);
+    const ranges = this.record ? await this.recordedData(this.record, offset, end, limit) : await this.storedData(offset, end, limit);
     return extentsFromRanges(ranges, offset, end, limit);
   }
 
@@ -110,6 +112,19 @@ export class CheckedImage implements ExportedImage {
         const previous = ranges.at(-1);
         if (previous && previous[1] === from) previous[1] = to;
         else if (ranges.length > limit) return ranges;
+        else ranges.push([from, to]);
+      }
+    }
+    return ranges;
+  }
+
+  /** The store's data ranges of [start, end), up to limit + 1 of them (as recordedData). */
+  private async storedData(start: number, end: number, limit: number): Promise<Array<[number, number]>> {
+    const ranges: Array<[number, number]> = [];
+    for (let at = start; at < end && ranges.length <= limit; at += RANGES_SPAN) {
+      for (const [from, to] of await this.reader.dataRanges(at, Math.min(end, at + RANGES_SPAN))) {
+        const previous = ranges.at(-1);
+        if (previous && previous[1] === from) previous[1] = to;
         else ranges.push([from, to]);
       }
     }
