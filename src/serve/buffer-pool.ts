@@ -49,3 +49,35 @@ export class BufferPool {
     }
   }
 }
+
+/**
+ * One client's share of a pool: at most `limit` of its buffers at once,
+ * so that a client that does not read its replies (each holds its buffer
+ * until the socket sent it) cannot hold the buffers everybody reads with.
+ */
+export class PoolShare {
+  private held = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(
+    private readonly pool: BufferPool,
+    private readonly limit: number,
+  ) {}
+
+  get bufferSize(): number {
+    return this.pool.bufferSize;
+  }
+
+  async acquire(): Promise<Buffer> {
+    while (this.held >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.held++;
+    const [buffer] = await this.pool.acquire(1);
+    return buffer!;
+  }
+
+  release(buffer: Buffer): void {
+    this.held--;
+    this.pool.release(buffer);
+    this.waiting.shift()?.();
+  }
+}

@@ -1,5 +1,5 @@
 import type { Chunk } from '../io/chunk-pipeline.js';
-import { HASH_BLOCK_SIZE } from '../integrity/block-hash.js';
+import { ENTRY_LENGTH, HASH_BLOCK_SIZE, ZERO_ENTRY } from '../integrity/block-hash.js';
 import { DamageError, hashCheck } from '../integrity/hash-check.js';
 import type { HashRecord } from '../integrity/hash-record.js';
 import type { RevisionReader } from '../store/store.js';
@@ -9,6 +9,10 @@ import { extentsFromRanges, type ExportedImage, type Extent, type Piece } from '
 export const READ_WINDOW = 1024 * 1024;
 /** Hash blocks larger than this cannot be checked within a pool buffer. */
 const LARGEST_BLOCK = 16 * 1024 * 1024;
+/** Record entries read at a time for a status query (128 KiB of the record, 256 MiB of image at 64 KiB blocks). */
+const ENTRIES_READ = 4096;
+/** Without a record, the image asked for its data ranges this much at a time (a 4 GiB query of a fragmented file lists thousands). */
+const RANGES_SPAN = 64 * 1024 * 1024;
 
 interface Run {
   start: number;
@@ -32,7 +36,7 @@ export class CheckedImage implements ExportedImage {
 
   constructor(
     private readonly reader: RevisionReader,
-    record: HashRecord | null,
+    private readonly record: HashRecord | null,
     private readonly onDamage: (offset: number) => void,
   ) {
     this.checkChunk = record ? hashCheck(record) : null;
@@ -68,9 +72,15 @@ export class CheckedImage implements ExportedImage {
     return pieces;
   }
 
+  /**
+   * From the recorded hashes where there are some: a data block whose
+   * bytes are gone from the store (a hole punched into the image file)
+   * must be read, and fail there, not be skipped by a client as zeros.
+   */
   async extents(offset: number, length: number, limit: number): Promise<Extent[]> {
     const end = Math.min(this.size, offset + length);
-    return extentsFromRanges(await this.reader.dataRanges(offset, end), offset, end, limit);
+    const ranges = this.record ? await this.recordedData(this.record, offset, end, limit) : await this.storedData(offset, end, limit);
+    return extentsFromRanges(ranges, offset, end, limit);
   }
 
   write(): Promise<void> {
@@ -82,6 +92,44 @@ export class CheckedImage implements ExportedImage {
   }
 
   async flush(): Promise<void> {}
+
+  /**
+   * The ranges of [start, end) whose blocks the record has as data (not
+   * zero blocks), up to limit + 1 of them: they make more than `limit`
+   * extents, so what lies after them is never reported.
+   */
+  private async recordedData(record: HashRecord, start: number, end: number, limit: number): Promise<Array<[number, number]>> {
+    const bs = this.blockSize;
+    const ranges: Array<[number, number]> = [];
+    const last = Math.ceil(end / bs);
+    for (let block = Math.floor(start / bs); block < last; block += ENTRIES_READ) {
+      const count = Math.min(ENTRIES_READ, last - block);
+      const entries = await record.read(block, count);
+      for (let i = 0; i < count; i++) {
+        if (entries.subarray(i * ENTRY_LENGTH, (i + 1) * ENTRY_LENGTH).equals(ZERO_ENTRY)) continue;
+        const from = Math.max(start, (block + i) * bs);
+        const to = Math.min(end, (block + i + 1) * bs);
+        const previous = ranges.at(-1);
+        if (previous && previous[1] === from) previous[1] = to;
+        else if (ranges.length > limit) return ranges;
+        else ranges.push([from, to]);
+      }
+    }
+    return ranges;
+  }
+
+  /** The store's data ranges of [start, end), up to limit + 1 of them (as recordedData). */
+  private async storedData(start: number, end: number, limit: number): Promise<Array<[number, number]>> {
+    const ranges: Array<[number, number]> = [];
+    for (let at = start; at < end && ranges.length <= limit; at += RANGES_SPAN) {
+      for (const [from, to] of await this.reader.dataRanges(at, Math.min(end, at + RANGES_SPAN))) {
+        const previous = ranges.at(-1);
+        if (previous && previous[1] === from) previous[1] = to;
+        else ranges.push([from, to]);
+      }
+    }
+    return ranges;
+  }
 
   /** [start, end) in runs of whole blocks that hold data or do not. */
   private runs(start: number, end: number, ranges: Array<[number, number]>): Run[] {

@@ -58,19 +58,23 @@ export class OverlayImage implements ExportedImage {
     return [{ offset, length, data: buffer.subarray(offset - windowStart, offset + length - windowStart) }];
   }
 
+  /**
+   * The base's extents and the written runs, as far as either holds no
+   * more than `limit` + 1 of them: what lies past that is for the client's
+   * next query, so a query of 4 GiB lists no more than one reply holds.
+   */
   async extents(offset: number, length: number, limit: number): Promise<Extent[]> {
-    const end = Math.min(this.size, offset + length);
-    const written = this.writtenRuns(offset, end);
-    if (written.length === 0) return this.base.extents(offset, length, limit);
-    const base = (await this.base.extents(offset, end - offset, Number.MAX_SAFE_INTEGER))
-      .reduce<{ at: number; ranges: Array<[number, number]> }>(
-        (state, extent) => {
-          if (!extent.hole) state.ranges.push([state.at, state.at + extent.length]);
-          state.at += extent.length;
-          return state;
-        },
-        { at: offset, ranges: [] },
-      ).ranges;
+    if (!this.written) return this.base.extents(offset, length, limit);
+    let end = Math.min(this.size, offset + length);
+    const base: Array<[number, number]> = [];
+    let at = offset;
+    for (const extent of await this.base.extents(offset, end - offset, limit)) {
+      if (!extent.hole) base.push([at, at + extent.length]);
+      at += extent.length;
+    }
+    end = at;
+    const written = this.writtenRuns(offset, end, limit + 1);
+    if (written.length > limit) end = written.at(-1)![1];
     return extentsFromRanges(union(base, written), offset, end, limit);
   }
 
@@ -132,8 +136,8 @@ export class OverlayImage implements ExportedImage {
     return this.written !== null && (this.written[block >> 3]! & (1 << (block & 7))) !== 0;
   }
 
-  /** The runs of [start, end) that the overlay holds, clipped to it. */
-  private writtenRuns(start: number, end: number): Array<[number, number]> {
+  /** The runs of [start, end) that the overlay holds, clipped to it; no more than `limit`, each whole. */
+  private writtenRuns(start: number, end: number, limit = Number.MAX_SAFE_INTEGER): Array<[number, number]> {
     if (!this.written) return [];
     const runs: Array<[number, number]> = [];
     for (let block = Math.floor(start / OVERLAY_BLOCK); block * OVERLAY_BLOCK < end; block++) {
@@ -142,6 +146,7 @@ export class OverlayImage implements ExportedImage {
       const to = Math.min(end, (block + 1) * OVERLAY_BLOCK);
       const last = runs.at(-1);
       if (last && last[1] === from) last[1] = to;
+      else if (runs.length >= limit) break;
       else runs.push([from, to]);
     }
     return runs;

@@ -7,10 +7,12 @@ import { connect, type Socket } from 'node:net';
 export class RawNbd {
   private data = Buffer.alloc(0);
   private waiter: (() => void) | null = null;
+  private discarding = false;
   closed = false;
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
+      if (this.discarding) return;
       this.data = Buffer.concat([this.data, chunk]);
       this.waiter?.();
     });
@@ -89,6 +91,23 @@ export class RawNbd {
     const header = await this.read(20);
     if (header.readUInt32BE(0) !== 0x668e33ef) throw new Error(`not a structured reply: ${header.toString('hex')}`);
     return { flags: header.readUInt16BE(4), type: header.readUInt16BE(6), cookie: header.readBigUInt64BE(8), payload: await this.read(header.readUInt32BE(16)) };
+  }
+
+  /** Stops reading: what the server sends piles up in the socket buffers, as with a client that never reads. */
+  stopReading(): void {
+    this.socket.pause();
+  }
+
+  /**
+   * After stopReading: reads again, dropping everything, and resolves true
+   * once the server has closed the connection (a paused socket never sees
+   * that), false if still open after `ms`.
+   */
+  async hungUpWhileDrained(ms = 30_000): Promise<boolean> {
+    this.discarding = true;
+    this.data = Buffer.alloc(0);
+    this.socket.resume();
+    return this.hungUp(ms);
   }
 
   close(): void {

@@ -13,6 +13,7 @@ import { IMAGE_SIZE, jobWithRevision, runTool, startServe, writeTestImage, type 
 
 const NBD_EINVAL = 22;
 const REP_ERR_INVALID = 0x80000003;
+const REP_ERR_UNKNOWN = 0x80000006;
 const REPLY_TYPE_ERROR = 0x8001;
 const REPLY_TYPE_BLOCK_STATUS = 5;
 
@@ -63,6 +64,18 @@ describe('backy serve and a hostile client', () => {
     assert.equal((await client.optionReply()).type, REP_ERR_INVALID);
     client.option(3);
     assert.equal((await client.optionReply()).option, 3);
+    client.close();
+  });
+
+  test('an unknown export name of 4 KiB is echoed in a few bytes, not escaped in full (24 KiB a reply)', async () => {
+    const client = await RawNbd.open(server.uri);
+    client.send(u32(3));
+    const name = Buffer.alloc(4096, 1);
+    client.option(7, Buffer.concat([u32(name.length), name, u16(0)]));
+    const reply = await client.optionReply();
+    assert.equal(reply.type, REP_ERR_UNKNOWN);
+    assert.match(reply.data.toString('latin1'), /^no export named "(\\u0001)+\.\.\."; this server exports "/);
+    assert.ok(reply.data.length < 200, `a reply of ${reply.data.length} bytes`);
     client.close();
   });
 

@@ -23,6 +23,7 @@ import {
   REP_META_CONTEXT,
   REP_SERVER,
 } from './protocol.js';
+import { drained } from './replies.js';
 import type { WireReader } from './wire-reader.js';
 
 /** What the handshake tells a client about the one export. */
@@ -48,6 +49,14 @@ export interface Negotiated {
 const MAX_OPTION_LENGTH = 64 * 1024;
 /** Options one client may send before it is taken for a loop, not a client. */
 const MAX_OPTIONS = 1024;
+/**
+ * Option replies queued on the socket before the next option waits for
+ * the client to read them: a client that sends options and never reads
+ * the replies would have them all pile up in memory.
+ */
+const QUEUED_REPLIES = 64 * 1024;
+/** What an error reply echoes of a name the client sent, escaped. */
+const ECHOED = 64;
 
 /** A client that broke the protocol: the session ends without a reply. */
 export class ProtocolViolation extends Error {}
@@ -74,6 +83,7 @@ export async function negotiate(
   const state: Negotiated = { structuredReplies: false, allocationContext: false };
 
   for (let count = 0; count < MAX_OPTIONS; count++) {
+    await drained(socket, QUEUED_REPLIES);
     const header = await reader.read(16);
     if (header.readBigUInt64BE(0) !== IHAVEOPT) throw new ProtocolViolation('an option without its magic number');
     const option = header.readUInt32BE(8);
@@ -94,7 +104,7 @@ export async function negotiate(
     }
     switch (option) {
       case Option.ExportName: {
-        if (!knownName(data.toString('utf8'), description)) throw new ProtocolViolation(`unknown export ${JSON.stringify(data.toString('utf8'))}`);
+        if (!knownName(data.toString('utf8'), description)) throw new ProtocolViolation(`unknown export ${quoted(data.toString('utf8'))}`);
         const answer = Buffer.alloc(noZeroes ? 10 : 134);
         answer.writeBigUInt64BE(BigInt(description.size), 0);
         answer.writeUInt16BE(description.transmissionFlags, 8);
@@ -117,7 +127,7 @@ export async function negotiate(
           break;
         }
         if (!knownName(request.name, description)) {
-          error(REP_ERR_UNKNOWN, `no export named ${JSON.stringify(request.name)}; this server exports ${JSON.stringify(description.name)}`);
+          error(REP_ERR_UNKNOWN, `no export named ${quoted(request.name)}; this server exports ${JSON.stringify(description.name)}`);
           break;
         }
         writeInfo(reply, description, request.infos);
@@ -147,7 +157,7 @@ export async function negotiate(
           break;
         }
         if (!knownName(request.name, description)) {
-          error(REP_ERR_UNKNOWN, `no export named ${JSON.stringify(request.name)}`);
+          error(REP_ERR_UNKNOWN, `no export named ${quoted(request.name)}`);
           break;
         }
         const matches = setting
@@ -170,6 +180,23 @@ export async function negotiate(
 
 function knownName(name: string, description: ExportDescription): boolean {
   return name === '' || name === description.name;
+}
+
+/**
+ * A client's string as a message shows it: escaped to ASCII, and cut
+ * short, so that a reply echoes at most ECHOED bytes of it however long
+ * the string (a name of 4096 control characters escaped to 24 KiB).
+ */
+function quoted(text: string): string {
+  let shown = '';
+  for (const char of text) {
+    const escaped = JSON.stringify(char)
+      .slice(1, -1)
+      .replace(/[\u007f-\uffff]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    if (shown.length + escaped.length > ECHOED - 5) return `"${shown}..."`;
+    shown += escaped;
+  }
+  return `"${shown}"`;
 }
 
 function u32(value: number): Buffer {

@@ -19,9 +19,18 @@ const QUEUED_LIMIT = 4 * 1024 * 1024;
  * handed to the socket in one go, so chunks of concurrent replies never
  * interleave inside a message; `release` callbacks run once the socket
  * has sent the bytes (or given up), when a pooled buffer may be reused.
+ * Replies waiting with none of them sent for `stalledMs` call `onStall`:
+ * the client does not read, and its replies hold pool buffers.
  */
 export class ReplyWriter {
-  constructor(private readonly socket: Socket) {}
+  private unsent = 0;
+  private stall: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly stalledMs: number,
+    private readonly onStall: () => void,
+  ) {}
 
   simple(cookie: Buffer, error: number, data: Buffer[] = [], release?: () => void): void {
     const header = Buffer.alloc(16);
@@ -77,17 +86,8 @@ export class ReplyWriter {
   }
 
   /** Resolves when the client has read enough of what is queued (or the socket is gone). */
-  async drained(): Promise<void> {
-    if (this.socket.writableLength <= QUEUED_LIMIT || this.socket.destroyed) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        this.socket.off('drain', done);
-        this.socket.off('close', done);
-        resolve();
-      };
-      this.socket.on('drain', done);
-      this.socket.on('close', done);
-    });
+  drained(): Promise<void> {
+    return drained(this.socket, QUEUED_LIMIT);
   }
 
   /** A structured chunk's 20-byte header followed by room for `inline` bytes of its payload. */
@@ -106,11 +106,38 @@ export class ReplyWriter {
       release?.();
       return;
     }
+    this.unsent++;
+    this.stall ??= setTimeout(() => this.onStall(), this.stalledMs).unref();
+    const sent = () => {
+      this.progress();
+      release?.();
+    };
     this.socket.cork();
-    parts.forEach((part, index) => {
-      const last = index === parts.length - 1;
-      this.socket.write(part, last && release ? () => release() : undefined);
-    });
+    parts.forEach((part, index) => this.socket.write(part, index === parts.length - 1 ? sent : undefined));
     this.socket.uncork();
   }
+
+  /** A message went out (or the socket gave up on it): the stall watch starts again, or stops with nothing left. */
+  private progress(): void {
+    this.unsent--;
+    if (this.unsent > 0) this.stall?.refresh();
+    else if (this.stall) {
+      clearTimeout(this.stall);
+      this.stall = null;
+    }
+  }
+}
+
+/** Resolves once no more than `limit` bytes wait on the socket for the client to read (or the socket is gone). */
+export async function drained(socket: Socket, limit: number): Promise<void> {
+  if (socket.writableLength <= limit || socket.destroyed) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
 }

@@ -1,17 +1,19 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { DEFAULT_LIMITS } from './limits.js';
 import { NbdSession, type SessionContext } from './session.js';
 
 /** Where a server listens: a TCP address, or a Unix socket's path. */
 export type ListenAddress = { host: string; port: number } | { path: string };
 
-/** Clients served at once; more are turned away (each may hold up to 16 pool buffers). */
+/** Clients served at once; more are turned away (each may hold up to 2 pool buffers). */
 const MAX_CLIENTS = 64;
 
 /**
  * An NBD server of one export: a session per client, all sharing one
  * image and one buffer pool. Built without listening, so that tests and
  * the CLI start it where they like; `close` stops taking clients, lets
- * every session answer what it was asked and closes them.
+ * every session answer what it was asked and closes them, cutting off
+ * those still not done after a grace period.
  */
 export class NbdServer {
   private readonly server: Server;
@@ -43,7 +45,12 @@ export class NbdServer {
     this.closing = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const { session } of this.sessions) session.shutdown();
+    // A client that never reads its replies would keep its session, and so the server, for ever.
+    const grace = setTimeout(() => {
+      for (const { session } of this.sessions) session.destroy();
+    }, this.context.limits?.closeGraceMs ?? DEFAULT_LIMITS.closeGraceMs);
     await Promise.all([...this.sessions].map((s) => s.done));
+    clearTimeout(grace);
     await closed;
   }
 

@@ -1,9 +1,10 @@
 import type { Socket } from 'node:net';
 import { DamageError } from '../../integrity/hash-check.js';
 import type { Logger } from '../../util/logger.js';
-import type { BufferPool } from '../buffer-pool.js';
+import { PoolShare, type BufferPool } from '../buffer-pool.js';
 import type { ExportedImage } from '../exported-image.js';
 import { negotiate, ProtocolViolation, type ExportDescription, type Negotiated } from './handshake.js';
+import { DEFAULT_LIMITS, type SessionLimits } from './limits.js';
 import {
   ALLOCATION_CONTEXT_ID,
   CMD_FLAG_FUA,
@@ -27,8 +28,8 @@ const MAX_IN_FLIGHT = 16;
 /** Extents in one block status reply (the protocol allows 2^20; clients ask again from where it ends). */
 const MAX_EXTENTS = 16 * 1024;
 const ZEROS = Buffer.alloc(1024 * 1024);
-/** How long a client may take over the handshake. */
-const HANDSHAKE_LIMIT_MS = 60_000;
+/** Pool buffers one client holds at once: with 8 in the pool, four clients that do not read leave none to the others. */
+const BUFFERS_PER_SESSION = 2;
 
 interface Request {
   flags: number;
@@ -55,18 +56,23 @@ export interface SessionContext {
   logger: Logger;
   /** For log lines: who the client is. */
   peer: string;
+  /** DEFAULT_LIMITS where not given. */
+  limits?: Partial<SessionLimits>;
 }
 
 /**
  * One client's connection: the handshake, then its requests until it
  * disconnects or the server shuts down. Reads and status queries run
- * concurrently (up to MAX_IN_FLIGHT); writes, zeroes and flushes one after
- * another, in the order sent. Memory for data comes from the server's
- * pool; what waits for the client to read is bounded by ReplyWriter.
+ * concurrently (up to MAX_IN_FLIGHT); writes, zeroes, flushes and simple
+ * replies of more than one window one after another, in the order sent.
+ * Memory for data comes from the server's pool; what waits for the client
+ * to read is bounded by ReplyWriter.
  */
 export class NbdSession {
   private readonly reader: WireReader;
   private readonly replies: ReplyWriter;
+  private readonly buffers: PoolShare;
+  private readonly limits: SessionLimits;
   private readonly inFlight = new Set<Promise<void>>();
   private stopping = false;
   private negotiated: Negotiated = { structuredReplies: false, allocationContext: false };
@@ -75,19 +81,23 @@ export class NbdSession {
     private readonly socket: Socket,
     private readonly context: SessionContext,
   ) {
+    this.limits = { ...DEFAULT_LIMITS, ...context.limits };
     this.reader = new WireReader(socket);
-    this.replies = new ReplyWriter(socket);
+    this.buffers = new PoolShare(context.pool, BUFFERS_PER_SESSION);
+    this.replies = new ReplyWriter(socket, this.limits.stalledMs, () => {
+      this.context.logger.warn(`NBD client ${this.context.peer} read none of its replies for ${this.limits.stalledMs / 1000} s; disconnected`);
+      this.socket.destroy();
+    });
   }
 
   /** Serves the client; resolves once its connection is closed. */
   async run(): Promise<void> {
     try {
-      // A connection that never finishes its handshake does not hold a client's place for ever.
-      this.socket.setTimeout(HANDSHAKE_LIMIT_MS, () => this.socket.destroy());
-      const negotiated = await negotiate(this.socket, this.reader, this.context.description, () => this.stopping);
+      // A deadline, not an idle timeout: a byte now and then must not hold a client's place for ever.
+      const deadline = setTimeout(() => this.socket.destroy(), this.limits.handshakeMs);
+      const negotiated = await negotiate(this.socket, this.reader, this.context.description, () => this.stopping).finally(() => clearTimeout(deadline));
       if (!negotiated || this.stopping) return;
       this.negotiated = negotiated;
-      this.socket.setTimeout(0);
       this.context.logger.debug(`NBD client ${this.context.peer} connected (structured replies: ${negotiated.structuredReplies ? 'yes' : 'no'})`);
       await this.transmit();
     } catch (err) {
@@ -105,6 +115,12 @@ export class NbdSession {
   shutdown(): void {
     this.stopping = true;
     this.reader.cancel();
+  }
+
+  /** Ends the connection now, answered or not: a shutdown that waited long enough. */
+  destroy(): void {
+    this.shutdown();
+    this.socket.destroy();
   }
 
   private close(): void {
@@ -136,6 +152,12 @@ export class NbdSession {
       }
       if (request.type === Command.WriteZeroes || request.type === Command.Flush) {
         await this.answer(request, () => this.serialCommand(request));
+        continue;
+      }
+      if (this.spansWindows(request)) {
+        // A simple reply is one message, written over several windows: no other reply may come between them.
+        await Promise.allSettled(this.inFlight);
+        await this.answer(request, () => this.concurrentCommand(request));
         continue;
       }
       const work = this.answer(request, () => this.concurrentCommand(request)).finally(() => this.inFlight.delete(work));
@@ -198,12 +220,14 @@ export class NbdSession {
 
   /**
    * A write's payload is read whatever becomes of it, so that the next
-   * request is found where it starts; one window at a time, each written
-   * into the overlay as it arrives, so a write never holds more than one
-   * pool buffer.
+   * request is found where it starts: a refused one is dropped as it
+   * arrives; the others are read one window at a time, each written into
+   * the overlay as it arrives, so a write never holds more than one pool
+   * buffer. A payload that takes too long ends the connection: its buffer
+   * is one the other clients read with.
    */
   private async write(request: Request): Promise<void> {
-    const { pool, image, description } = this.context;
+    const { image, description } = this.context;
     if (request.length > description.maximumPayload) throw new ProtocolViolation(`a write of ${request.length} bytes, more than the maximum payload`);
     let refusal: Refusal | null = null;
     try {
@@ -214,16 +238,15 @@ export class NbdSession {
       refusal = err as Refusal;
     }
     let failure: unknown = refusal;
-    const [buffer] = await pool.acquire(1);
+    const deadline = setTimeout(() => {
+      this.context.logger.warn(`NBD client ${this.context.peer} took over ${this.limits.payloadMs / 1000} s to send a write's payload; disconnected`);
+      this.socket.destroy();
+    }, this.limits.payloadMs);
     try {
-      for (let done = 0; done < request.length; ) {
-        const length = Math.min(pool.bufferSize, request.length - done);
-        await this.reader.readInto(buffer!, length);
-        if (!failure) await image.write(request.offset + done, buffer!.subarray(0, length)).catch((err: unknown) => (failure = err));
-        done += length;
-      }
+      if (refusal) await this.reader.skip(request.length);
+      else failure = await this.writePayload(request);
     } finally {
-      pool.release(buffer!);
+      clearTimeout(deadline);
     }
     await this.answer(request, async () => {
       if (failure) throw failure;
@@ -231,9 +254,26 @@ export class NbdSession {
     });
   }
 
+  /** Reads the payload into the image; what failed there, if anything (the rest of the payload is read all the same). */
+  private async writePayload(request: Request): Promise<unknown> {
+    const buffer = await this.buffers.acquire();
+    let failure: unknown = null;
+    try {
+      for (let done = 0; done < request.length; ) {
+        const length = Math.min(this.buffers.bufferSize, request.length - done);
+        await this.reader.readInto(buffer, length);
+        if (!failure) await this.context.image.write(request.offset + done, buffer.subarray(0, length)).catch((err: unknown) => (failure = err));
+        done += length;
+      }
+    } finally {
+      this.buffers.release(buffer);
+    }
+    return failure;
+  }
+
   /** One chunk per piece, each window's buffer back to the pool once the socket sent it. */
   private async readStructured(request: Request): Promise<void> {
-    const { image, pool } = this.context;
+    const { image } = this.context;
     const end = request.offset + request.length;
     if (request.length === 0) {
       this.replies.none(request.cookie);
@@ -241,17 +281,17 @@ export class NbdSession {
     }
     for (let at = request.offset; at < end; ) {
       const windowEnd = Math.min(end, (Math.floor(at / image.window) + 1) * image.window);
-      const [buffer] = await pool.acquire(1);
+      const buffer = await this.buffers.acquire();
       let pieces;
       try {
-        pieces = await image.readWindow(at, windowEnd - at, buffer!);
+        pieces = await image.readWindow(at, windowEnd - at, buffer);
       } catch (err) {
-        pool.release(buffer!);
+        this.buffers.release(buffer);
         throw err;
       }
       pieces.forEach((piece, index) => {
         const done = windowEnd === end && index === pieces.length - 1;
-        const release = index === pieces.length - 1 ? () => pool.release(buffer!) : undefined;
+        const release = index === pieces.length - 1 ? () => this.buffers.release(buffer) : undefined;
         if (piece.data) this.replies.data(request.cookie, piece.offset, piece.data, done, release);
         else {
           this.replies.hole(request.cookie, piece.offset, piece.length, done);
@@ -269,7 +309,7 @@ export class NbdSession {
    * client never takes wrong bytes for data.
    */
   private async readSimple(request: Request): Promise<void> {
-    const { image, pool } = this.context;
+    const { image } = this.context;
     const end = request.offset + request.length;
     if (request.length === 0) {
       this.replies.simple(request.cookie, 0);
@@ -277,20 +317,20 @@ export class NbdSession {
     }
     for (let at = request.offset; at < end; ) {
       const windowEnd = Math.min(end, (Math.floor(at / image.window) + 1) * image.window);
-      const [buffer] = await pool.acquire(1);
+      const buffer = await this.buffers.acquire();
       let parts: Buffer[];
       try {
-        parts = (await image.readWindow(at, windowEnd - at, buffer!)).map(
+        parts = (await image.readWindow(at, windowEnd - at, buffer)).map(
           (piece) => piece.data ?? (piece.length <= ZEROS.length ? ZEROS.subarray(0, piece.length) : Buffer.alloc(piece.length)),
         );
       } catch (err) {
-        pool.release(buffer!);
+        this.buffers.release(buffer);
         if (at === request.offset) throw err;
         this.context.logger.warn(`NBD client ${this.context.peer}: a read failed after its reply began (${(err as Error).message}); disconnected`);
         this.socket.destroy();
         return;
       }
-      const release = () => pool.release(buffer!);
+      const release = () => this.buffers.release(buffer);
       if (at === request.offset) this.replies.simple(request.cookie, 0, parts, release);
       else this.replies.raw(parts, release);
       at = windowEnd;
@@ -309,6 +349,13 @@ export class NbdSession {
       ALLOCATION_CONTEXT_ID,
       extents.map((e) => ({ length: e.length, flags: e.hole ? STATE_HOLE | STATE_ZERO : 0 })),
     );
+  }
+
+  /** A read answered with a simple reply of more than one window. */
+  private spansWindows(request: Request): boolean {
+    if (this.negotiated.structuredReplies || request.type !== Command.Read || request.length === 0) return false;
+    const window = this.context.image.window;
+    return Math.floor(request.offset / window) !== Math.floor((request.offset + request.length - 1) / window);
   }
 
   /** FUA is taken on every request: clients are known to set it where it means nothing. */

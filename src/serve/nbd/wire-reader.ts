@@ -60,6 +60,14 @@ export class WireReader {
     }
   }
 
+  /** Reads past the next `length` bytes without keeping them (a refused write's payload). */
+  async skip(length: number): Promise<void> {
+    for (let done = 0; done < length; ) {
+      await this.fill(1);
+      done += this.take(null, Math.min(length - done, this.buffered));
+    }
+  }
+
   async u32(): Promise<number> {
     return (await this.read(4)).readUInt32BE(0);
   }
@@ -74,13 +82,13 @@ export class WireReader {
     }
   }
 
-  /** Moves up to `length` buffered bytes into `target`; how many it moved. */
-  private take(target: Buffer, length: number): number {
+  /** Moves up to `length` buffered bytes into `target` (or drops them); how many it moved. */
+  private take(target: Buffer | null, length: number): number {
     let done = 0;
     while (done < length) {
       const head = this.chunks[0]!;
       const count = Math.min(head.length, length - done);
-      head.copy(target, done, 0, count);
+      if (target) head.copy(target, done, 0, count);
       done += count;
       if (count === head.length) this.chunks.shift();
       else this.chunks[0] = head.subarray(count);
