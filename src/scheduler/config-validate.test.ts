@@ -151,6 +151,23 @@ jobs:
   ]);
 });
 
+test('a tag key must be exactly one tag: backups store tags split at commas and trimmed', () => {
+  const text = `
+schedules:
+  s:
+    "daily,weekly": {interval: 1d, keep: 1}
+    " hourly": {interval: 1h, keep: 1}
+    "monthly ": {interval: 4w, keep: 1}
+jobs:
+  j: {schedule: s, source: {type: file, filename: /x}}
+`;
+  assert.deepEqual(validate(text).errors, [
+    `${FILE}: schedule "s": daily,weekly: not a valid tag name: "daily,weekly" is not one tag (a schedule names each tag on its own, without blanks or commas)`,
+    `${FILE}: schedule "s":  hourly: not a valid tag name: " hourly" is not one tag (a schedule names each tag on its own, without blanks or commas)`,
+    `${FILE}: schedule "s": monthly : not a valid tag name: "monthly " is not one tag (a schedule names each tag on its own, without blanks or commas)`,
+  ]);
+});
+
 test('job names must be safe directory names and must not be the status file', () => {
   const job = '{schedule: s, source: {type: file, filename: /x}}';
   const text = `

@@ -51,11 +51,8 @@ export function validateConfig(raw: unknown, file: string): ConfigValidation {
     const rules: TagRule[] = [];
     for (const [tag, rule] of tags) {
       const tagWhere = `${where}${tag}: `;
-      try {
-        parseTags(tag);
-      } catch (err) {
-        fail(tagWhere, `not a valid tag name: ${(err as Error).message}`);
-      }
+      const problem = tagKeyProblem(tag);
+      if (problem) fail(tagWhere, `not a valid tag name: ${problem}`);
       const parsed = sectionOf(rule, tagWhere, fail, tagRule, TAG_RULE_KEYS);
       if (parsed) rules.push({ tag, intervalSeconds: parsed.interval, keep: parsed.keep });
     }
@@ -121,6 +118,23 @@ export function validateConfig(raw: unknown, file: string): ConfigValidation {
 }
 
 type Fail = (where: string, message: string) => void;
+
+/**
+ * Why a schedule's key is not exactly one tag, or null. Backups store their
+ * tags split at commas and trimmed, so a key such as "daily,weekly" or
+ * " daily" would never be found on a revision: the job would catch up
+ * forever, one backup after another.
+ */
+function tagKeyProblem(key: string): string | null {
+  let tags: string[];
+  try {
+    tags = parseTags(key);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if (tags.length === 1 && tags[0] === key) return null;
+  return `${JSON.stringify(key)} is not one tag (a schedule names each tag on its own, without blanks or commas)`;
+}
 
 function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
