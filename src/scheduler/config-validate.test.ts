@@ -168,6 +168,22 @@ jobs:
   ]);
 });
 
+test('an interval beyond 100 years is refused: its slots would be no valid dates', () => {
+  const text = `
+global: {scrub-interval: 40000d}
+schedules:
+  s:
+    daily: {interval: 1000000000w, keep: 1}
+    weekly: {interval: 36500d, keep: 1}
+jobs:
+  j: {schedule: s, source: {type: file, filename: /x}}
+`;
+  assert.deepEqual(validate(text).errors, [
+    `${FILE}: global: scrub-interval: "40000d" is longer than 100 years (36500d); expected a shorter duration`,
+    `${FILE}: schedule "s": daily: interval: "1000000000w" is longer than 100 years (36500d); expected a shorter duration`,
+  ]);
+});
+
 test('job names must be safe directory names and must not be the status file', () => {
   const job = '{schedule: s, source: {type: file, filename: /x}}';
   const text = `

@@ -310,7 +310,7 @@ export class Scheduler implements SchedulerControl {
     const history = await readJobHistory(prepared.directory, logger);
     const job = new ScheduledJob(config, prepared.directory, prepared.firstSeen, history, clock.now());
     const next = job.status();
-    logger.debug(`job ${config.name}: next backup (${next.nextTags.join(',')}) at ${next.nextBackup?.toISOString()}`);
+    logger.debug(`job ${config.name}: next backup (${next.nextTags.join(',')}) at ${loggedTime(next.nextBackup)}`);
     return { job };
   }
 
@@ -321,6 +321,12 @@ export class Scheduler implements SchedulerControl {
 }
 
 export type ReloadOutcome = { ok: true } | { ok: false; reason: string };
+
+/** Evaluated even when debug lines are off: an invalid date must not stop the start-up. */
+function loggedTime(time: Date | null): string {
+  if (time === null) return 'none';
+  return Number.isNaN(time.getTime()) ? 'an invalid time' : time.toISOString();
+}
 
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
