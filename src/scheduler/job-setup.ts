@@ -129,15 +129,15 @@ export async function readJobHistory(directory: JobDirectory, logger: Logger): P
   return {
     complete: complete.map((r) => ({ timestamp: r.timestamp, tags: r.tags })),
     last: newest
-      ? { timestamp: newest.timestamp, tags: newest.tags, duration: revisionDuration(newest), bytesWritten: bytesWritten(newest) }
+      ? { timestamp: newest.timestamp, tags: newest.tags, duration: plausibleDuration(newest), bytesWritten: wholeBytes(bytesWritten(newest)) }
       : null,
     revisions: all.length,
-    estimatedBytes: all.reduce((sum, r) => sum + bytesWritten(r), 0),
+    estimatedBytes: wholeBytes(all.reduce((sum, r) => sum + wholeBytes(bytesWritten(r)), 0)),
     distrusted: all.filter(isDistrusted).length,
     stored: complete.map((r) => ({
       uuid: r.uuid,
-      bytes: imageBytes(r),
-      completed: new Date(r.timestamp.getTime() + revisionDuration(r) * 1000),
+      bytes: wholeBytes(imageBytes(r)),
+      completed: new Date(r.timestamp.getTime() + plausibleDuration(r) * 1000),
       verified: r.verified,
       distrusted: isDistrusted(r),
     })),
@@ -148,4 +148,21 @@ export async function readJobHistory(directory: JobDirectory, logger: Logger): P
 function imageBytes(revision: Revision): number {
   const size = Number(revision.stats.size);
   return Number.isSafeInteger(size) && size >= 0 ? size : bytesWritten(revision);
+}
+
+/**
+ * A `.rev` is anyone's to edit: 1.5 or 1e20 bytes are read as the nearest
+ * whole number a count can hold, so that they neither stop the status file
+ * nor sum to something no count is.
+ */
+function wholeBytes(value: number): number {
+  return Number.isFinite(value) && value > 0 ? Math.min(Math.round(value), Number.MAX_SAFE_INTEGER) : 0;
+}
+
+/** The longest a backup is believed to have taken: a duration beyond it (1e13 s) would complete it past any valid date. */
+const MAX_BACKUP_SECONDS = 100 * 366 * 86400;
+
+function plausibleDuration(revision: Revision): number {
+  const seconds = Number(revisionDuration(revision));
+  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, MAX_BACKUP_SECONDS) : 0;
 }
