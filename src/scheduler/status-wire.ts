@@ -123,22 +123,8 @@ export function encodeStatus(snapshot: StatusSnapshot, report: (line: string) =>
   return renameKeys(z.encode(statusSnapshotSchema, { format: STATUS_FORMAT, ...snapshot, jobs }), wireName) as Record<string, unknown>;
 }
 
-/** What a refused field is written as; fields without one (the name, the schedule, …) are the scheduler's own and never odd. */
-const UNKNOWN: Partial<Record<keyof JobStatus, unknown>> = {
-  retryAt: null,
-  failures: 0,
-  lastBackup: null,
-  lastTags: [],
-  lastDuration: null,
-  lastBytesWritten: null,
-  nextBackup: null,
-  nextTags: [],
-  revisions: 0,
-  estimatedBytes: 0,
-  distrustedRevisions: 0,
-  lastVerified: null,
-  verifiedSince: null,
-};
+/** What a refused field is written as: the first of these its schema takes (the name, the state, … take none: they are the scheduler's own). */
+const UNKNOWN_VALUES: unknown[] = [null, 0, []];
 
 function repairJob(job: JobStatus): { repaired: JobStatus; problems: string[] } {
   const result = z.safeEncode(jobStatusSchema, job);
@@ -147,9 +133,11 @@ function repairJob(job: JobStatus): { repaired: JobStatus; problems: string[] } 
   const problems: string[] = [];
   for (const issue of result.error.issues) {
     const key = String(issue.path[0]) as keyof JobStatus;
-    if (!(key in UNKNOWN) || problems.some((p) => p.startsWith(`${wireName(key)}:`))) continue;
-    repaired[key] = UNKNOWN[key];
-    problems.push(`${wireName(key)}: ${issue.message}; written as ${JSON.stringify(UNKNOWN[key])}`);
+    const field = jobStatusSchema.shape[key] as z.ZodType | undefined;
+    const unknown = field ? UNKNOWN_VALUES.find((value) => z.safeEncode(field, value).success) : undefined;
+    if (unknown === undefined || problems.some((p) => p.startsWith(`${wireName(key)}:`))) continue;
+    repaired[key] = unknown;
+    problems.push(`${wireName(key)}: ${issue.message}; written as ${JSON.stringify(unknown)}`);
   }
   return { repaired: repaired as unknown as JobStatus, problems };
 }
