@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { JobDirectory, serializeJobConfig } from '../job/job-directory.js';
+import { believable, FUTURE_TOLERANCE_MS, JobDirectory, serializeJobConfig } from '../job/job-directory.js';
 import { isComplete, revisionDuration, type Revision } from '../job/revision.js';
 import { bytesWritten, isDistrusted } from '../job/revision-report.js';
 import type { HistoryEntry } from '../schedule/schedule.js';
@@ -77,7 +77,8 @@ async function readOrRecordFirstSeen(directory: JobDirectory, clock: Clock): Pro
     const handle = await openRegularFile(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       const recorded = new Date((await handle.readFile('utf8')).trim());
-      if (!Number.isNaN(recorded.getTime())) return recorded;
+      // A date in the future (a wrong clock once) would keep a job that never backed up within its SLA: recorded again.
+      if (!Number.isNaN(recorded.getTime()) && recorded.getTime() <= clock.now().getTime() + FUTURE_TOLERANCE_MS) return recorded;
     } finally {
       await handle.close();
     }
@@ -121,13 +122,17 @@ export interface JobHistory {
   stored: StoredRevision[];
 }
 
-/** Reads the job directory's revisions; manual backups count like scheduled ones. */
-export async function readJobHistory(directory: JobDirectory, logger: Logger): Promise<JobHistory> {
+/**
+ * Reads the job directory's revisions; manual backups count like scheduled
+ * ones. A revision dated in the future (as retention sees it) plans nothing:
+ * it would make the job look fresh to its SLA and suppress catch-up until then.
+ */
+export async function readJobHistory(directory: JobDirectory, now: Date, logger: Logger): Promise<JobHistory> {
   const all = await directory.revisions(logger);
   const complete = all.filter(isComplete);
-  const newest = complete.at(-1);
+  const newest = believable(complete, now).at(-1);
   return {
-    complete: complete.map((r) => ({ timestamp: r.timestamp, tags: r.tags })),
+    complete: believable(complete, now).map((r) => ({ timestamp: r.timestamp, tags: r.tags })),
     last: newest
       ? { timestamp: newest.timestamp, tags: newest.tags, duration: plausibleDuration(newest), bytesWritten: wholeBytes(bytesWritten(newest)) }
       : null,

@@ -307,7 +307,7 @@ export class Scheduler implements SchedulerControl {
       throw err;
     }
     if (prepared.configWritten) logger.info(`job ${config.name}: wrote ${prepared.directory.configPath}`);
-    const history = await readJobHistory(prepared.directory, logger);
+    const history = await readJobHistory(prepared.directory, clock.now(), logger);
     const job = new ScheduledJob(config, prepared.directory, prepared.firstSeen, history, clock.now());
     const next = job.status();
     logger.debug(`job ${config.name}: next backup (${next.nextTags.join(',')}) at ${loggedTime(next.nextBackup)}`);

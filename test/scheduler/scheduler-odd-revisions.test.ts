@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
+import { backy } from '../helpers/cli.js';
 import { configText, freePort, SchedulerFixture } from './harness.js';
 
 /** Rewrites the `stats` of every `.rev` of the job directory. */
@@ -55,6 +56,31 @@ test("one job's odd bytes_written and duration neither stop the status file nor 
     const log = fixture.schedulerLog();
     assert.doesNotMatch(log, /cannot write the status file/);
     for (const line of log.trimEnd().split('\n')) assert.match(line, /^\d{4}-\d{2}-\d{2}/, `a log line of its own: ${line}`);
+  } finally {
+    fixture.cleanup();
+  }
+});
+
+test('a revision or first-seen date in the future makes no job look fresh: the job backs up again', async () => {
+  const fixture = new SchedulerFixture();
+  try {
+    const source = fixture.source('vm.img', 64 * 1024);
+    fixture.writeConfig(
+      configText({ base: fixture.base, port: await freePort(), schedules: { s: { daily: { interval: '1d', keep: 3 } } }, jobs: { a: { schedule: 's', filename: source } } }),
+    );
+    await backedUpOnce(fixture, ['a']);
+    const future = '2100-01-01T00:00:00.000Z';
+    editRevisions(fixture.job('a'), (data) => (data.timestamp = future));
+    writeFileSync(join(fixture.job('a'), '.first-seen'), `${future}\n`);
+
+    const second = fixture.start();
+    const status = await fixture.waitForStatus('a backup beside the future one', (s) => s.scheduler.pid === second.child.pid && s.jobs[0]!.revisions === 2);
+    assert.deepEqual(await second.stop(), { code: 0, signal: null });
+    assert.equal(fixture.backupsFinished('a'), 2);
+    assert.ok(status.jobs[0]!.firstSeen < new Date(future), 'the first sighting is recorded again');
+    const check = backy(['-c', fixture.conf, 'check']);
+    assert.equal(check.status, 0, check.stdout);
+    assert.ok(status.jobs[0]!.lastBackup! < new Date(future), 'the last backup is the believable one');
   } finally {
     fixture.cleanup();
   }
