@@ -184,6 +184,18 @@ jobs:
   ]);
 });
 
+test('the status file is refused where its rename would replace what backy keeps in base-dir', () => {
+  const errors = (statusFile: string) => validate(`global: {base-dir: /b, status-file: "${statusFile}"}\njobs: {}\n`).errors;
+  assert.deepEqual(errors('/b/.lock'), [`${FILE}: global: status-file: /b/.lock is one of base-dir's own files (names starting with "."); use another name (e.g. /b/status)`]);
+  assert.deepEqual(errors('/b/x/../.chunks'), [`${FILE}: global: status-file: /b/.chunks is one of base-dir's own files (names starting with "."); use another name (e.g. /b/status)`]);
+  const inside = (path: string) => `${FILE}: global: status-file: ${path} is inside a directory of base-dir /b, where job directories live; put it in base-dir itself or elsewhere`;
+  assert.deepEqual(errors('/b/a/config'), [inside('/b/a/config')]);
+  assert.deepEqual(errors('/b//a/./X.rev'), [inside('/b/a/X.rev')]);
+  assert.deepEqual(errors('/b/'), [`${FILE}: global: status-file: /b/ is the base directory; name a file (e.g. /b/status)`]);
+  for (const fine of ['/b/status', '/run/backy/status', '/bb/.status']) assert.deepEqual(errors(fine), [], fine);
+  assert.equal(validate('global: {base-dir: /b, status-file: "/b//status"}\njobs: {}\n').config?.statusFile, '/b/status');
+});
+
 test('job names must be safe directory names and must not be the status file', () => {
   const job = '{schedule: s, source: {type: file, filename: /x}}';
   const text = `
