@@ -130,9 +130,10 @@ export interface JobHistory {
 export async function readJobHistory(directory: JobDirectory, now: Date, logger: Logger): Promise<JobHistory> {
   const all = await directory.revisions(logger);
   const complete = all.filter(isComplete);
-  const newest = believable(complete, now).at(-1);
+  const planned = believable(complete, now);
+  const newest = planned.at(-1);
   return {
-    complete: believable(complete, now).map((r) => ({ timestamp: r.timestamp, tags: r.tags })),
+    complete: planned.map((r) => ({ timestamp: r.timestamp, tags: r.tags })),
     last: newest
       ? { timestamp: newest.timestamp, tags: newest.tags, duration: plausibleDuration(newest), bytesWritten: wholeBytes(bytesWritten(newest)) }
       : null,
