@@ -12,7 +12,7 @@ import { defaultStore } from '../store/default-store.js';
  */
 export async function storeKeys(directory: JobDirectory, named: string | undefined, log: (line: string) => void): Promise<Record<string, unknown>> {
   // A config that exists but cannot be read is never written over: it may name a pool of the job's own, whose revisions would then read as damaged.
-  const existing = (await directory.hasConfig()) ? await directory.readConfig().catch((err: unknown) => unreadable(directory, err)) : null;
+  const existing = (await directory.hasConfig()) ? await directory.readConfig().catch((err: unknown) => unreadable(err)) : null;
   let store = named ?? existing?.store;
   if (store === undefined) {
     const chosen = await defaultStore(directory.path);
@@ -24,7 +24,7 @@ export async function storeKeys(directory: JobDirectory, named: string | undefin
   return { store, chunk_pool: ownPool ? 'job' : 'shared' };
 }
 
-function unreadable(directory: JobDirectory, err: unknown): never {
+function unreadable(err: unknown): never {
   const reason = (err as Error).message.split('\n')[0]!;
-  throw new BackyError(`${reason}; not rewritten (it may name a store of the job's own): repair or remove ${directory.configPath}`);
+  throw new BackyError(`${reason}; not rewritten, as it may name a store of the job's own: repair or remove it`);
 }
