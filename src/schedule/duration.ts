@@ -5,6 +5,13 @@
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 } as const;
 type Unit = keyof typeof UNIT_SECONDS;
 
+/**
+ * The longest interval a schedule may name: 100 years. Beyond it nothing
+ * is meant, and slots far enough out are no valid dates at all (nothing
+ * could be planned or logged).
+ */
+export const MAX_DURATION_SECONDS = 36500 * UNIT_SECONDS.d;
+
 const DURATION_PATTERN = /^(\d+)([smhdw])$/;
 
 /** Seconds of `1d`, `30m`, …; null when the text is not such a duration or is zero. */

@@ -3,6 +3,7 @@ import YAML from 'yaml';
 import { reportRevisions } from '../job/revision-report.js';
 import type { JobDirectory } from '../job/job-directory.js';
 import type { Logger } from '../util/logger.js';
+import { printable } from './log-text.js';
 
 /** Hooks running at once; more are skipped with a warning (a hook that hangs every time must not pile up). */
 const MAX_RUNNING_HOOKS = 16;
@@ -44,7 +45,7 @@ export class CompletionHooks {
     const child = spawn(program, [job], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const output: string[] = [];
     const collect = (chunk: Buffer) => {
-      if (output.length < MAX_OUTPUT_LINES) output.push(...chunk.toString('utf8').split('\n').filter((l) => l.trim().length > 0));
+      if (output.length < MAX_OUTPUT_LINES) output.push(...chunk.toString('utf8').split('\n').filter((l) => l.trim().length > 0).map(printable));
     };
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);

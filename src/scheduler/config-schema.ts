@@ -1,6 +1,6 @@
 import { isAbsolute, normalize } from 'node:path';
 import { z } from 'zod';
-import { parseDuration } from '../schedule/duration.js';
+import { formatDuration, MAX_DURATION_SECONDS, parseDuration } from '../schedule/duration.js';
 
 /**
  * The shapes of the scheduler's configuration file (manual, "Files"), one
@@ -72,12 +72,18 @@ const port = (zeroMeansOff: boolean) => {
     .max(65535, { error: expected });
 };
 
+function tooLong(value: unknown, ctx: z.core.$RefinementCtx): never {
+  ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is longer than 100 years (${formatDuration(MAX_DURATION_SECONDS)}); expected a shorter duration` });
+  return z.NEVER;
+}
+
 const SCRUB_EXPECTED = 'expected a duration with one of the suffixes s, m, h, d, w (e.g. 30d), or 0 to turn scrubbing off';
 
 /** `scrub-interval`: a duration as the schedules write them; 0 (or `0d`) turns scrubbing off (null). */
 const scrubInterval = z.unknown().transform((value, ctx): number | null => {
   if (value === 0 || (typeof value === 'string' && /^\s*0+[smhdw]?\s*$/.test(value))) return null;
   const seconds = typeof value === 'string' ? parseDuration(value) : null;
+  if (seconds !== null && seconds > MAX_DURATION_SECONDS) return tooLong(value, ctx);
   if (seconds !== null) return seconds;
   const hint = typeof value === 'number' ? `${value} has no unit (e.g. ${value}d): ` : `${JSON.stringify(value)} is not a duration: `;
   ctx.addIssue({ code: 'custom', message: `${hint}${SCRUB_EXPECTED}` });
@@ -126,6 +132,7 @@ const DURATION_EXPECTED = 'expected an integer with one of the suffixes s, m, h,
 export const tagRule = z.strictObject({
   interval: z.unknown().transform((value, ctx) => {
     const seconds = typeof value === 'string' ? parseDuration(value) : null;
+    if (seconds !== null && seconds > MAX_DURATION_SECONDS) return tooLong(value, ctx);
     if (seconds !== null) return seconds;
     const hint =
       value === undefined

@@ -151,6 +151,51 @@ jobs:
   ]);
 });
 
+test('a tag key must be exactly one tag: backups store tags split at commas and trimmed', () => {
+  const text = `
+schedules:
+  s:
+    "daily,weekly": {interval: 1d, keep: 1}
+    " hourly": {interval: 1h, keep: 1}
+    "monthly ": {interval: 4w, keep: 1}
+jobs:
+  j: {schedule: s, source: {type: file, filename: /x}}
+`;
+  assert.deepEqual(validate(text).errors, [
+    `${FILE}: schedule "s": daily,weekly: not a valid tag name: "daily,weekly" is not one tag (a schedule names each tag on its own, without blanks or commas)`,
+    `${FILE}: schedule "s":  hourly: not a valid tag name: " hourly" is not one tag (a schedule names each tag on its own, without blanks or commas)`,
+    `${FILE}: schedule "s": monthly : not a valid tag name: "monthly " is not one tag (a schedule names each tag on its own, without blanks or commas)`,
+  ]);
+});
+
+test('an interval beyond 100 years is refused: its slots would be no valid dates', () => {
+  const text = `
+global: {scrub-interval: 40000d}
+schedules:
+  s:
+    daily: {interval: 1000000000w, keep: 1}
+    weekly: {interval: 36500d, keep: 1}
+jobs:
+  j: {schedule: s, source: {type: file, filename: /x}}
+`;
+  assert.deepEqual(validate(text).errors, [
+    `${FILE}: global: scrub-interval: "40000d" is longer than 100 years (36500d); expected a shorter duration`,
+    `${FILE}: schedule "s": daily: interval: "1000000000w" is longer than 100 years (36500d); expected a shorter duration`,
+  ]);
+});
+
+test('the status file is refused where its rename would replace what backy keeps in base-dir', () => {
+  const errors = (statusFile: string) => validate(`global: {base-dir: /b, status-file: "${statusFile}"}\njobs: {}\n`).errors;
+  assert.deepEqual(errors('/b/.lock'), [`${FILE}: global: status-file: /b/.lock is one of base-dir's own files (names starting with "."); use another name (e.g. /b/status)`]);
+  assert.deepEqual(errors('/b/x/../.chunks'), [`${FILE}: global: status-file: /b/.chunks is one of base-dir's own files (names starting with "."); use another name (e.g. /b/status)`]);
+  const inside = (path: string) => `${FILE}: global: status-file: ${path} is inside a directory of base-dir /b, where job directories live; put it in base-dir itself or elsewhere`;
+  assert.deepEqual(errors('/b/a/config'), [inside('/b/a/config')]);
+  assert.deepEqual(errors('/b//a/./X.rev'), [inside('/b/a/X.rev')]);
+  assert.deepEqual(errors('/b/'), [`${FILE}: global: status-file: /b/ is the base directory; name a file (e.g. /b/status)`]);
+  for (const fine of ['/b/status', '/run/backy/status', '/bb/.status']) assert.deepEqual(errors(fine), [], fine);
+  assert.equal(validate('global: {base-dir: /b, status-file: "/b//status"}\njobs: {}\n').config?.statusFile, '/b/status');
+});
+
 test('job names must be safe directory names and must not be the status file', () => {
   const job = '{schedule: s, source: {type: file, filename: /x}}';
   const text = `

@@ -1,4 +1,4 @@
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, normalize, relative, sep } from 'node:path';
 import type { z } from 'zod';
 import { parseTags } from '../job/tags.js';
 import type { TagRule } from '../schedule/schedule.js';
@@ -51,11 +51,8 @@ export function validateConfig(raw: unknown, file: string): ConfigValidation {
     const rules: TagRule[] = [];
     for (const [tag, rule] of tags) {
       const tagWhere = `${where}${tag}: `;
-      try {
-        parseTags(tag);
-      } catch (err) {
-        fail(tagWhere, `not a valid tag name: ${(err as Error).message}`);
-      }
+      const problem = tagKeyProblem(tag);
+      if (problem) fail(tagWhere, `not a valid tag name: ${problem}`);
       const parsed = sectionOf(rule, tagWhere, fail, tagRule, TAG_RULE_KEYS);
       if (parsed) rules.push({ tag, intervalSeconds: parsed.interval, keep: parsed.keep });
     }
@@ -63,7 +60,9 @@ export function validateConfig(raw: unknown, file: string): ConfigValidation {
   }
 
   const baseDir = global?.['base-dir'] ?? DEFAULTS.baseDir;
-  const statusFile = global?.['status-file'] ?? join(baseDir, DEFAULTS.statusFileName);
+  const statusFile = normalize(global?.['status-file'] ?? join(baseDir, DEFAULTS.statusFileName));
+  const statusProblem = statusFileProblem(statusFile, baseDir);
+  if (statusProblem) fail(`${globalName}: `, `status-file: ${statusProblem}`);
   const jobs = new Map<string, JobConfig>();
   const used = new Set<string>();
   for (const [name, value] of entries(raw.jobs, 'jobs: ', 'job names', fail)) {
@@ -121,6 +120,39 @@ export function validateConfig(raw: unknown, file: string): ConfigValidation {
 }
 
 type Fail = (where: string, message: string) => void;
+
+/**
+ * Why the status file must not be at `path`, or null. It is replaced by a
+ * rename on every write: in a job directory it would replace a revision or
+ * the job's config, as the base directory's lock file it would let a second
+ * scheduler lock the new file, and the base directory's other dotfiles
+ * (the chunk pool) are backy's own as well.
+ */
+function statusFileProblem(path: string, baseDir: string): string | null {
+  const inBase = relative(normalize(baseDir), path);
+  if (inBase === '..' || inBase.startsWith(`..${sep}`) || isAbsolute(inBase)) return null;
+  if (inBase === '') return `${path} is the base directory; name a file (e.g. ${join(baseDir, DEFAULTS.statusFileName)})`;
+  if (inBase.includes(sep)) return `${path} is inside a directory of base-dir ${baseDir}, where job directories live; put it in base-dir itself or elsewhere`;
+  if (inBase.startsWith('.')) return `${path} is one of base-dir's own files (names starting with "."); use another name (e.g. ${join(baseDir, DEFAULTS.statusFileName)})`;
+  return null;
+}
+
+/**
+ * Why a schedule's key is not exactly one tag, or null. Backups store their
+ * tags split at commas and trimmed, so a key such as "daily,weekly" or
+ * " daily" would never be found on a revision: the job would catch up
+ * forever, one backup after another.
+ */
+function tagKeyProblem(key: string): string | null {
+  let tags: string[];
+  try {
+    tags = parseTags(key);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if (tags.length === 1 && tags[0] === key) return null;
+  return `${JSON.stringify(key)} is not one tag (a schedule names each tag on its own, without blanks or commas)`;
+}
 
 function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -217,7 +217,7 @@ export class Dispatcher {
 
   private async history(job: ScheduledJob): Promise<JobHistory> {
     try {
-      return await readJobHistory(job.directory, this.options.logger);
+      return await readJobHistory(job.directory, this.options.clock.now(), this.options.logger);
     } catch (err) {
       // Planning from an empty history would start a backup at once, again and again.
       this.options.logger.error(`job ${job.name}: cannot read its revisions (planning from what was known): ${(err as Error).message}`);

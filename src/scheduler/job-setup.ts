@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { JobDirectory, serializeJobConfig } from '../job/job-directory.js';
+import { believable, FUTURE_TOLERANCE_MS, JobDirectory, serializeJobConfig } from '../job/job-directory.js';
 import { isComplete, revisionDuration, type Revision } from '../job/revision.js';
 import { bytesWritten, isDistrusted } from '../job/revision-report.js';
 import type { HistoryEntry } from '../schedule/schedule.js';
@@ -77,7 +77,8 @@ async function readOrRecordFirstSeen(directory: JobDirectory, clock: Clock): Pro
     const handle = await openRegularFile(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       const recorded = new Date((await handle.readFile('utf8')).trim());
-      if (!Number.isNaN(recorded.getTime())) return recorded;
+      // A date in the future (a wrong clock once) would keep a job that never backed up within its SLA: recorded again.
+      if (!Number.isNaN(recorded.getTime()) && recorded.getTime() <= clock.now().getTime() + FUTURE_TOLERANCE_MS) return recorded;
     } finally {
       await handle.close();
     }
@@ -121,23 +122,28 @@ export interface JobHistory {
   stored: StoredRevision[];
 }
 
-/** Reads the job directory's revisions; manual backups count like scheduled ones. */
-export async function readJobHistory(directory: JobDirectory, logger: Logger): Promise<JobHistory> {
+/**
+ * Reads the job directory's revisions; manual backups count like scheduled
+ * ones. A revision dated in the future (as retention sees it) plans nothing:
+ * it would make the job look fresh to its SLA and suppress catch-up until then.
+ */
+export async function readJobHistory(directory: JobDirectory, now: Date, logger: Logger): Promise<JobHistory> {
   const all = await directory.revisions(logger);
   const complete = all.filter(isComplete);
-  const newest = complete.at(-1);
+  const planned = believable(complete, now);
+  const newest = planned.at(-1);
   return {
-    complete: complete.map((r) => ({ timestamp: r.timestamp, tags: r.tags })),
+    complete: planned.map((r) => ({ timestamp: r.timestamp, tags: r.tags })),
     last: newest
-      ? { timestamp: newest.timestamp, tags: newest.tags, duration: revisionDuration(newest), bytesWritten: bytesWritten(newest) }
+      ? { timestamp: newest.timestamp, tags: newest.tags, duration: plausibleDuration(newest), bytesWritten: wholeBytes(bytesWritten(newest)) }
       : null,
     revisions: all.length,
-    estimatedBytes: all.reduce((sum, r) => sum + bytesWritten(r), 0),
+    estimatedBytes: wholeBytes(all.reduce((sum, r) => sum + wholeBytes(bytesWritten(r)), 0)),
     distrusted: all.filter(isDistrusted).length,
     stored: complete.map((r) => ({
       uuid: r.uuid,
-      bytes: imageBytes(r),
-      completed: new Date(r.timestamp.getTime() + revisionDuration(r) * 1000),
+      bytes: wholeBytes(imageBytes(r)),
+      completed: new Date(r.timestamp.getTime() + plausibleDuration(r) * 1000),
       verified: r.verified,
       distrusted: isDistrusted(r),
     })),
@@ -148,4 +154,21 @@ export async function readJobHistory(directory: JobDirectory, logger: Logger): P
 function imageBytes(revision: Revision): number {
   const size = Number(revision.stats.size);
   return Number.isSafeInteger(size) && size >= 0 ? size : bytesWritten(revision);
+}
+
+/**
+ * A `.rev` is anyone's to edit: 1.5 or 1e20 bytes are read as the nearest
+ * whole number a count can hold, so that they neither stop the status file
+ * nor sum to something no count is.
+ */
+function wholeBytes(value: number): number {
+  return Number.isFinite(value) && value > 0 ? Math.min(Math.round(value), Number.MAX_SAFE_INTEGER) : 0;
+}
+
+/** The longest a backup is believed to have taken: a duration beyond it (1e13 s) would complete it past any valid date. */
+const MAX_BACKUP_SECONDS = 100 * 366 * 86400;
+
+function plausibleDuration(revision: Revision): number {
+  const seconds = Number(revisionDuration(revision));
+  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, MAX_BACKUP_SECONDS) : 0;
 }

@@ -1,4 +1,5 @@
 import type { JobDirectory } from '../job/job-directory.js';
+import { BackyError } from '../util/errors.js';
 import { defaultStore } from '../store/default-store.js';
 
 /**
@@ -10,7 +11,8 @@ import { defaultStore } from '../store/default-store.js';
  * own (made by `backy init`), which it keeps.
  */
 export async function storeKeys(directory: JobDirectory, named: string | undefined, log: (line: string) => void): Promise<Record<string, unknown>> {
-  const existing = (await directory.hasConfig()) ? await directory.readConfig().catch(() => null) : null;
+  // A config that exists but cannot be read is never written over: it may name a pool of the job's own, whose revisions would then read as damaged.
+  const existing = (await directory.hasConfig()) ? await directory.readConfig().catch((err: unknown) => unreadable(err)) : null;
   let store = named ?? existing?.store;
   if (store === undefined) {
     const chosen = await defaultStore(directory.path);
@@ -20,4 +22,9 @@ export async function storeKeys(directory: JobDirectory, named: string | undefin
   if (store !== 'chunked') return store === 'cow' ? {} : { store };
   const ownPool = existing?.store === 'chunked' && existing.pool === 'job';
   return { store, chunk_pool: ownPool ? 'job' : 'shared' };
+}
+
+function unreadable(err: unknown): never {
+  const reason = (err as Error).message.split('\n')[0]!;
+  throw new BackyError(`${reason}; not rewritten, as it may name a store of the job's own: repair or remove it`);
 }

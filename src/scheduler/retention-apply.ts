@@ -5,6 +5,7 @@ import { planRetention, type RetentionPlan } from '../schedule/retention.js';
 import type { Schedule } from '../schedule/schedule.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
+import { printable } from './log-text.js';
 
 /**
  * Applies the retention rules to a job directory under the job's lock, so
@@ -33,7 +34,7 @@ export async function expireRevisions(directory: JobDirectory, schedule: Schedul
     );
     const byId = new Map(scan.revisions.map((r) => [r.uuid, r]));
     for (const change of plan.retag) {
-      logger.info(`${directory.path}: revision ${change.uuid} expired from ${change.expired.join(',')}, keeps ${change.tags.join(',')}`);
+      logger.info(`${directory.path}: revision ${change.uuid} expired from ${tagList(change.expired)}, keeps ${tagList(change.tags)}`);
     }
     await directory.writeRevisions(plan.retag.map((change) => ({ ...byId.get(change.uuid)!, tags: change.tags })));
     if (plan.remove.length > 0) {
@@ -47,7 +48,7 @@ export async function expireRevisions(directory: JobDirectory, schedule: Schedul
             const { expired } = changes.get(id)!;
             logger.info(
               free
-                ? `${directory.path}: removing revision ${id} (${expired.length > 0 ? `expired from ${expired.join(',')}` : 'it carries no tags'})`
+                ? `${directory.path}: removing revision ${id} (${expired.length > 0 ? `expired from ${tagList(expired)}` : 'it carries no tags'})`
                 : `${directory.path}: keeping revision ${id} for now, though it expired: a backy serve, mount or restore is reading it`,
             );
             return free;
@@ -69,4 +70,9 @@ export async function expireRevisions(directory: JobDirectory, schedule: Schedul
     await metadata.release();
     await lock.release();
   }
+}
+
+/** Tags are read from `.rev` files, which anyone may edit: a line break in one must not forge a log line. */
+function tagList(tags: readonly string[]): string {
+  return printable(tags.join(','));
 }

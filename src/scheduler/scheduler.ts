@@ -13,7 +13,6 @@ import { loadConfig, type LoadedConfig } from './config-load.js';
 import { requireDirectory } from './base-directory.js';
 import { Dispatcher } from './dispatcher.js';
 import type { FrontEnd, FrontEndPlugin } from './front-end.js';
-import { ForeignDirectoryError } from './job-adoption.js';
 import { prepareJobDirectory, readJobHistory } from './job-setup.js';
 import { PoolCollector } from './gc-task.js';
 import { ScheduledJob } from './scheduled-job.js';
@@ -197,7 +196,9 @@ export class Scheduler implements SchedulerControl {
       const prepared = await mapLimited([...next.jobs.values()].filter((job) => !jobs.has(job.name)), JOB_SETUP_CONCURRENCY, (job) => this.prepareJob(job));
       added = prepared.flatMap((p) => ('job' in p ? [p.job] : []));
       skipped = prepared.flatMap((p) => ('job' in p ? [] : [p]));
-      await mapLimited(changed, JOB_SETUP_CONCURRENCY, (job) => prepareJobDirectory(next.baseDir, job, clock, this.options.logger));
+      const failed = (await mapLimited(changed, JOB_SETUP_CONCURRENCY, (job) => this.prepareChanged(next.baseDir, job))).filter((f) => f !== null);
+      skipped.push(...failed);
+      changed = changed.filter((job) => !failed.some((f) => f.name === job.name));
       applyFrontEnds = [];
       for (const frontEnd of this.frontEnds) if (frontEnd.prepareReload) applyFrontEnds.push(await frontEnd.prepareReload(next));
     } catch (err) {
@@ -214,7 +215,10 @@ export class Scheduler implements SchedulerControl {
       logger.info(`job ${config.name}: configuration changed`);
     }
     for (const name of [...this.dispatcher.jobs.keys()]) {
-      if (!next.jobs.has(name)) {
+      if (this.skipped.has(name)) {
+        // Out of the plan until a later reload prepares it again, as it does a new job.
+        this.dispatcher.remove(name);
+      } else if (!next.jobs.has(name)) {
         logger.info(`job ${name}: removed from the configuration (its job directory is kept)`);
         this.dispatcher.remove(name);
       }
@@ -302,23 +306,33 @@ export class Scheduler implements SchedulerControl {
 
   /**
    * Sets up the job's directory and reads its history; the caller registers
-   * the job. A foreign directory in the way skips the job (the others run).
+   * the job. Whatever is wrong in one job's directory (something foreign in
+   * the way, an unreadable config or .first-seen) skips that job with its
+   * reason: the others run.
    */
   private async prepareJob(config: JobConfig): Promise<{ job: ScheduledJob } | { name: string; reason: string }> {
     const { clock, logger } = this.options;
-    let prepared;
     try {
-      prepared = await prepareJobDirectory(this.config.baseDir, config, clock, logger);
+      const prepared = await prepareJobDirectory(this.config.baseDir, config, clock, logger);
+      if (prepared.configWritten) logger.info(`job ${config.name}: wrote ${prepared.directory.configPath}`);
+      const history = await readJobHistory(prepared.directory, clock.now(), logger);
+      const job = new ScheduledJob(config, prepared.directory, prepared.firstSeen, history, clock.now());
+      const next = job.status();
+      logger.debug(`job ${config.name}: next backup (${next.nextTags.join(',')}) at ${loggedTime(next.nextBackup)}`);
+      return { job };
     } catch (err) {
-      if (err instanceof ForeignDirectoryError) return { name: config.name, reason: err.message };
-      throw err;
+      return { name: config.name, reason: skipReason(config.name, err) };
     }
-    if (prepared.configWritten) logger.info(`job ${config.name}: wrote ${prepared.directory.configPath}`);
-    const history = await readJobHistory(prepared.directory, logger);
-    const job = new ScheduledJob(config, prepared.directory, prepared.firstSeen, history, clock.now());
-    const next = job.status();
-    logger.debug(`job ${config.name}: next backup (${next.nextTags.join(',')}) at ${next.nextBackup?.toISOString()}`);
-    return { job };
+  }
+
+  /** A changed job's directory set up again; null when it is fine, else why the job is skipped. */
+  private async prepareChanged(baseDir: string, config: JobConfig): Promise<{ name: string; reason: string } | null> {
+    try {
+      await prepareJobDirectory(baseDir, config, this.options.clock, this.options.logger);
+      return null;
+    } catch (err) {
+      return { name: config.name, reason: skipReason(config.name, err) };
+    }
   }
 
   private skip(name: string, reason: string): void {
@@ -328,6 +342,18 @@ export class Scheduler implements SchedulerControl {
 }
 
 export type ReloadOutcome = { ok: true } | { ok: false; reason: string };
+
+/** The message names the job (a ForeignDirectoryError's does already). */
+function skipReason(name: string, err: unknown): string {
+  const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+  return message.startsWith(`job ${name}: `) ? message : `job ${name}: ${message}`;
+}
+
+/** Evaluated even when debug lines are off: an invalid date must not stop the start-up. */
+function loggedTime(time: Date | null): string {
+  if (time === null) return 'none';
+  return Number.isNaN(time.getTime()) ? 'an invalid time' : time.toISOString();
+}
 
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;

@@ -21,12 +21,13 @@ export { STATUS_FORMAT, StatusFormatError } from './status-wire.js';
  *      revisions, estimated_bytes, distrusted_revisions, last_verified, verified_since}
  * ```
  */
-export function serializeStatus(snapshot: StatusSnapshot): string {
-  return YAML.stringify(encodeStatus(snapshot));
+/** `report` hears of job fields written as unknown because the schema refused them (see encodeStatus). */
+export function serializeStatus(snapshot: StatusSnapshot, report?: (line: string) => void): string {
+  return YAML.stringify(encodeStatus(snapshot, report));
 }
 
-export async function writeStatusFile(path: string, snapshot: StatusSnapshot): Promise<void> {
-  await writeFileAtomic(path, serializeStatus(snapshot));
+export async function writeStatusFile(path: string, snapshot: StatusSnapshot, report?: (line: string) => void): Promise<void> {
+  await writeFileAtomic(path, serializeStatus(snapshot, report));
 }
 
 /** Parses a status file strictly; any missing or mistyped field is a StatusFormatError. */

@@ -108,8 +108,38 @@ export function decodeStatus(data: unknown): StatusSnapshot {
   throw new StatusFormatError(describeIssue(result.error.issues[0]!));
 }
 
-export function encodeStatus(snapshot: StatusSnapshot): Record<string, unknown> {
-  return renameKeys(z.encode(statusSnapshotSchema, { format: STATUS_FORMAT, ...snapshot }), wireName) as Record<string, unknown>;
+/**
+ * The snapshot in its wire form. A job field the schema refuses is written
+ * as "unknown" (null, 0 or no tags) and named through `report`, one line a
+ * job: one job's odd `.rev` values must not keep every job's status from
+ * `backy check`.
+ */
+export function encodeStatus(snapshot: StatusSnapshot, report: (line: string) => void = () => undefined): Record<string, unknown> {
+  const jobs = snapshot.jobs.map((job) => {
+    const { repaired, problems } = repairJob(job);
+    if (problems.length > 0) report(`job ${job.name}: ${problems.join('; ')}`);
+    return repaired;
+  });
+  return renameKeys(z.encode(statusSnapshotSchema, { format: STATUS_FORMAT, ...snapshot, jobs }), wireName) as Record<string, unknown>;
+}
+
+/** What a refused field is written as: the first of these its schema takes (the name, the state, … take none: they are the scheduler's own). */
+const UNKNOWN_VALUES: unknown[] = [null, 0, []];
+
+function repairJob(job: JobStatus): { repaired: JobStatus; problems: string[] } {
+  const result = z.safeEncode(jobStatusSchema, job);
+  if (result.success) return { repaired: job, problems: [] };
+  const repaired: Record<string, unknown> = { ...job };
+  const problems: string[] = [];
+  for (const issue of result.error.issues) {
+    const key = String(issue.path[0]) as keyof JobStatus;
+    const field = jobStatusSchema.shape[key] as z.ZodType | undefined;
+    const unknown = field ? UNKNOWN_VALUES.find((value) => z.safeEncode(field, value).success) : undefined;
+    if (unknown === undefined || problems.some((p) => p.startsWith(`${wireName(key)}:`))) continue;
+    repaired[key] = unknown;
+    problems.push(`${wireName(key)}: ${issue.message}; written as ${JSON.stringify(unknown)}`);
+  }
+  return { repaired: repaired as unknown as JobStatus, problems };
 }
 
 export function encodeJob(job: JobStatus): Record<string, unknown> {

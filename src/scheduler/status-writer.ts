@@ -17,6 +17,8 @@ export class StatusWriter {
   private pending = 0;
   /** Periodic writes skipped since the last write finished. */
   private skipped = 0;
+  /** Odd job fields already logged: the same ones come back with every write. */
+  private readonly reported = new Set<string>();
 
   constructor(
     private readonly snapshot: () => StatusSnapshot,
@@ -29,9 +31,10 @@ export class StatusWriter {
     this.chain = this.chain.then(async () => {
       const path = this.target();
       try {
-        await writeStatusFile(path, this.snapshot());
+        await writeStatusFile(path, this.snapshot(), (line) => this.reportOnce(`status file ${path}: ${line}`));
       } catch (err) {
-        this.logger.error(`cannot write the status file ${path}: ${(err as Error).message}`);
+        // Only the first line: a schema's error is a page of JSON.
+        this.logger.error(`cannot write the status file ${path}: ${(err as Error).message.split('\n')[0]}`);
       } finally {
         this.pending--;
         if (this.skipped > 0) {
@@ -52,6 +55,12 @@ export class StatusWriter {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  private reportOnce(line: string): void {
+    if (this.reported.has(line)) return;
+    this.reported.add(line);
+    this.logger.warn(line);
   }
 
   private periodic(): void {
