@@ -52,6 +52,11 @@ export async function restoreJob(path: string, options: RestoreOptions): Promise
     // A store whose reads prove themselves need not have every block hashed twice.
     const check = data.record && !data.reader.provesReads ? hashCheck(data.record, options.force ? (offset) => damage.found(offset) : undefined) : undefined;
     const proof = !data.record && revision.hashes && PIPELINE_CHUNK % revision.hashes.blockSize === 0 ? new RootProof(revision.hashes, data.reader.size) : undefined;
+    // Hashes recorded but nothing to check them with: exit 0 would vouch for bytes nobody proved.
+    const unchecked = revision.hashes !== null && !data.record && !proof;
+    if (unchecked && !options.force) {
+      throw new BackyError(`revision ${revision.uuid} cannot be checked (neither its hash record nor the root hash in its .rev can be used); nothing was restored (--force writes it unchecked)`);
+    }
     const restore = new Restore(selected, data.reader, check, proof, options);
     try {
       await restore.run();
@@ -63,6 +68,7 @@ export async function restoreJob(path: string, options: RestoreOptions): Promise
     }
     damage.finish(options.target);
     if (restore.forcedFailure) throw restore.forcedFailure;
+    if (unchecked) throw new BackyError(`revision ${revision.uuid} was restored to ${options.target} unchecked (--force): nothing proved its bytes`);
     return revision;
   } finally {
     await data.close();
