@@ -99,9 +99,14 @@ function readStats(value: unknown): RevisionStats {
   return stats;
 }
 
-/** `tags: daily` (or `daily,weekly`) is a list of one (or two); numbers are names too. */
+/**
+ * `tags: daily` (or `daily,weekly`) is a list of one (or two); numbers are
+ * names too. No `tags` at all is a damaged `.rev`, not an untagged one:
+ * backy (2.x too) always writes the key, a list even when empty, and
+ * retention removes untagged revisions.
+ */
 function readTags(value: unknown): string[] {
-  if (value === null || value === undefined) return [];
+  if (value === null || value === undefined) throw new InvalidValue('tags', 'missing (expected a list of tags, [] for none)');
   const list = typeof value === 'string' ? value.split(',').map((tag) => tag.trim()).filter((tag) => tag.length > 0) : value;
   if (!Array.isArray(list)) throw new InvalidValue('tags', 'expected a list of tags');
   return list.map((tag: unknown, index) => {
