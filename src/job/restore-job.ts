@@ -175,12 +175,27 @@ class Restore {
     if (deviceSize < size) {
       throw new BackyError(`cannot restore to ${target}: the device has ${deviceSize} bytes, revision ${this.id} needs ${size}`);
     }
-    const output = await openOutput(target, 'r+');
+    const output = await openDevice(target);
+    // Chunks are written in order: everything below `written` is the revision's, and the old contents are gone.
+    let written = 0;
+    const sink = deviceSink(output);
     try {
-      await this.pipe(this.reader, deviceSink(output), { written: target });
+      await this.pipe(
+        this.reader,
+        async (chunk) => {
+          await sink(chunk);
+          written = chunk.offset + chunk.length;
+        },
+        { written: target },
+      );
       await output.handle.sync();
     } catch (err) {
-      if (err instanceof DamageError || err instanceof BackyError) throw err;
+      if (err instanceof DamageError) {
+        throw new BackyError(
+          `revision ${this.id} is damaged: ${err.message}; ${target} was overwritten up to offset ${written} and cannot be trusted (--force writes it anyway)`,
+        );
+      }
+      if (err instanceof BackyError) throw err;
       throw describeIoError(err, `restore to ${target} failed`);
     } finally {
       await output.close();
@@ -244,6 +259,20 @@ function fileChunkSource(handle: FileHandle, size: number): ChunkSource {
     read: (buffer, length, position) => readFully(handle, buffer, length, position),
     dataRanges: async (start, end) => dataRanges(handle.fd, start, end)?.ranges ?? [[start, Math.min(end, size)]],
   };
+}
+
+/**
+ * A device opened exclusively (O_EXCL on a block device): the kernel
+ * refuses one that is mounted or held by another exclusive user, which a
+ * restore would overwrite under its feet.
+ */
+async function openDevice(target: string): Promise<ImageFile> {
+  try {
+    return await ImageFile.open(await open(target, constants.O_RDWR | constants.O_EXCL), target, 'r+');
+  } catch (err) {
+    if (errorCode(err) === 'EBUSY') throw new BackyError(`cannot restore to ${target}: the device is in use (mounted, or held by another program); nothing was written`);
+    throw describeIoError(err, `cannot restore to ${target}`);
+  }
 }
 
 /** The target, written past the page cache where its filesystem allows: a restore is read by a VM, not by us. */
