@@ -17,6 +17,7 @@ import { DamageError, hashCheck } from '../integrity/hash-check.js';
 import { RootProof } from '../integrity/root-proof.js';
 import type { RevisionReader } from '../store/store.js';
 import { openRevision, selectRevision, type SelectedRevision } from './revision-data.js';
+import { imageFile } from './find-job.js';
 import { resolveRestoreTarget } from './restore-target.js';
 import type { Revision } from './revision.js';
 
@@ -231,7 +232,7 @@ class Restore {
    * no copy. The clone is then read to prove it against the hashes.
    */
   private async cloned(temporary: string, target: string): Promise<boolean> {
-    const image = this.selected.store.filePath?.(this.id);
+    const image = await imageFile(this.selected.store, this.id);
     if (!image) return false;
     try {
       await copyFile(image, temporary, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE_FORCE);
