@@ -1,7 +1,5 @@
 import { constants, type Stats } from 'node:fs';
 import { chmod, chown, copyFile, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { BackyError, describeIoError, errorCode } from '../util/errors.js';
 import { blockDeviceSize } from '../util/block-device.js';
@@ -19,6 +17,7 @@ import type { RevisionReader } from '../store/store.js';
 import { openRevision, selectRevision, type SelectedRevision } from './revision-data.js';
 import { imageFile } from './find-job.js';
 import { resolveRestoreTarget } from './restore-target.js';
+import { lockTemporary, removeStaleTemporaries, temporaryPath } from './restore-temporary.js';
 import type { Revision } from './revision.js';
 
 /** Images are read-only in the job; a restored copy is the operator's to change. */
@@ -204,41 +203,74 @@ class Restore {
   }
 
   private async toFile(target: string, existing: Stats | null): Promise<void> {
-    const temporary = join(dirname(target), `.${basename(target)}.restore-${randomBytes(4).toString('hex')}.tmp`);
-    try {
-      if (!(await this.cloned(temporary, target))) {
-        const output = await openOutput(temporary, 'wx');
-        try {
-          // No fsync, like cp: a restore can be repeated. Direct writes are
-          // on the disk when they return anyway.
-          await this.pipe(this.reader, sparseFileSink(output), { file: target });
-          await output.handle.truncate(this.reader.size);
-        } finally {
-          await output.close();
+    await removeStaleTemporaries(target, this.options.logger);
+    // Only a restore to the same target starting in the moment between another's creating and locking its file takes that file: a new name then.
+    for (let attempt = 1; ; attempt++) {
+      const temporary = temporaryPath(target);
+      let lock: FileHandle | null = null;
+      try {
+        lock = await this.written(temporary, target);
+        if (!lock) {
+          if (attempt < 3) continue;
+          throw new BackyError(`restore to ${target} failed: its temporary file was removed as it was made, three times`);
         }
+        await chmod(temporary, existing ? existing.mode & 0o7777 : RESTORED_MODE);
+        if (existing) await chown(temporary, existing.uid, existing.gid).catch(() => undefined);
+        await rename(temporary, target);
+        return;
+      } catch (err) {
+        if (lock) await unlink(temporary).catch(() => undefined);
+        if (err instanceof DamageError || err instanceof BackyError) throw err;
+        throw describeIoError(err, `restore to ${target} failed`);
+      } finally {
+        await lock?.close();
       }
-      await chmod(temporary, existing ? existing.mode & 0o7777 : RESTORED_MODE);
-      if (existing) await chown(temporary, existing.uid, existing.gid).catch(() => undefined);
-      await rename(temporary, target);
+    }
+  }
+
+  /** Writes the revision into `temporary`, locked from its first byte on (see restore-temporary.ts); null when it was taken from us. */
+  private async written(temporary: string, target: string): Promise<FileHandle | null> {
+    const clone = await this.clone(temporary);
+    const output = clone ? null : await openOutput(temporary, 'wx');
+    let lock: FileHandle | null = null;
+    try {
+      lock = await lockTemporary(temporary);
+      if (!lock) return null;
+      if (clone) await this.proveClone(temporary, target);
+      else {
+        // No fsync, like cp: a restore can be repeated. Direct writes are
+        // on the disk when they return anyway.
+        await this.pipe(this.reader, sparseFileSink(output!), { file: target });
+        await output!.handle.truncate(this.reader.size);
+      }
+      return lock;
     } catch (err) {
-      await unlink(temporary).catch(() => undefined);
-      if (err instanceof DamageError || err instanceof BackyError) throw err;
-      throw describeIoError(err, `restore to ${target} failed`);
+      // Ours to remove once locked (and while locked); a file we lost the race for is another restore's or gone.
+      if (lock) await unlink(temporary).catch(() => undefined);
+      await lock?.close();
+      throw err;
+    } finally {
+      await output?.close();
     }
   }
 
   /**
    * On the same reflink-capable filesystem a restore is a clone: no space,
-   * no copy. The clone is then read to prove it against the hashes.
+   * no copy.
    */
-  private async cloned(temporary: string, target: string): Promise<boolean> {
+  private async clone(temporary: string): Promise<boolean> {
     const image = await imageFile(this.selected.store, this.id);
     if (!image) return false;
     try {
       await copyFile(image, temporary, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE_FORCE);
+      return true;
     } catch {
       return false;
     }
+  }
+
+  /** A clone is read back all the same, to prove it against the hashes. */
+  private async proveClone(temporary: string, target: string): Promise<void> {
     if (this.check || this.proof) {
       const handle = await open(temporary, 'r');
       try {
@@ -249,7 +281,6 @@ class Restore {
       }
     }
     this.options.onProgress('restore', this.reader.size, this.reader.size);
-    return true;
   }
 }
 
