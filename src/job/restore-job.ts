@@ -191,9 +191,8 @@ class Restore {
       await output.handle.sync();
     } catch (err) {
       if (err instanceof DamageError) {
-        throw new BackyError(
-          `revision ${this.id} is damaged: ${err.message}; ${target} was overwritten up to offset ${written} and cannot be trusted (--force writes it anyway)`,
-        );
+        const state = written === 0 ? `nothing was written to ${target}` : `${target} was overwritten up to offset ${written} and cannot be trusted`;
+        throw new BackyError(`revision ${this.id} is damaged: ${err.message}; ${state} (--force writes it anyway)`);
       }
       if (err instanceof BackyError) throw err;
       throw describeIoError(err, `restore to ${target} failed`);
