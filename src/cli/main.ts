@@ -25,7 +25,12 @@ async function main(argv: string[]): Promise<number> {
     const message = err instanceof Error ? err.message : String(err);
     const isUserError = err instanceof BackyError;
     // With -l the failure is also recorded in the log; otherwise stderr is the log.
-    if (logsToFile()) currentLogger()?.error(message);
+    // Last resort: nothing here may throw again, or the error becomes a stack trace.
+    try {
+      if (logsToFile()) currentLogger()?.error(message);
+    } catch {
+      // The line on stderr below still tells.
+    }
     process.stderr.write(`backy: ${isUserError ? '' : 'error: '}${message}\n`);
     if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     return isUserError ? err.exitCode : 1;

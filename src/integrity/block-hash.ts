@@ -18,6 +18,16 @@ export const ENTRY_LENGTH = 32;
 export const HASH_BLOCK_SIZE = 64 * 1024;
 
 /**
+ * The block sizes backy records hashes in: HASH_BLOCK_SIZE, or a chunk
+ * pool's chunk size (a power of two from 4 KiB to 4 MiB). Any other is a
+ * damaged `.rev`, and would not divide the chunks a restore proves a root
+ * hash in.
+ */
+export function isRecordedBlockSize(size: unknown): size is number {
+  return typeof size === 'number' && Number.isSafeInteger(size) && size >= 4096 && size <= 4 * 1024 * 1024 && (size & (size - 1)) === 0;
+}
+
+/**
  * The entry of a block that reads as zeros: all-zero bytes instead of the
  * block's SHA-256 (which is never all zeros in practice). Zero blocks, the
  * holes of a sparse image, then need no hashing and their entries are the

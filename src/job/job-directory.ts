@@ -8,7 +8,7 @@ import { BackyError, describeIoError, errorCode } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { syncDirectory } from '../util/fsync.js';
 import { DEFAULT_STORE, openJobStores, POOL_CHOICES, type PoolChoice } from '../store/registry.js';
-import { assertRevisionId, isRevisionId } from '../store/revision-id.js';
+import { assertRevisionId, isGeneratedRevisionId, isRevisionId } from '../store/revision-id.js';
 import type { DirectoryListing, Store } from '../store/store.js';
 import { readListing } from '../store/directory-listing.js';
 import { FileLock } from '../util/lock.js';
@@ -297,7 +297,8 @@ export class JobDirectory {
   async removeIncomplete(scan: JobScan, store: Store, logger: Logger): Promise<string[]> {
     const incomplete = scan.revisions.filter((r) => !isComplete(r)).map((r) => r.uuid);
     const known = new Set([...scan.revisions.map((r) => r.uuid), ...[...scan.unreadable, ...scan.copies].map((r) => r.id)]);
-    const orphans = (await store.list(scan.listing)).filter((id) => !known.has(id));
+    const names = new Set(scan.listing.entries.map((entry) => entry.name));
+    const orphans = (await store.list(scan.listing)).filter((id) => !known.has(id) && leftByBackup(id, names));
     for (const id of incomplete) logger.info(`removing incomplete revision ${id}`);
     for (const id of orphans) logger.info(`removing data of ${id}, which has no revision metadata`);
     await this.removeRevisions([...incomplete, ...orphans], store);
@@ -314,9 +315,11 @@ export class JobDirectory {
    * cannot be replaced (a directory in the way) is a warning: the links are
    * a convenience, the revisions are what counts.
    */
-  async updateLastLinks(newest: Revision | null, logger: Logger, options: { imageLink: boolean }): Promise<void> {
+  async updateLastLinks(newest: Revision | null, logger: Logger, _options: { imageLink: boolean }): Promise<void> {
+    // Whether the job's store keeps image files (`imageLink`) does not tell: after a change of store the newest may be in the other one.
+    const image = newest ? await lstat(join(this.path, assertRevisionId(newest.uuid))).catch(() => null) : null;
     const targets: Array<[string, string | undefined]> = [
-      ['last', newest && options.imageLink ? newest.uuid : undefined],
+      ['last', newest && image?.isFile() ? newest.uuid : undefined],
       ['last.rev', newest ? `${newest.uuid}.rev` : undefined],
     ];
     for (const [link, target] of targets) {
@@ -344,6 +347,16 @@ export class JobDirectory {
     }
     await syncDirectory(this.path);
   }
+}
+
+/**
+ * Whether data without a `.rev` is what an interrupted backup left, and so
+ * backy's to remove: under an ID backy makes, or (for the decimal IDs of
+ * backy 2.x, which no backup makes now) beside a hash record or index that
+ * only backy writes. A file merely named like a number is the operator's.
+ */
+function leftByBackup(id: string, names: ReadonlySet<string>): boolean {
+  return isGeneratedRevisionId(id) || names.has(`${id}.hashes`) || names.has(`${id}.index`);
 }
 
 /**

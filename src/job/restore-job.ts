@@ -1,7 +1,5 @@
 import { constants, type Stats } from 'node:fs';
 import { chmod, chown, copyFile, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { BackyError, describeIoError, errorCode } from '../util/errors.js';
 import { blockDeviceSize } from '../util/block-device.js';
@@ -17,7 +15,9 @@ import { DamageError, hashCheck } from '../integrity/hash-check.js';
 import { RootProof } from '../integrity/root-proof.js';
 import type { RevisionReader } from '../store/store.js';
 import { openRevision, selectRevision, type SelectedRevision } from './revision-data.js';
+import { imageFile } from './find-job.js';
 import { resolveRestoreTarget } from './restore-target.js';
+import { lockTemporary, removeStaleTemporaries, temporaryPath } from './restore-temporary.js';
 import type { Revision } from './revision.js';
 
 /** Images are read-only in the job; a restored copy is the operator's to change. */
@@ -52,6 +52,11 @@ export async function restoreJob(path: string, options: RestoreOptions): Promise
     // A store whose reads prove themselves need not have every block hashed twice.
     const check = data.record && !data.reader.provesReads ? hashCheck(data.record, options.force ? (offset) => damage.found(offset) : undefined) : undefined;
     const proof = !data.record && revision.hashes && PIPELINE_CHUNK % revision.hashes.blockSize === 0 ? new RootProof(revision.hashes, data.reader.size) : undefined;
+    // Hashes recorded but nothing to check them with: exit 0 would vouch for bytes nobody proved.
+    const unchecked = revision.hashes !== null && !data.record && !proof;
+    if (unchecked && !options.force) {
+      throw new BackyError(`revision ${revision.uuid} cannot be checked (neither its hash record nor the root hash in its .rev can be used); nothing was restored (--force writes it unchecked)`);
+    }
     const restore = new Restore(selected, data.reader, check, proof, options);
     try {
       await restore.run();
@@ -63,6 +68,7 @@ export async function restoreJob(path: string, options: RestoreOptions): Promise
     }
     damage.finish(options.target);
     if (restore.forcedFailure) throw restore.forcedFailure;
+    if (unchecked) throw new BackyError(`revision ${revision.uuid} was restored to ${options.target} unchecked (--force): nothing proved its bytes`);
     return revision;
   } finally {
     await data.close();
@@ -169,12 +175,26 @@ class Restore {
     if (deviceSize < size) {
       throw new BackyError(`cannot restore to ${target}: the device has ${deviceSize} bytes, revision ${this.id} needs ${size}`);
     }
-    const output = await openOutput(target, 'r+');
+    const output = await openDevice(target);
+    // Chunks are written in order: everything below `written` is the revision's, and the old contents are gone.
+    let written = 0;
+    const sink = deviceSink(output);
     try {
-      await this.pipe(this.reader, deviceSink(output), { written: target });
+      await this.pipe(
+        this.reader,
+        async (chunk) => {
+          await sink(chunk);
+          written = chunk.offset + chunk.length;
+        },
+        { written: target },
+      );
       await output.handle.sync();
     } catch (err) {
-      if (err instanceof DamageError || err instanceof BackyError) throw err;
+      if (err instanceof DamageError) {
+        const state = written === 0 ? `nothing was written to ${target}` : `${target} was overwritten up to offset ${written} and cannot be trusted`;
+        throw new BackyError(`revision ${this.id} is damaged: ${err.message}; ${state} (--force writes it anyway)`);
+      }
+      if (err instanceof BackyError) throw err;
       throw describeIoError(err, `restore to ${target} failed`);
     } finally {
       await output.close();
@@ -182,41 +202,74 @@ class Restore {
   }
 
   private async toFile(target: string, existing: Stats | null): Promise<void> {
-    const temporary = join(dirname(target), `.${basename(target)}.restore-${randomBytes(4).toString('hex')}.tmp`);
-    try {
-      if (!(await this.cloned(temporary, target))) {
-        const output = await openOutput(temporary, 'wx');
-        try {
-          // No fsync, like cp: a restore can be repeated. Direct writes are
-          // on the disk when they return anyway.
-          await this.pipe(this.reader, sparseFileSink(output), { file: target });
-          await output.handle.truncate(this.reader.size);
-        } finally {
-          await output.close();
+    await removeStaleTemporaries(target, this.options.logger);
+    // Only a restore to the same target starting in the moment between another's creating and locking its file takes that file: a new name then.
+    for (let attempt = 1; ; attempt++) {
+      const temporary = temporaryPath(target);
+      let lock: FileHandle | null = null;
+      try {
+        lock = await this.written(temporary, target);
+        if (!lock) {
+          if (attempt < 3) continue;
+          throw new BackyError(`restore to ${target} failed: its temporary file was removed as it was made, three times`);
         }
+        await chmod(temporary, existing ? existing.mode & 0o7777 : RESTORED_MODE);
+        if (existing) await chown(temporary, existing.uid, existing.gid).catch(() => undefined);
+        await rename(temporary, target);
+        return;
+      } catch (err) {
+        if (lock) await unlink(temporary).catch(() => undefined);
+        if (err instanceof DamageError || err instanceof BackyError) throw err;
+        throw describeIoError(err, `restore to ${target} failed`);
+      } finally {
+        await lock?.close();
       }
-      await chmod(temporary, existing ? existing.mode & 0o7777 : RESTORED_MODE);
-      if (existing) await chown(temporary, existing.uid, existing.gid).catch(() => undefined);
-      await rename(temporary, target);
+    }
+  }
+
+  /** Writes the revision into `temporary`, locked from its first byte on (see restore-temporary.ts); null when it was taken from us. */
+  private async written(temporary: string, target: string): Promise<FileHandle | null> {
+    const clone = await this.clone(temporary);
+    const output = clone ? null : await openOutput(temporary, 'wx');
+    let lock: FileHandle | null = null;
+    try {
+      lock = await lockTemporary(temporary);
+      if (!lock) return null;
+      if (clone) await this.proveClone(temporary, target);
+      else {
+        // No fsync, like cp: a restore can be repeated. Direct writes are
+        // on the disk when they return anyway.
+        await this.pipe(this.reader, sparseFileSink(output!), { file: target });
+        await output!.handle.truncate(this.reader.size);
+      }
+      return lock;
     } catch (err) {
-      await unlink(temporary).catch(() => undefined);
-      if (err instanceof DamageError || err instanceof BackyError) throw err;
-      throw describeIoError(err, `restore to ${target} failed`);
+      // Ours to remove once locked (and while locked); a file we lost the race for is another restore's or gone.
+      if (lock) await unlink(temporary).catch(() => undefined);
+      await lock?.close();
+      throw err;
+    } finally {
+      await output?.close();
     }
   }
 
   /**
    * On the same reflink-capable filesystem a restore is a clone: no space,
-   * no copy. The clone is then read to prove it against the hashes.
+   * no copy.
    */
-  private async cloned(temporary: string, target: string): Promise<boolean> {
-    const image = this.selected.store.filePath?.(this.id);
+  private async clone(temporary: string): Promise<boolean> {
+    const image = await imageFile(this.selected.store, this.id);
     if (!image) return false;
     try {
       await copyFile(image, temporary, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE_FORCE);
+      return true;
     } catch {
       return false;
     }
+  }
+
+  /** A clone is read back all the same, to prove it against the hashes. */
+  private async proveClone(temporary: string, target: string): Promise<void> {
     if (this.check || this.proof) {
       const handle = await open(temporary, 'r');
       try {
@@ -227,7 +280,6 @@ class Restore {
       }
     }
     this.options.onProgress('restore', this.reader.size, this.reader.size);
-    return true;
   }
 }
 
@@ -238,6 +290,20 @@ function fileChunkSource(handle: FileHandle, size: number): ChunkSource {
     read: (buffer, length, position) => readFully(handle, buffer, length, position),
     dataRanges: async (start, end) => dataRanges(handle.fd, start, end)?.ranges ?? [[start, Math.min(end, size)]],
   };
+}
+
+/**
+ * A device opened exclusively (O_EXCL on a block device): the kernel
+ * refuses one that is mounted or held by another exclusive user, which a
+ * restore would overwrite under its feet.
+ */
+async function openDevice(target: string): Promise<ImageFile> {
+  try {
+    return await ImageFile.open(await open(target, constants.O_RDWR | constants.O_EXCL), target, 'r+');
+  } catch (err) {
+    if (errorCode(err) === 'EBUSY') throw new BackyError(`cannot restore to ${target}: the device is in use (mounted, or held by another program); nothing was written`);
+    throw describeIoError(err, `cannot restore to ${target}`);
+  }
 }
 
 /** The target, written past the page cache where its filesystem allows: a restore is read by a VM, not by us. */

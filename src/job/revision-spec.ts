@@ -24,15 +24,11 @@ export function resolveRevisionSpec(spec: string | undefined, revisions: readonl
   const broken = context.unreadable?.find((r) => r.id === wanted);
   const byId = revisions.find((r) => r.uuid === wanted);
 
-  if (/^\d+$/.test(wanted)) {
+  const number = /^\d+$/.test(wanted);
+  if (number) {
     const found = complete[Number(wanted)];
     if (found) return found;
-    // As in backy 2.x, a number beyond the revisions may still be a (decimal) ID.
-    if (!byId && !broken) {
-      throw new BackyError(
-        `revision ${wanted} not found: the job has ${complete.length} complete revision${complete.length === 1 ? '' : 's'}`,
-      );
-    }
+    // Beyond the revisions a number may still be a (decimal, backy 2.x) ID, an ID's prefix or a tag: the later steps decide.
   }
 
   if (broken) throw new BackyError(`revision ${broken.id} is unreadable: ${broken.reason}`);
@@ -53,6 +49,9 @@ export function resolveRevisionSpec(spec: string | undefined, revisions: readonl
 
   const tagged = complete.find((r) => r.tags.includes(wanted));
   if (tagged) return tagged;
+  if (number) {
+    throw new BackyError(`revision ${wanted} not found: the job has ${complete.length} complete revision${complete.length === 1 ? '' : 's'}`);
+  }
   throw new BackyError(`no revision matches ${JSON.stringify(wanted)} (not a number, ID, ID prefix, "last" or tag)`);
 }
 

@@ -87,21 +87,28 @@ test('reasonable forms are read as meant: a scalar tag, numeric strings, a numer
   assert.equal(revision.trust, 'trusted');
   assert.deepEqual(parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\ntags: "daily, weekly"\n`, ID).tags, ['daily', 'weekly']);
   // A numeric parent is an ID while YAML can hold it exactly; one beyond 2^53 was rounded and names no revision.
-  assert.equal(parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\nparent: 17\n`, ID).parent, '17');
-  assert.equal(parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\nparent: 12345678901234567891\n`, ID).parent, null);
+  assert.equal(parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\ntags: []\nparent: 17\n`, ID).parent, '17');
+  assert.equal(parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\ntags: []\nparent: 12345678901234567891\n`, ID).parent, null);
   // An empty trust is no mark.
-  assert.equal(parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\ntrust:\n`, ID).trust, 'trusted');
+  assert.equal(parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\ntags: []\ntrust:\n`, ID).trust, 'trusted');
 });
 
 test('broken .rev files are errors saying what is wrong; a uuid other than the file name is one', () => {
   assert.throws(() => parseRevision('just text', ID), /not a revision file/);
   assert.throws(() => parseRevision('[1, 2', ID), /not valid YAML/);
-  assert.throws(() => parseRevision('timestamp: 2026-01-01T00:00:00Z\n', ID), /uuid: expected a revision ID/);
+  assert.throws(() => parseRevision('timestamp: 2026-01-01T00:00:00Z\ntags: []\n', ID), /uuid: expected a revision ID/);
   assert.throws(() => parseRevision(`uuid: ${ID}\ntimestamp: soon\n`, ID), /timestamp: not a time: "soon"/);
   assert.throws(() => parseRevision(`uuid: ${ID}\n`, ID), /timestamp: not a time/);
-  assert.throws(() => parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\nstats: {duration: soon}\n`, ID), /stats.duration: expected a number/);
+  assert.throws(() => parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\ntags: []\nstats: {duration: soon}\n`, ID), /stats.duration: expected a number/);
   assert.throws(() => parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\ntags: {a: 1}\n`, ID), /tags: expected a list of tags/);
-  assert.throws(() => parseRevision(`uuid: ../../etc/passwd\ntimestamp: 2026-01-01T00:00:00Z\n`, ID), /its uuid "..\/..\/etc\/passwd" is not its file name's/);
-  assert.throws(() => parseRevision(`uuid: ENpdQfhQVgzoiWwT4KuQqP\ntimestamp: 2026-01-01T00:00:00Z\n`, ID), /is not its file name's/);
-  assert.throws(() => parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\ntrust: maybe\n`, ID), /trust/);
+  assert.throws(() => parseRevision(`uuid: ../../etc/passwd\ntimestamp: 2026-01-01T00:00:00Z\ntags: []\n`, ID), /its uuid "..\/..\/etc\/passwd" is not its file name's/);
+  assert.throws(() => parseRevision(`uuid: ENpdQfhQVgzoiWwT4KuQqP\ntimestamp: 2026-01-01T00:00:00Z\ntags: []\n`, ID), /is not its file name's/);
+  assert.throws(() => parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\ntags: []\ntrust: maybe\n`, ID), /trust/);
+  // backy writes no revision without the key; a retention must not read its absence as "no tags left".
+  assert.throws(() => parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\n`, ID), /tags: missing/);
+  assert.throws(() => parseRevision(`uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\ntags:\n`, ID), /tags: missing/);
+  for (const size of [65537, 512, 8 * 1024 * 1024]) {
+    const text = `uuid: ${ID}\ntimestamp: 2026-01-01T00:00:00Z\ntags: []\nhashes: {algorithm: sha256, block_size: ${size}, root: ${'ab'.repeat(32)}}\n`;
+    assert.throws(() => parseRevision(text, ID), /hashes\.block_size/);
+  }
 });

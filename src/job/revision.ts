@@ -4,7 +4,7 @@
 import { CORE_SCHEMA, dump, load } from 'js-yaml';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { readSmallFile } from '../util/regular-file.js';
-import { HASH_ALGORITHM } from '../integrity/block-hash.js';
+import { HASH_ALGORITHM, isRecordedBlockSize } from '../integrity/block-hash.js';
 import type { RecordedHashes } from '../integrity/hash-record.js';
 import { isRevisionId } from '../store/revision-id.js';
 import { parsePlainMapping } from './plain-yaml.js';
@@ -99,9 +99,14 @@ function readStats(value: unknown): RevisionStats {
   return stats;
 }
 
-/** `tags: daily` (or `daily,weekly`) is a list of one (or two); numbers are names too. */
+/**
+ * `tags: daily` (or `daily,weekly`) is a list of one (or two); numbers are
+ * names too. No `tags` at all is a damaged `.rev`, not an untagged one:
+ * backy (2.x too) always writes the key, a list even when empty, and
+ * retention removes untagged revisions.
+ */
 function readTags(value: unknown): string[] {
-  if (value === null || value === undefined) return [];
+  if (value === null || value === undefined) throw new InvalidValue('tags', 'missing (expected a list of tags, [] for none)');
   const list = typeof value === 'string' ? value.split(',').map((tag) => tag.trim()).filter((tag) => tag.length > 0) : value;
   if (!Array.isArray(list)) throw new InvalidValue('tags', 'expected a list of tags');
   return list.map((tag: unknown, index) => {
@@ -116,8 +121,8 @@ function readHashes(value: unknown): RecordedHashes | null {
   if (!isMapping(value)) throw new InvalidValue('hashes', 'expected a mapping of algorithm, block_size and root');
   const { algorithm, block_size: blockSize, root } = value;
   if (algorithm !== HASH_ALGORITHM) throw new InvalidValue('hashes.algorithm', `expected ${HASH_ALGORITHM}`);
-  if (typeof blockSize !== 'number' || !Number.isSafeInteger(blockSize) || blockSize <= 0 || blockSize > 1 << 30) {
-    throw new InvalidValue('hashes.block_size', 'expected a number of bytes from 1 to 1 GiB');
+  if (!isRecordedBlockSize(blockSize)) {
+    throw new InvalidValue('hashes.block_size', 'expected a power of two from 4096 to 4194304 bytes');
   }
   if (typeof root !== 'string' || !/^[0-9a-f]{64}$/.test(root)) throw new InvalidValue('hashes.root', 'expected 64 hex digits');
   return { algorithm, blockSize, root };

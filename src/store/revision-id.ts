@@ -29,6 +29,17 @@ export function isRevisionId(name: string): boolean {
   return REVISION_ID_PATTERN.test(name);
 }
 
+const GENERATED_ID_PATTERN = new RegExp(`^[${BASE57_ALPHABET}]{${REVISION_ID_LENGTH}}$`);
+
+/**
+ * An ID of the kind newRevisionId makes. A decimal name is an ID only where
+ * a `.rev` says so: `2024` in a job directory may just as well be an
+ * operator's file.
+ */
+export function isGeneratedRevisionId(name: string): boolean {
+  return GENERATED_ID_PATTERN.test(name);
+}
+
 /** Guards every place an ID is joined onto a directory: a bug, never a user's file, could pass anything else. */
 export function assertRevisionId(id: string): string {
   if (!isRevisionId(id)) throw new Error(`not a revision ID: ${JSON.stringify(id)}`);

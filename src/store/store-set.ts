@@ -24,6 +24,15 @@ export class StoreSet implements Store {
     return [this.primary, ...this.others];
   }
 
+  /**
+   * The image file of a revision whose data is a plain file in the store
+   * that holds it: after a change of store, `filePath` (the primary
+   * store's) names files that revisions of the other store never had.
+   */
+  async fileOf(id: string): Promise<string | undefined> {
+    return (await this.holder(id)).filePath?.(id);
+  }
+
   /** The store holding the revision's data (the primary one when none does). */
   async holder(id: string): Promise<Store> {
     for (const store of this.all) if ((await store.stat(id)).state !== 'missing') return store;

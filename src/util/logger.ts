@@ -57,9 +57,12 @@ export function fdSink(fd: number): LogSink {
 /**
  * Appends to a log file and reopens it when it was renamed or removed, so
  * that logrotate can move it away without a signal: before each line the
- * path's inode is compared with the open descriptor's.
+ * path's inode is compared with the open descriptor's. A line that cannot
+ * be written (a full disk) is lost, never the work's end: a backup on a
+ * full disk must still get to remove the revision that filled it. The
+ * first loss is said once on `warnTo` (stderr).
  */
-export function fileSink(path: string): LogSink {
+export function fileSink(path: string, warnTo = 2): LogSink {
   let fd = openLog(path);
   let inode = fstatSync(fd).ino;
   const reopenIfMoved = (): void => {
@@ -80,12 +83,26 @@ export function fileSink(path: string): LogSink {
     fd = reopened;
     inode = fstatSync(fd).ino;
   };
+  let warned = false;
   return {
     write: (line) => {
-      reopenIfMoved();
-      writeSync(fd, line);
+      try {
+        reopenIfMoved();
+        writeSync(fd, line);
+      } catch (err) {
+        if (warned) return;
+        warned = true;
+        const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+        fdSink(warnTo).write(`backy: warning: cannot write to log file ${path} (${reason}); lines are lost until it can be written again\n`);
+      }
     },
-    close: () => closeSync(fd),
+    close: () => {
+      try {
+        closeSync(fd);
+      } catch {
+        // Nothing is left to lose: the lines were written or already warned about.
+      }
+    },
   };
 }
 

@@ -105,7 +105,7 @@ describe('chunked jobs, as the manual uses them', () => {
         assert.equal(found.stdout, '');
         assert.equal(
           found.stderr,
-          `backy: revision ${ids[2]} has no image file (its job keeps revisions in the chunked store); get one with 'backy restore -r ${ids[2]} FILE'\n`,
+          `backy: revision ${ids[2]} has no image file (it is kept in the chunked store); get one with 'backy restore -r ${ids[2]} FILE'\n`,
         );
 
         const verified = ok(['-b', job, 'verify', '--all']).stdout.trimEnd().split('\n');

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { backy } from '../helpers/cli.js';
 import { assertOneLineError, fingerprintJob, revisionIds, sameBytes } from '../helpers/job-files.js';
 import { mountLoopFilesystem, type FsType } from '../helpers/loop-fs.js';
+import { newRevisionId } from '../../src/store/revision-id.js';
 
 const MiB = 1024 * 1024;
 
@@ -22,11 +23,11 @@ function freeBytes(path: string): number {
   return info.bavail * info.bsize;
 }
 
-/** Writes `path` until the filesystem refuses another byte. */
-function fillUp(path: string): void {
-  const fd = openSync(path, 'w');
+/** Writes (or with `a`, appends to) `path` until the filesystem refuses another byte. */
+function fillUp(path: string, flags: 'w' | 'a' = 'w'): void {
+  const fd = openSync(path, flags);
   try {
-    for (const size of [MiB, 4096, 512]) {
+    for (const size of [MiB, 4096, 512, 1]) {
       const chunk = Buffer.alloc(size, 0xa5);
       try {
         for (;;) writeSync(fd, chunk);
@@ -113,4 +114,34 @@ test('disk full during a backup on btrfs', async () => {
 
 test('disk full during a backup on ext4', async () => {
   await diskFull('ext4');
+});
+
+test('disk full with -l on the same filesystem: a backup still removes the incomplete revision that fills it, and warns once instead of a stack trace', () => {
+  const fs = mountLoopFilesystem('ext4', '300M');
+  const outside = mkdtempSync(join(tmpdir(), 'backy-disk-full-log-'));
+  try {
+    const source = join(outside, 'vm.img');
+    const job = join(fs.path, 'vm');
+    const log = join(fs.path, 'backy.log');
+    writeFileSync(source, randomBytes(16 * MiB));
+    assert.equal(backy(['-b', job, 'init', '--store', 'cow', 'file', source]).status, 0);
+    assert.equal(backy(['-l', log, '-b', job, 'backup', 'first']).status, 0);
+    const [firstId] = revisionIds(job);
+    // As a backup killed on its way left it: a .rev without a duration and an image that took every byte.
+    const incomplete = newRevisionId();
+    writeFileSync(join(job, `${incomplete}.rev`), `uuid: ${incomplete}\ntimestamp: 2026-01-01T00:00:00.000Z\nparent: ''\ntags: [daily]\nstats: {}\n`);
+    fillUp(join(job, incomplete));
+    fillUp(log, 'a');
+    const next = backy(['-l', log, '-b', job, 'backup', 'daily']);
+    assert.doesNotMatch(next.stderr, /^\s+at /m, 'no stack trace');
+    assert.ok(!revisionIds(job).includes(incomplete), `the incomplete revision is still there (stderr: ${next.stderr})`);
+    const warnings = next.stderr.split('\n').filter((line) => line.startsWith('backy: warning: cannot write to log file'));
+    assert.equal(warnings.length, 1, `one warning about the log: ${JSON.stringify(next.stderr)}`);
+    assert.equal(next.status, 0, `with the space it freed the backup goes through (stderr: ${next.stderr})`);
+    assert.equal(revisionIds(job).length, 2);
+    assert.ok(revisionIds(job).includes(firstId!));
+  } finally {
+    fs.dispose();
+    rmSync(outside, { recursive: true, force: true });
+  }
 });

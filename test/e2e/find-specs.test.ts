@@ -91,3 +91,19 @@ test('an unknown spec or an incomplete revision: one line naming it, exit 1, not
   assertOneLineError(incomplete, /^backy: .*Dd5eFgHjKmNpQrStUvWxYz.*incomplete/, 'incomplete revision');
   assert.equal(incomplete.stdout, '');
 });
+
+test('a number beyond the revisions is still an ID prefix or a tag', () => {
+  const other = join(dir, 'numbered');
+  mkdirSync(other);
+  writeFileSync(join(other, 'config'), 'type: file\nfilename: /srv/vm/disk.img\n');
+  for (const [id, day, tag] of [['28bCdEfGhJkMnPqRsTuVwX', 1, '7'], ['Ee6fGhJkMnPqRsTuVwXyZa', 2, 'daily']] as const) {
+    writeFileSync(join(other, `${id}.rev`), `uuid: ${id}\ntimestamp: 2026-01-0${day}T06:00:00.000Z\nparent: ""\ntags: ['${tag}']\nstats: {bytes_written: 65536, duration: 2.5}\n`);
+    writeFileSync(join(other, id), 'image');
+  }
+  for (const spec of ['7', '28']) {
+    const result = backy(['-b', other, 'find', '-r', spec]);
+    assert.equal(result.status, 0, `find -r ${spec}: ${result.stderr}`);
+    assert.equal(result.stdout, `${join(other, '28bCdEfGhJkMnPqRsTuVwX')}\n`);
+  }
+  assertOneLineError(backy(['-b', other, 'find', '-r', '9']), /^backy: revision 9 not found: the job has 2 complete revisions$/, 'a number that is nothing');
+});

@@ -237,6 +237,21 @@ describe('recorded hashes', () => {
     assert.ok(existsSync(join(j.dir, 'forced.img')), 'under --force the bytes are written all the same');
   });
 
+  it('a revision whose .rev block size is damaged, and whose image rotted, is refused with one line, not restored unchecked', () => {
+    const j = job(1);
+    const id = j.ids[0]!;
+    const rev = join(j.job, `${id}.rev`);
+    const text = readFileSync(rev, 'utf8');
+    rmSync(rev);
+    writeFileSync(rev, text.replace(/block_size: 65536/, 'block_size: 65537'));
+    writeAt(join(j.job, id), 2 * MiB, Buffer.from('rot'));
+    const target = join(j.dir, 'restored.img');
+    const restore = backy(['-b', j.job, 'restore', '-r', id, target]);
+    assert.equal(restore.status, 1, `restore exited ${restore.status} (stderr: ${restore.stderr})`);
+    assert.match(restore.stderr, new RegExp(`^backy: revision ${id} is unreadable: hashes\\.block_size: .*\n$`));
+    assert.ok(!existsSync(target), 'nothing restored');
+  });
+
   it('a distrusted revision whose record is gone is not restored with exit status 0', () => {
     const j = job(1);
     const id = j.ids[0]!;

@@ -5,10 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backy } from '../helpers/cli.js';
-import { readRevisionYaml, revisionIds, writeAt } from '../helpers/job-files.js';
+import { assertOneLineError, readRevisionYaml, revisionIds, writeAt } from '../helpers/job-files.js';
 import { mountLoopFilesystem } from '../helpers/loop-fs.js';
 
 function ok(args: string[]) {
@@ -36,6 +36,8 @@ test('a cow job on btrfs changed to chunked: a full backup into the chunked stor
     const chunked = revisionIds(job).find((id) => id !== cow)!;
     assert.equal(readRevisionYaml(job, chunked).stats.clone, 'empty');
     assert.ok(existsSync(join(job, cow!)) && existsSync(join(job, `${chunked}.index`)));
+    // find names the image file of the cow revision, which is still one, whatever the job's store now is.
+    assert.equal(ok(['-b', job, 'find', '-r', cow!]).stdout, `${join(job, cow!)}\n`);
 
     for (const [id, expected] of [[cow!, before], [chunked, readFileSync(source)]] as const) {
       const target = join(fs.path, `restored-${id}.img`);
@@ -48,6 +50,30 @@ test('a cow job on btrfs changed to chunked: a full backup into the chunked stor
     ok(['-b', job, 'backup', 'daily']);
     const third = revisionIds(job).find((id) => id !== cow && id !== chunked)!;
     assert.equal(readRevisionYaml(job, third).stats.clone, 'chunks');
+  } finally {
+    fs.dispose();
+  }
+});
+
+test('a chunked job changed to cow: find does not name an image file its chunked revision never had, nor does last', () => {
+  const fs = mountLoopFilesystem('btrfs', '256M');
+  try {
+    const source = join(fs.path, 'vm.img');
+    const job = join(fs.path, 'job');
+    writeFileSync(source, randomBytes(2 * 1024 * 1024));
+    ok(['-b', job, 'init', '--store', 'chunked', 'file', source]);
+    ok(['-b', job, 'backup', 'daily']);
+    const [chunked] = revisionIds(job);
+    writeFileSync(join(job, 'config'), readFileSync(join(job, 'config'), 'utf8').replace(/^store: chunked$/m, 'store: cow'));
+    assert.match(readFileSync(join(job, 'config'), 'utf8'), /^store: cow$/m);
+    const find = backy(['-b', job, 'find', '-r', chunked!]);
+    assertOneLineError(find, new RegExp(`^backy: revision ${chunked} has no image file \\(it is kept in the chunked store\\); get one with 'backy restore -r ${chunked} FILE'$`), 'find of a chunked revision in a cow job');
+    assert.equal(find.stdout, '');
+    // A backup into the cow store, then the chunked revision is the newest again once the cow one is gone.
+    ok(['-b', job, 'backup', 'daily']);
+    const cow = revisionIds(job).find((id) => id !== chunked)!;
+    assert.equal(ok(['-b', job, 'find', '-r', cow]).stdout, `${join(job, cow)}\n`);
+    assert.equal(readlinkSync(join(job, 'last')), cow);
   } finally {
     fs.dispose();
   }
