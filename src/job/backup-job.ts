@@ -59,7 +59,7 @@ export async function backupJob(path: string, options: BackupOptions): Promise<R
       revision = await makeRevision(context, null);
     }
     const newest = believable([...scan.revisions, revision], options.clock.now()).filter(isComplete).at(-1) ?? null;
-    await job.updateLastLinks(newest, logger, { imageLink: Boolean(store.filePath) });
+    await job.updateLastLinks(newest, logger);
     logger.info(
       `backup of revision ${revision.uuid} complete: ${formatBytes(Number(revision.stats.bytes_written))} written ` +
         `in ${revision.stats.duration?.toFixed(1)} s, verified (${String(revision.stats.verification)})`,

@@ -315,8 +315,8 @@ export class JobDirectory {
    * cannot be replaced (a directory in the way) is a warning: the links are
    * a convenience, the revisions are what counts.
    */
-  async updateLastLinks(newest: Revision | null, logger: Logger, _options: { imageLink: boolean }): Promise<void> {
-    // Whether the job's store keeps image files (`imageLink`) does not tell: after a change of store the newest may be in the other one.
+  async updateLastLinks(newest: Revision | null, logger: Logger): Promise<void> {
+    // `last` only where the newest has an image file: the job's store does not tell, since after a change of store the newest may be in the other one.
     const image = newest ? await lstat(join(this.path, assertRevisionId(newest.uuid))).catch(() => null) : null;
     const targets: Array<[string, string | undefined]> = [
       ['last', newest && image?.isFile() ? newest.uuid : undefined],

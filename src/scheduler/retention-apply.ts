@@ -62,7 +62,7 @@ export async function expireRevisions(directory: JobDirectory, schedule: Schedul
       plan.remove = plan.remove.filter((change) => removed.has(change.uuid));
       if (removed.size > 0) {
         const newest = believable(scan.revisions, now).filter((r) => isComplete(r) && !removed.has(r.uuid)).at(-1) ?? null;
-        await directory.updateLastLinks(newest, logger, { imageLink: Boolean(store.filePath) });
+        await directory.updateLastLinks(newest, logger);
       }
     }
     return plan;
