@@ -3,7 +3,7 @@ import YAML from 'yaml';
 import { reportRevisions } from '../job/revision-report.js';
 import type { JobDirectory } from '../job/job-directory.js';
 import type { Logger } from '../util/logger.js';
-import { printable } from './log-text.js';
+import { printable } from '../util/printable.js';
 
 /** Hooks running at once; more are skipped with a warning (a hook that hangs every time must not pile up). */
 const MAX_RUNNING_HOOKS = 16;

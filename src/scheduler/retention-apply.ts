@@ -5,7 +5,7 @@ import { planRetention, type RetentionPlan } from '../schedule/retention.js';
 import type { Schedule } from '../schedule/schedule.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
-import { printable } from './log-text.js';
+import { printable } from '../util/printable.js';
 
 /**
  * Applies the retention rules to a job directory under the job's lock, so

@@ -201,3 +201,24 @@ test('a backy 2.0 job directory works as it is: find, restore, and a new backup 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("status shows a tag's control characters escaped: a .rev is anyone's to edit, the operator's terminal is not", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'backy-status-'));
+  try {
+    const job = join(dir, 'job');
+    mkdirSync(job);
+    writeFileSync(join(job, 'config'), 'type: file\nfilename: /srv/vm/disk.img\n');
+    const id = 'Ab3dEfGhJkMnPqRsTuVw2A';
+    // A tag that would clear the screen and one that would start a line of its own.
+    const rev = `uuid: ${id}\ntimestamp: 2026-03-01T10:00:00.000Z\nparent: ""\ntags: ["daily\\e[2J", "x\\ny"]\nstats: {bytes_written: 1, duration: 1}\n`;
+    writeFileSync(join(job, `${id}.rev`), rev);
+    writeFileSync(join(job, id), 'x');
+    const result = backy(['-b', job, 'status']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.doesNotMatch(result.stdout, /\u001b/);
+    assert.match(result.stdout, /\| daily\\u001b\[2J,x\\ny \|/);
+    assert.equal(result.stdout.split('\n').length, 7, result.stdout);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -4,6 +4,7 @@ import { systemClock } from '../../util/clock.js';
 import { formatTimestamp } from '../../util/logger.js';
 import { formatBytes, formatSeconds } from '../../util/units.js';
 import type { ActionContext } from '../context.js';
+import { printable } from '../../util/printable.js';
 import { renderTable } from '../../util/table.js';
 import { reportRevisions } from '../../job/revision-report.js';
 import { renderData, type DataFormat } from '../render/structured.js';
@@ -57,7 +58,7 @@ export function renderRevisionTable(scan: JobScan, marks: (revision: Revision) =
     r.uuid,
     formatBytes(writtenBytes(r)),
     durationText(r),
-    [r.tags.join(','), ...marks(r).map((mark) => `[${mark}]`)].filter((cell) => cell.length > 0).join(' '),
+    [r.tags.map(printable).join(','), ...marks(r).map((mark) => `[${mark}]`)].filter((cell) => cell.length > 0).join(' '),
   ]);
   for (const broken of scan.unreadable) rows.push(['-', broken.id, '-', '-', '[unreadable .rev]']);
   const table = renderTable(['Date (UTC)', 'ID', 'Size', 'Durat', 'Tags'], rows, ['left', 'left', 'right', 'right', 'left']);

@@ -1,8 +1,8 @@
 /**
- * Text from outside the scheduler (a hook's output, tags from `.rev` files,
- * which anyone may edit) as it may appear in a log line: control characters
- * escaped, so that a line break or carriage return cannot forge or hide a
- * line of the log.
+ * Text from outside backy (a hook's output, tags from `.rev` files, which
+ * anyone may edit) as it may appear in a log line or on a terminal: control
+ * characters escaped, so that a line break or carriage return cannot forge
+ * or hide a line of the log, nor an escape sequence rewrite the screen.
  */
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\\': '\\\\' };
 
