@@ -89,6 +89,17 @@ export class JobDirectory {
     return join(this.path, `${assertRevisionId(id)}.rev`);
   }
 
+  /** Whether the revision's `.rev` is still there: retention may have removed it since a scan. */
+  async hasRevisionFile(id: string): Promise<boolean> {
+    return lstat(this.revisionPath(id)).then(
+      () => true,
+      (err: unknown) => {
+        if (errorCode(err) === 'ENOENT') return false;
+        throw err;
+      },
+    );
+  }
+
   /** Fails unless the directory exists. */
   async ensureExists(): Promise<void> {
     try {

@@ -8,7 +8,7 @@ import type { RemovalCheck } from './job-directory.js';
 
 /**
  * Revisions in use: a command that reads a revision for a while (`serve`,
- * and with it `mount`; `restore`, `restore --rbd [--instant]`) holds a
+ * and with it `mount`; `restore`, `restore --rbd [--instant]`; `verify`) holds a
  * shared lock on the revision's byte of this file, and retention takes
  * that byte exclusively before it removes the revision. A revision that
  * is being read is kept until a later run: a chunked revision's chunks

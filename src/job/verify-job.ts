@@ -10,6 +10,7 @@ import type { RevisionReader, Store } from '../store/store.js';
 import { JobDirectory } from './job-directory.js';
 import { openData, requireRecordedSize } from './revision-data.js';
 import { resolveRevisionSpec } from './revision-spec.js';
+import { markInUse } from './revision-use.js';
 import { isComplete, readRevisionFile, type Revision } from './revision.js';
 
 export interface VerifyOptions {
@@ -63,9 +64,21 @@ export async function verifyJob(path: string, options: VerifyOptions): Promise<V
     for (const broken of scan.unreadable) outcomes.push({ kind: 'failed', revision: broken.id, reason: `its .rev is unreadable (${broken.reason})` });
   }
   for (const revision of targets) {
-    const outcome = await verifyRevision(store, revision, options);
-    if (outcome.kind !== 'failed') await noteOutcome(job, outcome, options);
-    outcomes.push(outcome);
+    // Marked in use while it is read, as a restore is: retention removing it meanwhile made a verification fail (its
+    // data or record gone halfway), and on a chunked store a collection after it took chunks the verification still read.
+    const release = await markInUse(job.path, revision.uuid, options.logger);
+    try {
+      // What retention removed since the scan (it waits for no mark made after it started) is no failure of --all.
+      if (options.all && !(await job.hasRevisionFile(revision.uuid))) {
+        options.logger.info(`revision ${revision.uuid} was removed meanwhile (by retention); not verified`);
+        continue;
+      }
+      const outcome = await verifyRevision(store, revision, options);
+      if (outcome.kind !== 'failed') await noteOutcome(job, outcome, options);
+      outcomes.push(outcome);
+    } finally {
+      await release();
+    }
   }
   return outcomes;
 }
