@@ -49,7 +49,7 @@ export async function expireRevisions(directory: JobDirectory, schedule: Schedul
             logger.info(
               free
                 ? `${directory.path}: removing revision ${id} (${expired.length > 0 ? `expired from ${tagList(expired)}` : 'it carries no tags'})`
-                : `${directory.path}: keeping revision ${id} for now, though it expired: a backy serve, mount or restore is reading it`,
+                : `${directory.path}: keeping revision ${id} for now, though it expired: a backy serve, mount, restore or verify is reading it`,
             );
             return free;
           },
