@@ -65,17 +65,19 @@ test("a number beyond the revisions names a decimal ID, as in backy 2.x's archiv
   assert.equal(resolveRevisionSpec('1', decimal).uuid, '1230');
   assert.equal(resolveRevisionSpec('1230', decimal).uuid, '1230');
   assert.throws(() => resolveRevisionSpec('1232', decimal), /revision 1232 is incomplete/);
-  // Beyond the revisions, a number is looked up as an ID prefix next: here three.
-  assert.throws(() => resolveRevisionSpec('123', decimal), /revision spec "123" is ambiguous/);
+  // A number is never an ID's prefix, not even a decimal one's.
+  assert.throws(() => resolveRevisionSpec('123', decimal), /revision 123 not found: the job has 2 complete revisions/);
   assert.throws(() => resolveRevisionSpec('1239', decimal), /revision 1239 not found: the job has 2 complete revisions/);
   const unreadable = [{ id: '1233', reason: 'not valid YAML' }];
   assert.throws(() => resolveRevisionSpec('1233', decimal, { unreadable }), /revision 1233 is unreadable: not valid YAML/);
 });
 
-test('a number beyond the revisions falls through to ID prefixes and tags, as DESIGN.md orders them', () => {
+test('a number beyond the revisions falls through to tags, never to ID prefixes (which IDs start with a digit is chance)', () => {
   const numbered = [rev('28AAAAAAAAAAAAAAAAAAAA', 1, ['7']), rev('BBBBBBBBBBBBBBBBBBBBBB', 2, ['daily'])];
   assert.equal(resolveRevisionSpec('7', numbered).uuid, '28AAAAAAAAAAAAAAAAAAAA');
-  assert.equal(resolveRevisionSpec('28', numbered).uuid, '28AAAAAAAAAAAAAAAAAAAA');
+  assert.throws(() => resolveRevisionSpec('28', numbered), /revision 28 not found: .*a number is never taken for an ID prefix/);
+  assert.throws(() => resolveRevisionSpec('2', numbered), /revision 2 not found/);
+  assert.equal(resolveRevisionSpec('28A', numbered).uuid, '28AAAAAAAAAAAAAAAAAAAA');
   // Within range, the relative number comes first.
   assert.equal(resolveRevisionSpec('1', numbered).uuid, '28AAAAAAAAAAAAAAAAAAAA');
   assert.equal(resolveRevisionSpec('0', numbered).uuid, 'BBBBBBBBBBBBBBBBBBBBBB');

@@ -12,7 +12,8 @@ export interface SpecContext {
 /**
  * Resolves a revision spec against a job's revisions (any order), in the
  * order DESIGN.md fixes: relative number (else, beyond the revisions, a
- * decimal ID, as in backy 2.x), full ID, unique ID prefix,
+ * decimal ID, as in backy 2.x), full ID, unique ID prefix (not for a
+ * number),
  * `last`/`latest`, tag. Only complete revisions are candidates, except that
  * an incomplete one named by ID is reported as such rather than "unknown".
  */
@@ -28,13 +29,14 @@ export function resolveRevisionSpec(spec: string | undefined, revisions: readonl
   if (number) {
     const found = complete[Number(wanted)];
     if (found) return found;
-    // Beyond the revisions a number may still be a (decimal, backy 2.x) ID, an ID's prefix or a tag: the later steps decide.
+    // Beyond the revisions a number may still be a (decimal, backy 2.x) ID or a tag. Never an ID's prefix: whether an
+    // ID starts with "2" is chance, and `-r 2` that would restore whichever revision that happened to be.
   }
 
   if (broken) throw new BackyError(`revision ${broken.id} is unreadable: ${broken.reason}`);
   if (byId) return requireComplete(byId);
 
-  const prefixed = revisions.filter((r) => r.uuid.startsWith(wanted));
+  const prefixed = number ? [] : revisions.filter((r) => r.uuid.startsWith(wanted));
   if (prefixed.length === 1) return requireComplete(prefixed[0]!);
   if (prefixed.length > 1) {
     const ids = prefixed.map((r) => r.uuid).slice(0, 5).join(', ');
@@ -50,7 +52,9 @@ export function resolveRevisionSpec(spec: string | undefined, revisions: readonl
   const tagged = complete.find((r) => r.tags.includes(wanted));
   if (tagged) return tagged;
   if (number) {
-    throw new BackyError(`revision ${wanted} not found: the job has ${complete.length} complete revision${complete.length === 1 ? '' : 's'}`);
+    throw new BackyError(
+      `revision ${wanted} not found: the job has ${complete.length} complete revision${complete.length === 1 ? '' : 's'} (a number is never taken for an ID prefix)`,
+    );
   }
   throw new BackyError(`no revision matches ${JSON.stringify(wanted)} (not a number, ID, ID prefix, "last" or tag)`);
 }

@@ -94,12 +94,12 @@ test('test_find_revision', () => {
       ['1232', 'backy: revision 1232 is incomplete (its backup did not finish)'],
       // backy 2.x: a[1] is 123-1 and a[2] 123-0; here 1 is 1230, the one before the newest complete one.
       ['1', '1230'],
-      ['2', 'backy: revision 2 not found: the job has 2 complete revisions'],
+      ['2', 'backy: revision 2 not found: the job has 2 complete revisions (a number is never taken for an ID prefix)'],
       ['-1', 'backy: no revision matches "-1" (not a number, ID, ID prefix, "last" or tag)'],
       // As in backy 2.x: a number beyond the revisions is looked up as an ID.
       ['1231', '1231'],
       ['1230', '1230'],
-      ['125125', 'backy: revision 125125 not found: the job has 2 complete revisions'],
+      ['125125', 'backy: revision 125125 not found: the job has 2 complete revisions (a number is never taken for an ID prefix)'],
       ['weekly', '1231'],
       ['monthly', '1230'],
     ];

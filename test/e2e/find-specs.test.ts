@@ -92,7 +92,7 @@ test('an unknown spec or an incomplete revision: one line naming it, exit 1, not
   assert.equal(incomplete.stdout, '');
 });
 
-test('a number beyond the revisions is still an ID prefix or a tag', () => {
+test('a number beyond the revisions is still a tag, never an ID prefix', () => {
   const other = join(dir, 'numbered');
   mkdirSync(other);
   writeFileSync(join(other, 'config'), 'type: file\nfilename: /srv/vm/disk.img\n');
@@ -100,10 +100,13 @@ test('a number beyond the revisions is still an ID prefix or a tag', () => {
     writeFileSync(join(other, `${id}.rev`), `uuid: ${id}\ntimestamp: 2026-01-0${day}T06:00:00.000Z\nparent: ""\ntags: ['${tag}']\nstats: {bytes_written: 65536, duration: 2.5}\n`);
     writeFileSync(join(other, id), 'image');
   }
-  for (const spec of ['7', '28']) {
+  for (const spec of ['7', '28b']) {
     const result = backy(['-b', other, 'find', '-r', spec]);
     assert.equal(result.status, 0, `find -r ${spec}: ${result.stderr}`);
     assert.equal(result.stdout, `${join(other, '28bCdEfGhJkMnPqRsTuVwX')}\n`);
   }
-  assertOneLineError(backy(['-b', other, 'find', '-r', '9']), /^backy: revision 9 not found: the job has 2 complete revisions$/, 'a number that is nothing');
+  // `-r 2` with two revisions must not restore whichever revision's ID happens to start with 2.
+  for (const spec of ['2', '28', '9']) {
+    assertOneLineError(backy(['-b', other, 'find', '-r', spec]), new RegExp(`^backy: revision ${spec} not found: the job has 2 complete revisions \\(a number is never taken for an ID prefix`), `-r ${spec}`);
+  }
 });
