@@ -7,7 +7,7 @@ import { CORE_SCHEMA, dump, load } from 'js-yaml';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import { NotRegularFileError, readSmallFile } from '../../util/regular-file.js';
 import { BackyError, errorCode } from '../../util/errors.js';
-import { HASH_BLOCK_SIZE } from '../../integrity/block-hash.js';
+import { HASH_BLOCK_SIZE, isRecordedBlockSize } from '../../integrity/block-hash.js';
 import { chunkPath, CHUNKS_DIR, DAMAGED_DIR, isChunkName, LOCK_FILE, POOL_FILE, STRIPES, stripeDirectory, WRITERS_DIR } from './pool-layout.js';
 import { moveChunkAside } from './chunk-aside.js';
 
@@ -32,9 +32,8 @@ function readYaml(text: string): Record<string, unknown> | null {
 /** A pool's chunk size from its description, or null where it is none: format 1, a power of two from 4 KiB to 4 MiB. */
 function poolChunkSize(text: string): number | null {
   const data = readYaml(text);
-  const size = data?.chunk_size;
-  if (data?.format !== 1 || typeof size !== 'number' || !Number.isInteger(size)) return null;
-  return size >= 4096 && size <= 4 * 1024 * 1024 && (size & (size - 1)) === 0 ? size : null;
+  const size: unknown = data?.chunk_size;
+  return data?.format === 1 && isRecordedBlockSize(size) ? size : null;
 }
 
 /** A pool's description file, or null where there is none; one that is no regular file (a FIFO would block every command) is an error. */
