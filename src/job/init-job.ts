@@ -29,11 +29,16 @@ export async function initJob(path: string, typeName: string, argument: string, 
   } catch (err) {
     throw describeIoError(err, `cannot create job directory ${job.path}`);
   }
-  if (await job.hasConfig()) {
-    throw new BackyError(`${job.configPath} already exists; refusing to overwrite the job's configuration`);
-  }
+  const exists = () => new BackyError(`${job.configPath} already exists; refusing to overwrite the job's configuration`);
+  if (await job.hasConfig()) throw exists();
   const chosen = options.store !== undefined ? { store: options.store, reason: null } : await defaultStore(job.path);
   // Without a `store` key a job is a cow job, as backy 2.x wrote them.
-  await job.writeConfig(chosen.store === 'cow' ? config : { ...config, store: chosen.store });
+  try {
+    await job.createConfig(chosen.store === 'cow' ? config : { ...config, store: chosen.store });
+  } catch (err) {
+    // Another init of the same directory wrote its config first.
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw exists();
+    throw describeIoError(err, `cannot write ${job.configPath}`);
+  }
   return { job, store: chosen.store, storeReason: chosen.reason };
 }

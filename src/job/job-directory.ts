@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 // js-yaml, as for `.rev` files: every job command reads the config, and
 // loading the `yaml` package alone took a fifth of a command's start.
 import { CORE_SCHEMA, dump, load } from 'js-yaml';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { createFileAtomic, writeFileAtomic } from '../util/atomic-file.js';
 import { BackyError, describeIoError, errorCode } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { syncDirectory } from '../util/fsync.js';
@@ -178,6 +178,11 @@ export class JobDirectory {
   async writeConfig(config: Record<string, unknown>): Promise<void> {
     // Read-only, as backy 2.x writes it; replaced atomically, never in place.
     await writeFileAtomic(this.configPath, serializeJobConfig(config), 0o440);
+  }
+
+  /** Writes the config of a new job: EEXIST where the job has one, also one written by another process just now. */
+  async createConfig(config: Record<string, unknown>): Promise<void> {
+    await createFileAtomic(this.configPath, serializeJobConfig(config), 0o440);
   }
 
   /**

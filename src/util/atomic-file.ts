@@ -1,4 +1,4 @@
-import { open, rename, unlink } from 'node:fs/promises';
+import { link, open, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { syncDirectory } from './fsync.js';
@@ -16,6 +16,25 @@ export async function writeFileAtomic(
   /** False when the caller flushes the directory once for many files. */
   flushDirectory = true,
 ): Promise<void> {
+  await publish(path, content, mode, (tmp) => rename(tmp, path));
+  if (flushDirectory) await syncDirectory(dirname(path));
+}
+
+/**
+ * As writeFileAtomic, but only where `path` does not exist yet: of two
+ * processes creating it at once one fails with EEXIST, and neither
+ * replaces what the other wrote.
+ */
+export async function createFileAtomic(path: string, content: string | Uint8Array, mode = 0o644): Promise<void> {
+  await publish(path, content, mode, async (tmp) => {
+    await link(tmp, path);
+    await unlink(tmp);
+  });
+  await syncDirectory(dirname(path));
+}
+
+/** Writes and flushes a temporary file beside `path`, then hands it to `place`; it is removed if that fails. */
+async function publish(path: string, content: string | Uint8Array, mode: number, place: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
   const handle = await open(tmp, 'wx', mode);
   try {
@@ -28,10 +47,9 @@ export async function writeFileAtomic(
   }
   await handle.close();
   try {
-    await rename(tmp, path);
+    await place(tmp);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
-  if (flushDirectory) await syncDirectory(dirname(path));
 }

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
-import { backy } from '../helpers/cli.js';
+import { backy, backyAsync } from '../helpers/cli.js';
 import { assertOneLineError, revisionIds } from '../helpers/job-files.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -103,6 +103,31 @@ test('without -b the job directory is the working directory', () => {
     assert.match(backy(['status'], inJob).stdout, new RegExp(`\\| ${id} \\| +1\\.00 MiB \\|`));
     assert.equal(backy(['restore', '../restored.img'], inJob).status, 0);
     assert.ok(readFileSync(join(dir, 'restored.img')).equals(content));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('of several inits of one directory at once, one writes the config and the others fail', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'backy-init-race-'));
+  try {
+    const job = join(dir, 'job');
+    // Without --store, each init first probes the filesystem for reflinks: time enough for the others to get there.
+    const runs = Array.from({ length: 8 }, (_, i) => {
+      const child = backyAsync(['-b', job, 'init', 'file', join(dir, `vm${i}.img`)]);
+      let stderr = '';
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      return new Promise<{ i: number; code: number | null; stderr: string }>((resolve) => child.on('close', (code) => resolve({ i, code, stderr })));
+    });
+    const results = await Promise.all(runs);
+    const won = results.filter((r) => r.code === 0);
+    assert.equal(won.length, 1, `exit codes ${results.map((r) => r.code).join(' ')}`);
+    for (const lost of results.filter((r) => r.code !== 0)) {
+      assert.equal(lost.code, 1);
+      assert.equal(lost.stderr, `backy: ${join(job, 'config')} already exists; refusing to overwrite the job's configuration\n`);
+    }
+    // The config is the one whose init said it wrote it.
+    assert.equal((YAML.parse(readFileSync(join(job, 'config'), 'utf8')) as { filename: string }).filename, join(dir, `vm${won[0]!.i}.img`));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
