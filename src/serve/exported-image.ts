@@ -32,7 +32,8 @@ export interface ExportedImage {
   /** At most `limit` extents from `offset`, covering no more than [offset, offset + length). */
   extents(offset: number, length: number, limit: number): Promise<Extent[]>;
   write(offset: number, data: Buffer): Promise<void>;
-  zero(offset: number, length: number): Promise<void>;
+  /** Makes [offset, offset + length) read as zeros; `allocate` (NBD_CMD_FLAG_NO_HOLE) forbids a hole there. */
+  zero(offset: number, length: number, allocate: boolean): Promise<void>;
   flush(): Promise<void>;
 }
 

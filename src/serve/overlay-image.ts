@@ -1,6 +1,7 @@
 import { mkdtemp, open, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fsx from 'fs-native-extensions';
 import { alignedBuffer } from '../io/native-io.js';
 import type { CheckedImage } from './checked-image.js';
 import { extentsFromRanges, type ExportedImage, type Extent, type Piece } from './exported-image.js';
@@ -82,11 +83,20 @@ export class OverlayImage implements ExportedImage {
     return this.serially(() => this.writeNow(offset, data));
   }
 
-  zero(offset: number, length: number): Promise<void> {
+  /**
+   * Whole overlay blocks become a hole in the overlay (marked as held, so
+   * they read as its zeros): a guest's mkfs zeroing a large disk must not
+   * fill TMPDIR with written zeros. Ragged ends, and all of it where the
+   * client asked for no hole, are written as zeros.
+   */
+  zero(offset: number, length: number, allocate: boolean): Promise<void> {
     return this.serially(async () => {
-      for (let at = offset; at < offset + length; at += ZEROS.length) {
-        await this.writeNow(at, ZEROS.subarray(0, Math.min(ZEROS.length, offset + length - at)));
-      }
+      const end = offset + length;
+      const first = Math.min(end, Math.ceil(offset / OVERLAY_BLOCK) * OVERLAY_BLOCK);
+      const last = Math.max(first, end === this.size ? end : Math.floor(end / OVERLAY_BLOCK) * OVERLAY_BLOCK);
+      await this.writeZeros(offset, first);
+      if (last > first && (allocate || !(await this.punch(first, last)))) await this.writeZeros(first, last);
+      await this.writeZeros(last, end);
     });
   }
 
@@ -112,6 +122,21 @@ export class OverlayImage implements ExportedImage {
     if (end < tailEnd) await this.fillBlock(tail);
     await writeFully(this.file, data, offset);
     this.mark(head, tailEnd);
+  }
+
+  private async writeZeros(start: number, end: number): Promise<void> {
+    for (let at = start; at < end; at += ZEROS.length) await this.writeNow(at, ZEROS.subarray(0, Math.min(ZEROS.length, end - at)));
+  }
+
+  /** Whether [start, end), whole blocks, could be made a hole (not where the filesystem cannot punch one). */
+  private async punch(start: number, end: number): Promise<boolean> {
+    try {
+      await fsx.trim(this.file.fd, start, end - start);
+    } catch {
+      return false;
+    }
+    this.mark(start, end);
+    return true;
   }
 
   /** Copies the block at `block` from the revision into the overlay, unless it is there already. */

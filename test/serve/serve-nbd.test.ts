@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENTRY_LENGTH, HASH_BLOCK_SIZE } from '../../src/integrity/block-hash.js';
@@ -140,6 +140,37 @@ for (const store of storeTypeNames()) {
       const again = join(dir, 'again.img');
       assert.equal(backy(['-b', job, 'restore', '-r', id, again]).status, 0);
       assert.ok(sameBytes(again, restored), 'the revision changed');
+    });
+
+    test('--writable: zeroing a range leaves a hole in the overlay, unless the client forbids one', async () => {
+      const overlayDir = mkdtempSync(join(dir, 'tmp-'));
+      const server = await startServe(job, ['-r', id, '--listen', '127.0.0.1:0', '--writable'], { ...process.env, TMPDIR: overlayDir });
+      // The overlay is unlinked: its bytes on disk are those of the server's open file under the overlay directory.
+      const overlayBytes = () => {
+        for (const fd of readdirSync(`/proc/${server.child.pid}/fd`)) {
+          const link = readlinkSync(`/proc/${server.child.pid}/fd/${fd}`);
+          if (link.startsWith(overlayDir)) return statSync(`/proc/${server.child.pid}/fd/${fd}`).blocks * 512;
+        }
+        throw new Error('no overlay file open');
+      };
+      try {
+        // write -z -u: WRITE_ZEROES that may leave a hole; unaligned, so its ends are written.
+        const zeroed = runTool('qemu-io', ['-f', 'raw', '-c', 'write -z -u 1000 20971520', server.uri]);
+        assert.equal(zeroed.status, 0, zeroed.stdout + zeroed.stderr);
+        assert.ok(overlayBytes() < 1 * MiB, `the overlay holds ${overlayBytes()} bytes for 20 MiB of zeros`);
+        const expected = readFileSync(restored);
+        expected.fill(0, 1000, 1000 + 20971520);
+        writeFileSync(join(dir, 'expected-zeroed.img'), expected);
+        const copy = join(dir, 'zeroed.img');
+        assert.equal(runTool('nbdcopy', [server.uri, copy]).status, 0);
+        assert.ok(sameBytes(copy, join(dir, 'expected-zeroed.img')), 'the zeroed range does not read back as zeros');
+        // Without -u, qemu sends NBD_CMD_FLAG_NO_HOLE: the zeros are written.
+        const allocated = runTool('qemu-io', ['-f', 'raw', '-c', 'write -z 0 4194304', server.uri]);
+        assert.equal(allocated.status, 0, allocated.stdout + allocated.stderr);
+        assert.ok(overlayBytes() >= 4 * MiB, `the overlay holds ${overlayBytes()} bytes after 4 MiB of zeros with no hole allowed`);
+      } finally {
+        assert.equal(await server.stop(), 0);
+      }
     });
 
     test('read-only by default: a write is refused', async () => {

@@ -213,7 +213,7 @@ export class NbdSession {
       if (!image.writable) throw new Refusal(NBD_EPERM, 'the export is read-only');
       this.allowFlags(request, CMD_FLAG_NO_HOLE);
       this.inRange(request, NBD_ENOSPC);
-      await image.zero(request.offset, request.length);
+      await image.zero(request.offset, request.length, (request.flags & CMD_FLAG_NO_HOLE) !== 0);
     }
     this.replies.simple(request.cookie, 0);
   }
