@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { believable, FUTURE_TOLERANCE_MS, JobDirectory, serializeJobConfig } from '../job/job-directory.js';
 import { isComplete, revisionDuration, type Revision } from '../job/revision.js';
 import { bytesWritten, isDistrusted } from '../job/revision-report.js';
+import { MAX_DURATION_SECONDS } from '../schedule/duration.js';
 import type { HistoryEntry } from '../schedule/schedule.js';
 import type { StoredRevision } from '../schedule/scrub.js';
 import type { Clock } from '../util/clock.js';
@@ -165,10 +166,8 @@ function wholeBytes(value: number): number {
   return Number.isFinite(value) && value > 0 ? Math.min(Math.round(value), Number.MAX_SAFE_INTEGER) : 0;
 }
 
-/** The longest a backup is believed to have taken: a duration beyond it (1e13 s) would complete it past any valid date. */
-const MAX_BACKUP_SECONDS = 100 * 366 * 86400;
-
+/** A backup is believed to have taken no longer than a schedule's longest interval: a duration beyond it (1e13 s) would complete it past any valid date. */
 function plausibleDuration(revision: Revision): number {
   const seconds = Number(revisionDuration(revision));
-  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, MAX_BACKUP_SECONDS) : 0;
+  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, MAX_DURATION_SECONDS) : 0;
 }
