@@ -104,12 +104,14 @@ export class RbdClient {
       throw new BackyError(`rbd snap ls ${this.spec()} printed something other than JSON: ${JSON.stringify(stdout.slice(0, 200))}`);
     }
     if (!Array.isArray(parsed)) throw new BackyError(`rbd snap ls ${this.spec()} printed no list`);
-    return parsed.map((entry: Record<string, unknown>) => ({
-      id: Number(entry.id),
-      name: String(entry.name),
-      size: Number(entry.size),
-      protected: entry.protected === true || entry.protected === 'true',
-    }));
+    return parsed.map((entry: unknown) => {
+      // The size becomes the revision's: an entry without a sound one must not get that far.
+      const { id, name, size, protected: isProtected } = (entry ?? {}) as Record<string, unknown>;
+      if (typeof name !== 'string' || typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+        throw new BackyError(`rbd snap ls ${this.spec()} printed a snapshot without a name and size: ${JSON.stringify(entry)?.slice(0, 200)}`);
+      }
+      return { id: Number(id), name, size, protected: isProtected === true || isProtected === 'true' };
+    });
   }
 
   /** `exists` when a snapshot of that name is already there. */
