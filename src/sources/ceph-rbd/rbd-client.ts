@@ -66,6 +66,8 @@ export const CEPH_TIMEOUTS: ReadonlyArray<[option: string, seconds: number]> = [
 /** Short commands (snapshots, listing) are killed if they take longer than this. */
 const COMMAND_TIMEOUT_MS = 180_000;
 const STDERR_LIMIT = 16 * 1024;
+/** Runs `$2 …` and, when it succeeds, writes `$1` to descriptor 3 (where no one listens, never mind). */
+const ANNOUNCING_SHELL = 'announce=$1; shift; "$@"; status=$?; if [ $status -eq 0 ]; then (printf %s "$announce" >&3) 2>/dev/null; fi; exit $status';
 
 export function timeoutArguments(env: NodeJS.ProcessEnv): string[] {
   const cephArgs = (env.CEPH_ARGS ?? '').replace(/-/g, '_');
@@ -140,11 +142,21 @@ export class RbdClient {
     return `rbd ${args.filter((arg) => arg !== '--no-progress' && arg !== '--format' && arg !== 'json').join(' ')}`;
   }
 
-  /** A short rbd command; exit statuses in `acceptedCodes` are answers, not failures. */
-  async run(args: string[], acceptedCodes: number[] = []): Promise<{ stdout: string; exitCode: number }> {
+  /**
+   * A short rbd command; exit statuses in `acceptedCodes` are answers, not
+   * failures. `announce` is written to the first inherited stream when rbd
+   * succeeds — by a shell that waits for rbd, so the word gets out also
+   * when this process is gone by then.
+   */
+  async run(args: string[], acceptedCodes: number[] = [], announce?: string): Promise<{ stdout: string; exitCode: number }> {
+    const rbdArgs = [...timeoutArguments(this.env), ...args];
+    const [program, programArgs] =
+      announce !== undefined && this.inherit.length > 0
+        ? ['/bin/sh', ['-c', ANNOUNCING_SHELL, 'sh', announce, this.program, ...rbdArgs]]
+        : [this.program, rbdArgs];
     let result;
     try {
-      result = await runProgram(this.program, [...timeoutArguments(this.env), ...args], { env: this.env, timeoutMs: COMMAND_TIMEOUT_MS, inherit: this.inherit });
+      result = await runProgram(program, programArgs, { env: this.env, timeoutMs: COMMAND_TIMEOUT_MS, inherit: this.inherit });
     } catch (err) {
       throw this.spawnFailure(err);
     }
