@@ -8,14 +8,16 @@
  * end of that pipe too, so the pipe ends only when the restore and all
  * its rbd commands are gone: when it ends without `done`, nothing is
  * still writing to the image, and this process aborts the migration and
- * removes the image as the restore would have. Its lines go to the
- * restore's stderr.
+ * removes the image as the restore would have — if the rbd that made it
+ * said `made` (another may have taken the name since the restore found
+ * it free, and the restore may be gone before its rbd ends). Its lines
+ * go to the restore's stderr.
  */
 import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { RbdTarget } from '../sources/ceph-rbd/rbd-target.js';
+import { IMAGE_MADE, RbdTarget } from '../sources/ceph-rbd/rbd-target.js';
 import { createLogger, fdSink } from '../util/logger.js';
 import { removeUnfinishedImage } from './rbd-unfinished-image.js';
 
@@ -60,6 +62,7 @@ async function watch(pool: string, image: string, migrating: boolean): Promise<v
     heard += text as string;
     if (heard.includes(DONE)) return;
   }
+  if (!heard.includes(IMAGE_MADE)) return;
   const logger = createLogger(fdSink(2));
   const target = new RbdTarget(pool, image);
   logger.warn(`the restore into ${target.spec} ended before it finished; removing what it made`);

@@ -1,7 +1,7 @@
 import { lstat, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { BackyError, describeIoError, errorCode } from '../util/errors.js';
-import { CONFIG_FILE, LOCK_FILE } from './job-directory.js';
+import { CONFIG_FILE, JobDirectory, LOCK_FILE } from './job-directory.js';
 
 /** Links followed to find where a target really is: the kernel's own limit. */
 const MAX_LINKS = 40;
@@ -50,7 +50,11 @@ async function followLinks(path: string): Promise<string> {
   throw new BackyError(`cannot restore to ${path}: too many levels of symbolic links`);
 }
 
-/** A directory holding a job's `config` beside revision files or the job lock. */
+/**
+ * A directory holding a job's `config` beside revision files or the job
+ * lock, or a `config` naming a source: a job not backed up yet, whose
+ * config a restore would overwrite.
+ */
 async function looksLikeJobDirectory(directory: string): Promise<boolean> {
   try {
     if (!(await stat(join(directory, CONFIG_FILE))).isFile()) return false;
@@ -59,8 +63,13 @@ async function looksLikeJobDirectory(directory: string): Promise<boolean> {
   }
   try {
     const names = await readdir(directory);
-    return names.some((name) => name === LOCK_FILE || name === 'last.rev' || name.endsWith('.rev'));
+    if (names.some((name) => name === LOCK_FILE || name === 'last.rev' || name.endsWith('.rev'))) return true;
   } catch {
     return true; // a config we cannot look beside: better refused than overwritten
+  }
+  try {
+    return typeof (await new JobDirectory(directory).readConfig()).source.type === 'string';
+  } catch {
+    return false;
   }
 }

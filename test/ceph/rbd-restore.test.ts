@@ -183,6 +183,33 @@ describe('backy restore --rbd', () => {
     }
   });
 
+  test('killed with SIGKILL while rbd creates the image, a restore removes the image it made, never one made by someone else meanwhile', async () => {
+    const other = join(setup.scratch, 'other.img');
+    writeFileSync(other, Buffer.alloc(MiB, 'x'));
+    for (const [mode, pauseAt] of [[[], 'create'], [['--instant'], 'prepare']] as const) {
+      for (const someoneElse of [false, true]) {
+        const name = `race-${pauseAt}-${someoneElse ? 'theirs' : 'ours'}`;
+        const { rbd, run } = await pausedRestore(name, mode, pauseAt);
+        // Between the restore's check that the name is free and its rbd making the image.
+        if (someoneElse) setup.cluster.rbd(['import', '--no-progress', other, `${setup.cluster.pool}/${name}`]);
+        run.child.kill('SIGKILL');
+        await new Promise((resolve) => run.child.on('exit', resolve));
+        rbd.release();
+        const result = await run.done;
+        assert.equal(result.status, null);
+        if (someoneElse) {
+          assert.ok(images().includes(name), `${name}, made by someone else, was removed: ${result.stderr}`);
+          assert.ok(sameBytes(exported(name), other), `${name} was changed`);
+          setup.cluster.rbd(['rm', '--no-progress', `${setup.cluster.pool}/${name}`]);
+        } else {
+          // rbd create makes the image after the restore is gone (for the watchdog to remove); prepare fails without the HTTP source.
+          assert.ok(!images().includes(name), `${name} was left behind: ${result.stderr}`);
+          if (pauseAt === 'create') assert.match(result.stderr, new RegExp(`INFO the unfinished RBD image ${setup.cluster.pool}/${name} is gone`));
+        }
+      }
+    }
+  });
+
   test('a damaged block fails the restore, with and without --instant, and leaves no image', async () => {
     const image = join(job, id);
     const original = readFileSync(image);

@@ -66,6 +66,8 @@ export const CEPH_TIMEOUTS: ReadonlyArray<[option: string, seconds: number]> = [
 /** Short commands (snapshots, listing) are killed if they take longer than this. */
 const COMMAND_TIMEOUT_MS = 180_000;
 const STDERR_LIMIT = 16 * 1024;
+/** Runs `$2 …` and, when it succeeds, writes `$1` to descriptor 3 (where no one listens, never mind). */
+const ANNOUNCING_SHELL = 'announce=$1; shift; "$@"; status=$?; if [ $status -eq 0 ]; then (printf %s "$announce" >&3) 2>/dev/null; fi; exit $status';
 
 export function timeoutArguments(env: NodeJS.ProcessEnv): string[] {
   const cephArgs = (env.CEPH_ARGS ?? '').replace(/-/g, '_');
@@ -104,12 +106,14 @@ export class RbdClient {
       throw new BackyError(`rbd snap ls ${this.spec()} printed something other than JSON: ${JSON.stringify(stdout.slice(0, 200))}`);
     }
     if (!Array.isArray(parsed)) throw new BackyError(`rbd snap ls ${this.spec()} printed no list`);
-    return parsed.map((entry: Record<string, unknown>) => ({
-      id: Number(entry.id),
-      name: String(entry.name),
-      size: Number(entry.size),
-      protected: entry.protected === true || entry.protected === 'true',
-    }));
+    return parsed.map((entry: unknown) => {
+      // The size becomes the revision's: an entry without a sound one must not get that far.
+      const { id, name, size, protected: isProtected } = (entry ?? {}) as Record<string, unknown>;
+      if (typeof name !== 'string' || typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+        throw new BackyError(`rbd snap ls ${this.spec()} printed a snapshot without a name and size: ${JSON.stringify(entry)?.slice(0, 200)}`);
+      }
+      return { id: Number(id), name, size, protected: isProtected === true || isProtected === 'true' };
+    });
   }
 
   /** `exists` when a snapshot of that name is already there. */
@@ -138,11 +142,21 @@ export class RbdClient {
     return `rbd ${args.filter((arg) => arg !== '--no-progress' && arg !== '--format' && arg !== 'json').join(' ')}`;
   }
 
-  /** A short rbd command; exit statuses in `acceptedCodes` are answers, not failures. */
-  async run(args: string[], acceptedCodes: number[] = []): Promise<{ stdout: string; exitCode: number }> {
+  /**
+   * A short rbd command; exit statuses in `acceptedCodes` are answers, not
+   * failures. `announce` is written to the first inherited stream when rbd
+   * succeeds — by a shell that waits for rbd, so the word gets out also
+   * when this process is gone by then.
+   */
+  async run(args: string[], acceptedCodes: number[] = [], announce?: string): Promise<{ stdout: string; exitCode: number }> {
+    const rbdArgs = [...timeoutArguments(this.env), ...args];
+    const [program, programArgs] =
+      announce !== undefined && this.inherit.length > 0
+        ? ['/bin/sh', ['-c', ANNOUNCING_SHELL, 'sh', announce, this.program, ...rbdArgs]]
+        : [this.program, rbdArgs];
     let result;
     try {
-      result = await runProgram(this.program, [...timeoutArguments(this.env), ...args], { env: this.env, timeoutMs: COMMAND_TIMEOUT_MS, inherit: this.inherit });
+      result = await runProgram(program, programArgs, { env: this.env, timeoutMs: COMMAND_TIMEOUT_MS, inherit: this.inherit });
     } catch (err) {
       throw this.spawnFailure(err);
     }

@@ -9,6 +9,9 @@ const STDERR_LIMIT = 16 * 1024;
 /** How long a stopped rbd may take to close its image before it is killed. */
 const STOP_GRACE_MS = 10_000;
 
+/** Told to the first inherited stream once rbd has made the image (see rbd-restore-watchdog). */
+export const IMAGE_MADE = 'made\n';
+
 /** A long rbd command (import-diff, migration execute) while it runs. */
 export interface RbdRun {
   /** Its standard input (import-diff reads the diff stream from it). */
@@ -53,7 +56,7 @@ export class RbdTarget {
 
   /** `exists` when an image of that name is there already: it is not ours to write. */
   async create(size: number): Promise<'created' | 'exists'> {
-    const result = await this.client.run(['create', '--size', `${size}B`, this.spec], [17]);
+    const result = await this.client.run(['create', '--size', `${size}B`, this.spec], [17], IMAGE_MADE);
     return result.exitCode === 17 ? 'exists' : 'created';
   }
 
@@ -70,7 +73,7 @@ export class RbdTarget {
   /** Creates the image as the target of an import-only migration from `url`; `exists` if the name is taken. */
   async prepareImport(url: string): Promise<'prepared' | 'exists'> {
     const sourceSpec = JSON.stringify({ type: 'raw', stream: { type: 'http', url } });
-    const result = await this.client.run(['migration', 'prepare', '--import-only', '--source-spec', sourceSpec, this.spec], [17]);
+    const result = await this.client.run(['migration', 'prepare', '--import-only', '--source-spec', sourceSpec, this.spec], [17], IMAGE_MADE);
     return result.exitCode === 17 ? 'exists' : 'prepared';
   }
 

@@ -1,5 +1,6 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { BackyError, describeIoError } from '../../util/errors.js';
 import type { ImageReader, ImageWriter } from '../../io/image.js';
 import { compareImages } from '../../io/compare.js';
@@ -33,6 +34,10 @@ export class FileSource implements Source {
   async begin(context: BackupContext): Promise<SourceBackup> {
     let handle: FileHandle;
     let info: Stats;
+    // Relative to wherever backy runs, a backup by hand and one by the scheduler would read different files.
+    if (!isAbsolute(this.filename)) {
+      throw new BackyError(`source file name ${JSON.stringify(this.filename)} in the job's config is relative: give the absolute path`);
+    }
     try {
       info = await stat(this.filename);
       if (!info.isFile() && !info.isBlockDevice()) {

@@ -2,6 +2,8 @@ import { BackyError, errorCode } from '../../util/errors.js';
 
 const DEFAULT_ADDRESS = '127.0.0.1:8500';
 const REQUEST_TIMEOUT_MS = 10_000;
+/** Consul answers these calls with `true`, `false` or a one-line error: more is not Consul. */
+const ANSWER_LIMIT = 512;
 
 /**
  * The two calls backy makes to Consul's KV store (`PUT` and `DELETE
@@ -44,13 +46,35 @@ export class ConsulClient {
     } catch (err) {
       throw new BackyError(`${what} failed: ${networkReason(err, this.timeoutMs)} (set CONSUL_HTTP_ADDR if Consul listens elsewhere)`);
     }
-    const text = (await response.text().catch(() => '')).trim();
+    const text = (await readAnswer(response, ANSWER_LIMIT).catch(() => '')).trim();
     if (response.status === 403) {
       throw new BackyError(`${what} was refused: 403 ${text || 'Permission denied'} (check consul_acl_token in the job's source configuration)`);
     }
     if (!response.ok) throw new BackyError(`${what} failed: HTTP ${response.status} ${text.split('\n')[0] ?? ''}`.trimEnd());
     if (method === 'PUT' && text !== 'true') throw new BackyError(`${what} was not stored (Consul answered ${JSON.stringify(text)})`);
   }
+}
+
+/**
+ * The start of the body: what is said must fit in a message, and reading
+ * all of whatever answers at that address could take all memory.
+ */
+async function readAnswer(response: Response, limit: number): Promise<string> {
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  try {
+    while (length < limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      length += value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
 }
 
 /** `connection refused`, `no answer within 10 s`, … from what fetch threw. */

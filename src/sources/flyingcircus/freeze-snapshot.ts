@@ -30,7 +30,13 @@ export function freezeAndSnapshot(settings: FreezeSettings): SnapshotTaker {
     await rbd.snapshots();
     const consul = new ConsulClient(settings.consulToken, settings.env);
     const key = `snapshot/${randomUUID()}`;
-    await consul.put(key, JSON.stringify({ vm: settings.vm, snapshot: name }));
+    try {
+      await consul.put(key, JSON.stringify({ vm: settings.vm, snapshot: name }));
+    } catch (err) {
+      // Stored all the same, perhaps, with the answer lost: the host must not freeze the VM for a backup that failed.
+      await consul.delete(key).catch(() => undefined);
+      throw err;
+    }
     logger.info(`asked the host of VM ${settings.vm} to freeze it and take snapshot ${rbd.spec(name)} (Consul key ${key})`);
     let appeared: boolean;
     try {
