@@ -1,15 +1,15 @@
 import { z } from 'zod';
 import { BackyError } from '../../util/errors.js';
 
-/** Ceph pool and image names as `rbd` accepts them without quoting surprises. */
-const NAME = /^[A-Za-z0-9_.+-][A-Za-z0-9_.+-]*$/;
+/** Ceph pool and image names as `rbd` accepts them without quoting surprises; a leading "-" it would take for an option. */
+const NAME = /^[A-Za-z0-9_.+][A-Za-z0-9_.+-]*$/;
 
 export function cephName(what: string) {
   return z
     .string({ error: `expected the ${what} name` })
     .min(1, 'must not be empty')
     .refine((value) => !/[,;\s]$/.test(value), { message: 'has a trailing comma or blank; remove it' })
-    .refine((value) => NAME.test(value), { message: `is not a valid ${what} name (letters, digits, "_", ".", "+", "-")` });
+    .refine((value) => NAME.test(value), { message: `is not a valid ${what} name (letters, digits, "_", ".", "+", "-", not starting with "-")` });
 }
 
 /** Parses `POOL/IMAGE`. */
