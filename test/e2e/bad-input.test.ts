@@ -6,6 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +70,15 @@ test('an unreadable source: a directory, or a path through a regular file (both 
     refused(['-b', job, 'backup', 'daily'], /^backy: source .*vm1\.img is neither a regular file nor a block device$/);
   } finally {
     rmdirSync(source);
+    renameSync(`${source}.away`, source);
+  }
+  // A FIFO: opened without blocking (a writer may never come), then refused.
+  renameSync(source, `${source}.away`);
+  execFileSync('mkfifo', [source]);
+  try {
+    refused(['-b', job, 'backup', 'daily'], /^backy: source .*vm1\.img is neither a regular file nor a block device$/);
+  } finally {
+    rmSync(source);
     renameSync(`${source}.away`, source);
   }
   renameSync(sourceDir, `${sourceDir}.away`);
@@ -183,6 +193,9 @@ test('init refuses an existing config, malformed SOURCE and unknown types', () =
   const fresh = join(dir, 'fresh');
   refused(['-b', fresh, 'init', 'ceph-rbd', 'noslash'], /^backy: invalid SOURCE "noslash": expected POOL\/IMAGE/);
   refused(['-b', fresh, 'init', 'ceph-rbd', 'pool/'], /^backy: invalid SOURCE "pool\/": expected POOL\/IMAGE/);
+  // rbd would read a name starting with "-" as an option: the backup then failed with 'image name was not specified'.
+  refused(['-b', fresh, 'init', 'ceph-rbd', '--', '-prbd/img1'], /^backy: invalid SOURCE "-prbd\/img1": pool is not a valid pool name \(.*not starting with "-"\)$/);
+  refused(['-b', fresh, 'init', 'ceph-rbd', 'rbd/-img'], /^backy: invalid SOURCE "rbd\/-img": image is not a valid image name/);
   refused(['-b', fresh, 'init', 'flyingcircus', 'pool/img'], /^backy: invalid SOURCE "pool\/img": expected POOL\/IMAGE,VM/);
   refused(['-b', fresh, 'init', 'file', ''], /^backy: init file: FILENAME must not be empty$/);
   refused(['-b', fresh, 'init', 'nfs', 'server:/export'], /^backy: unknown source type "nfs"; known types: file, ceph-rbd, flyingcircus$/);

@@ -1,5 +1,5 @@
-import { open, stat, type FileHandle } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { BackyError, describeIoError } from '../../util/errors.js';
 import type { ImageReader, ImageWriter } from '../../io/image.js';
@@ -39,12 +39,18 @@ export class FileSource implements Source {
       throw new BackyError(`source file name ${JSON.stringify(this.filename)} in the job's config is relative: give the absolute path`);
     }
     try {
-      info = await stat(this.filename);
+      // Opened first, without blocking, and then looked at: a FIFO put in its place after a stat would block the open for good.
+      handle = await open(this.filename, constants.O_RDONLY | constants.O_NONBLOCK);
+    } catch (err) {
+      throw describeIoError(err, `cannot read source file ${this.filename}`);
+    }
+    try {
+      info = await handle.stat();
       if (!info.isFile() && !info.isBlockDevice()) {
         throw new BackyError(`source ${this.filename} is neither a regular file nor a block device`);
       }
-      handle = await open(this.filename, 'r');
     } catch (err) {
+      await handle.close();
       throw describeIoError(err, `cannot read source file ${this.filename}`);
     }
     const size = info.isBlockDevice() ? await blockDeviceSize(info) : info.size;
