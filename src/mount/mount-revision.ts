@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, open, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -84,7 +84,7 @@ async function teardown(paths: MountPaths, state: MountState | null, logger: Log
     await run('losetup', ['-d', state.loopDevice], `detach ${state.loopDevice}`);
   }
   if (await mountedSource(paths.fuseDir)) await run('fusermount3', ['-u', paths.fuseDir], `unmount the FUSE file ${paths.disk}`);
-  if (state && (await isOurServer(state.servePid, paths))) await stopProcess(state.servePid, logger);
+  for (const pid of await ourServers(paths)) await stopProcess(pid, logger);
   await rm(paths.dir, { recursive: true, force: true });
 }
 
@@ -174,6 +174,19 @@ async function isOurServer(pid: number, paths: MountPaths): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * Every `backy serve` on this mount's socket, found in /proc rather than in
+ * the state: a mount killed while its server started never wrote the pid
+ * down, and the server (detached, holding the revision in use) would
+ * outlive every umount.
+ */
+async function ourServers(paths: MountPaths): Promise<number[]> {
+  const pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name)).map(Number);
+  const ours: number[] = [];
+  for (const pid of pids) if (pid !== process.pid && (await isOurServer(pid, paths))) ours.push(pid);
+  return ours;
 }
 
 async function stopProcess(pid: number, logger: Logger): Promise<void> {
