@@ -59,9 +59,17 @@ export async function mountRevision(jobPath: string, options: MountOptions): Pro
     await writeMountState(paths, state);
     return { revision: state.revision, device: state.loopDevice, type };
   } catch (err) {
+    // Probing a damaged revision reads I/O errors, which blkid and mount report as no filesystem or a bad superblock.
+    const damage = await damageReported(paths);
     await teardown(paths, state, logger).catch((cleanup: unknown) => logger.warn(`undoing the mount failed: ${(cleanup as Error).message}`));
-    throw err;
+    throw damage ? new BackyError(`revision ${state.revision} is damaged: ${damage}; nothing was mounted`) : err;
   }
+}
+
+/** The first damaged block the mount's server refused to serve, as its log says; null when it found none. */
+async function damageReported(paths: MountPaths): Promise<string | null> {
+  const log = await readFile(paths.serveLog, 'utf8').catch(() => '');
+  return /: (block at offset \d+ does not match its recorded hash)/.exec(log)?.[1] ?? null;
 }
 
 /** `backy umount`: unmounts, detaches the loop device, ends nbdfuse and the server, removes the state. */
