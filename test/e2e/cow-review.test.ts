@@ -1,13 +1,13 @@
 /**
  * The cow store against what an operator's machine may hold: a backup run
- * by a user other than root, on a real btrfs where revisions are reflink
- * clones of their parents.
+ * by a user other than root, a directory under a revision's name; on a
+ * real btrfs where revisions are reflink clones of their parents.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { backy, BACKY_MAIN } from '../helpers/cli.js';
 import { readRevisionYaml, revisionIds, sameBytes, writeAt } from '../helpers/job-files.js';
@@ -31,6 +31,29 @@ function asNobody(args: string[]) {
 }
 
 describe('cow store', () => {
+  it('an incomplete revision whose image is a directory: the next backup succeeds and leaves the directory alone', () => {
+    const dir = join(fs.path, 'directory-image');
+    mkdirSync(dir);
+    const source = join(dir, 'vm.img');
+    writeFileSync(source, randomBytes(MiB));
+    const job = join(dir, 'job');
+    assert.equal(backy(['-b', job, 'init', 'file', source]).status, 0);
+    assert.equal(backy(['-b', job, 'backup', 'daily']).status, 0);
+    const [first] = revisionIds(job);
+    // As a backup killed at once leaves its .rev (no duration yet), with an operator's directory where its image would be.
+    const stranger = 'ABCDEFGHJKLMNPQRSTUVWX';
+    const rev = readFileSync(join(job, `${first}.rev`), 'utf8').replaceAll(first!, stranger).replace(/^ {2}duration:.*\n/m, '');
+    writeFileSync(join(job, `${stranger}.rev`), rev);
+    mkdirSync(join(job, stranger));
+    writeFileSync(join(job, stranger, 'notes.txt'), 'mine');
+    const result = backy(['-b', job, 'backup', 'daily']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(readFileSync(join(job, stranger, 'notes.txt'), 'utf8'), 'mine');
+    assert.equal(existsSync(join(job, `${stranger}.rev`)), false);
+    assert.equal(revisionIds(job).length, 2);
+  });
+
+
   it('incremental backups by a user other than root succeed and restore the source', () => {
     const dir = join(fs.path, 'unprivileged');
     mkdirSync(dir);

@@ -169,7 +169,12 @@ export class CowStore implements Store {
   }
 
   async remove(id: string): Promise<void> {
-    for (const path of [this.filePath(id), this.recordPath(id), ...(await this.pendingRecords.take(id))]) await unlinkIfPresent(path);
+    for (const path of [this.filePath(id), this.recordPath(id), ...(await this.pendingRecords.take(id))]) {
+      // A directory under a revision's name is none of ours (list() never names one): left alone, not a failed backup.
+      await unlinkIfPresent(path).catch((err: unknown) => {
+        if (errorCode(err) !== 'EISDIR') throw err;
+      });
+    }
   }
 
   async present(listing?: DirectoryListing): Promise<Set<string>> {
