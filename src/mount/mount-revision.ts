@@ -7,7 +7,8 @@ import type { Clock } from '../util/clock.js';
 import { BackyError, errorCode } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { programPath } from '../util/programs.js';
-import { selectRevision } from '../job/revision-data.js';
+import { HashRecordError } from '../integrity/hash-record.js';
+import { openData, requireRecordedSize, selectRevision, type SelectedRevision } from '../job/revision-data.js';
 import { attachLoop, filesystemType, loopBackingFile, partitions, readOnlyOptions, run, type Partition } from './block-programs.js';
 import { MountPaths, readMountState, writeMountState, type MountState } from './mount-state.js';
 
@@ -35,6 +36,7 @@ export interface MountOptions {
 export async function mountRevision(jobPath: string, options: MountOptions): Promise<{ revision: string; device: string; type: string }> {
   const { logger } = options;
   const selected = await selectRevision(jobPath, options.spec, logger, options.clock.now());
+  await requireUsableRecord(selected);
   const mountpoint = await existingDirectory(options.mountpoint);
   const paths = new MountPaths(mountpoint);
   await mkdir(resolve(paths.dir, '..'), { recursive: true, mode: 0o700 });
@@ -70,6 +72,30 @@ export async function mountRevision(jobPath: string, options: MountOptions): Pro
 async function damageReported(paths: MountPaths): Promise<string | null> {
   const log = await readFile(paths.serveLog, 'utf8').catch(() => '');
   return /: (block at offset \d+ does not match its recorded hash)/.exec(log)?.[1] ?? null;
+}
+
+/**
+ * A revision whose `.rev` records hashes is mounted only while its record
+ * proves them: without it, backy serve reads the revision unchecked (a
+ * warning in its own log only), and a file read from the mount would
+ * carry any damage silently. A restore proves such a revision by its
+ * root hash as it streams; random reads cannot.
+ */
+async function requireUsableRecord({ store, revision }: SelectedRevision): Promise<void> {
+  if (!revision.hashes) return;
+  const reader = await openData(store, revision);
+  try {
+    // Data of another size fails its record too, but that is not what is wrong with it.
+    requireRecordedSize(revision, reader.size);
+    await (await reader.hashes(revision.hashes)).close();
+  } catch (err) {
+    if (!(err instanceof HashRecordError)) throw err;
+    throw new BackyError(
+      `cannot check revision ${revision.uuid} against its recorded hashes: ${err.message}; not mounting it unchecked (backy restore proves it by the root hash in its .rev)`,
+    );
+  } finally {
+    await reader.close();
+  }
 }
 
 /** `backy umount`: unmounts, detaches the loop device, ends nbdfuse and the server, removes the state. */
