@@ -9,7 +9,7 @@ import type { Logger } from '../util/logger.js';
 import { programPath } from '../util/programs.js';
 import { HashRecordError } from '../integrity/hash-record.js';
 import { openData, requireRecordedSize, selectRevision, type SelectedRevision } from '../job/revision-data.js';
-import { attachLoop, filesystemType, loopBackingFile, partitions, readOnlyOptions, run, type Partition } from './block-programs.js';
+import { attachLoop, filesystemType, loopBackingFile, loopDevicesOf, partitions, readOnlyOptions, run, type Partition } from './block-programs.js';
 import { MountPaths, readMountState, writeMountState, type MountState } from './mount-state.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -111,12 +111,15 @@ export async function unmountRevision(mountpoint: string, logger: Logger): Promi
 }
 
 async function teardown(paths: MountPaths, state: MountState | null, logger: Logger): Promise<void> {
-  if (state?.loopDevice && (await mountedSource(paths.mountpoint)) === state.loopDevice) {
+  // Found by what they read, not only by the state: a mount killed while losetup ran never recorded its device,
+  // which then kept the FUSE file busy and every umount failing.
+  const devices = await loopDevicesOf(paths.disk);
+  if (state?.loopDevice && !devices.includes(state.loopDevice) && (await loopBackingFile(state.loopDevice)) === paths.disk) devices.push(state.loopDevice);
+  const mounted = await mountedSource(paths.mountpoint);
+  if (mounted && devices.includes(mounted)) {
     await run('umount', [paths.mountpoint], `unmount ${paths.mountpoint}`);
   }
-  if (state?.loopDevice && (await loopBackingFile(state.loopDevice)) === paths.disk) {
-    await run('losetup', ['-d', state.loopDevice], `detach ${state.loopDevice}`);
-  }
+  for (const device of devices) await run('losetup', ['-d', device], `detach ${device}`);
   if (await mountedSource(paths.fuseDir)) await run('fusermount3', ['-u', paths.fuseDir], `unmount the FUSE file ${paths.disk}`);
   for (const pid of await ourServers(paths)) await stopProcess(pid, logger);
   await rm(paths.dir, { recursive: true, force: true });
