@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { copyFile, open, type FileHandle } from 'node:fs/promises';
+import { chmod, copyFile, open, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { NotRegularFileError, openRegularFile } from '../util/regular-file.js';
 import { ENTRY_LENGTH, HASH_ALGORITHM } from './block-hash.js';
@@ -93,6 +93,8 @@ export class HashRecordWriter {
   static async create(path: string, blockSize: number, size: number, from?: string): Promise<HashRecordWriter> {
     if (from) {
       await copyFile(from, path, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+      // The copy has the complete record's mode (0440): a backup not run as root could not write it.
+      await chmod(path, 0o640);
       const handle = await open(path, 'r+');
       return new HashRecordWriter(handle, blockSize, size);
     }

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { BackyError } from '../util/errors.js';
 import { programPath, runProgram, type RunResult } from '../util/programs.js';
 
@@ -64,6 +64,16 @@ export async function loopBackingFile(device: string): Promise<string | null> {
   } catch {
     return null;
   }
+}
+
+/** The loop devices that read `file`, as the kernel says. */
+export async function loopDevicesOf(file: string): Promise<string[]> {
+  const names = await readdir('/sys/block').catch(() => [] as string[]);
+  const devices: string[] = [];
+  for (const name of names.filter((n) => /^loop\d+$/.test(n))) {
+    if ((await loopBackingFile(`/dev/${name}`)) === file) devices.push(`/dev/${name}`);
+  }
+  return devices;
 }
 
 /** The filesystem type blkid finds on a device, or null. */

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, open, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -7,8 +7,9 @@ import type { Clock } from '../util/clock.js';
 import { BackyError, errorCode } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { programPath } from '../util/programs.js';
-import { selectRevision } from '../job/revision-data.js';
-import { attachLoop, filesystemType, loopBackingFile, partitions, readOnlyOptions, run, type Partition } from './block-programs.js';
+import { HashRecordError } from '../integrity/hash-record.js';
+import { openData, requireRecordedSize, selectRevision, type SelectedRevision } from '../job/revision-data.js';
+import { attachLoop, filesystemType, loopBackingFile, loopDevicesOf, partitions, readOnlyOptions, run, type Partition } from './block-programs.js';
 import { MountPaths, readMountState, writeMountState, type MountState } from './mount-state.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -35,6 +36,7 @@ export interface MountOptions {
 export async function mountRevision(jobPath: string, options: MountOptions): Promise<{ revision: string; device: string; type: string }> {
   const { logger } = options;
   const selected = await selectRevision(jobPath, options.spec, logger, options.clock.now());
+  await requireUsableRecord(selected);
   const mountpoint = await existingDirectory(options.mountpoint);
   const paths = new MountPaths(mountpoint);
   await mkdir(resolve(paths.dir, '..'), { recursive: true, mode: 0o700 });
@@ -59,8 +61,40 @@ export async function mountRevision(jobPath: string, options: MountOptions): Pro
     await writeMountState(paths, state);
     return { revision: state.revision, device: state.loopDevice, type };
   } catch (err) {
+    // Probing a damaged revision reads I/O errors, which blkid and mount report as no filesystem or a bad superblock.
+    const damage = await damageReported(paths);
     await teardown(paths, state, logger).catch((cleanup: unknown) => logger.warn(`undoing the mount failed: ${(cleanup as Error).message}`));
-    throw err;
+    throw damage ? new BackyError(`revision ${state.revision} is damaged: ${damage}; nothing was mounted`) : err;
+  }
+}
+
+/** The first damaged block the mount's server refused to serve, as its log says; null when it found none. */
+async function damageReported(paths: MountPaths): Promise<string | null> {
+  const log = await readFile(paths.serveLog, 'utf8').catch(() => '');
+  return /: (block at offset \d+ does not match its recorded hash)/.exec(log)?.[1] ?? null;
+}
+
+/**
+ * A revision whose `.rev` records hashes is mounted only while its record
+ * proves them: without it, backy serve reads the revision unchecked (a
+ * warning in its own log only), and a file read from the mount would
+ * carry any damage silently. A restore proves such a revision by its
+ * root hash as it streams; random reads cannot.
+ */
+async function requireUsableRecord({ store, revision }: SelectedRevision): Promise<void> {
+  if (!revision.hashes) return;
+  const reader = await openData(store, revision);
+  try {
+    // Data of another size fails its record too, but that is not what is wrong with it.
+    requireRecordedSize(revision, reader.size);
+    await (await reader.hashes(revision.hashes)).close();
+  } catch (err) {
+    if (!(err instanceof HashRecordError)) throw err;
+    throw new BackyError(
+      `cannot check revision ${revision.uuid} against its recorded hashes: ${err.message}; not mounting it unchecked (backy restore proves it by the root hash in its .rev)`,
+    );
+  } finally {
+    await reader.close();
   }
 }
 
@@ -77,14 +111,17 @@ export async function unmountRevision(mountpoint: string, logger: Logger): Promi
 }
 
 async function teardown(paths: MountPaths, state: MountState | null, logger: Logger): Promise<void> {
-  if (state?.loopDevice && (await mountedSource(paths.mountpoint)) === state.loopDevice) {
+  // Found by what they read, not only by the state: a mount killed while losetup ran never recorded its device,
+  // which then kept the FUSE file busy and every umount failing.
+  const devices = await loopDevicesOf(paths.disk);
+  if (state?.loopDevice && !devices.includes(state.loopDevice) && (await loopBackingFile(state.loopDevice)) === paths.disk) devices.push(state.loopDevice);
+  const mounted = await mountedSource(paths.mountpoint);
+  if (mounted && devices.includes(mounted)) {
     await run('umount', [paths.mountpoint], `unmount ${paths.mountpoint}`);
   }
-  if (state?.loopDevice && (await loopBackingFile(state.loopDevice)) === paths.disk) {
-    await run('losetup', ['-d', state.loopDevice], `detach ${state.loopDevice}`);
-  }
+  for (const device of devices) await run('losetup', ['-d', device], `detach ${device}`);
   if (await mountedSource(paths.fuseDir)) await run('fusermount3', ['-u', paths.fuseDir], `unmount the FUSE file ${paths.disk}`);
-  if (state && (await isOurServer(state.servePid, paths))) await stopProcess(state.servePid, logger);
+  for (const pid of await ourServers(paths)) await stopProcess(pid, logger);
   await rm(paths.dir, { recursive: true, force: true });
 }
 
@@ -174,6 +211,19 @@ async function isOurServer(pid: number, paths: MountPaths): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * Every `backy serve` on this mount's socket, found in /proc rather than in
+ * the state: a mount killed while its server started never wrote the pid
+ * down, and the server (detached, holding the revision in use) would
+ * outlive every umount.
+ */
+async function ourServers(paths: MountPaths): Promise<number[]> {
+  const pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name)).map(Number);
+  const ours: number[] = [];
+  for (const pid of pids) if (pid !== process.pid && (await isOurServer(pid, paths))) ours.push(pid);
+  return ours;
 }
 
 async function stopProcess(pid: number, logger: Logger): Promise<void> {

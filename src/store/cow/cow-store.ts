@@ -5,7 +5,8 @@ import { errorCode } from '../../util/errors.js';
 import type { Logger } from '../../util/logger.js';
 import { ImageFile } from '../../io/image-file.js';
 import { HASH_BLOCK_SIZE } from '../../integrity/block-hash.js';
-import { HashRecord, HashRecordWriter, type RecordedHashes } from '../../integrity/hash-record.js';
+import { HashRecord, HashRecordWriter, readRecordHeader, type RecordedHashes } from '../../integrity/hash-record.js';
+import { openRegularFile } from '../../util/regular-file.js';
 import { assertRevisionId, isRevisionId } from '../revision-id.js';
 import type { CloneMethod, DataState, DirectoryListing, RevisionWriter, Store } from '../store.js';
 import { entriesOf } from '../directory-listing.js';
@@ -85,7 +86,26 @@ export class CowStore implements Store {
       await (await HashRecord.open(this.recordPath(id), size, hashes)).close();
       return this.recordPath(id);
     } catch (err) {
+      // A record that proves itself for another size than the image has tells that the image is not the revision:
+      // an RBD diff applied to it would keep whatever it lost or gained.
+      const recordedSize = await this.provenSize(id, hashes);
+      if (recordedSize !== null && recordedSize !== size) {
+        throw new ParentUnreadableError(id, new Error(`its image has ${size} bytes, but its hash record proves ${recordedSize}`));
+      }
       logger.warn(`not using the hash record of parent revision ${id}: ${(err as Error).message}; hashing every block of the new revision`);
+      return null;
+    }
+  }
+
+  /** The image size the revision's record was made for, where the record proves itself against the root in its `.rev`. */
+  private async provenSize(id: string, hashes: RecordedHashes): Promise<number | null> {
+    try {
+      const handle = await openRegularFile(this.recordPath(id), constants.O_RDONLY);
+      const header = await readRecordHeader(handle).finally(() => handle.close());
+      if (!header || header.blockSize !== hashes.blockSize) return null;
+      await (await HashRecord.open(this.recordPath(id), header.size, hashes)).close();
+      return header.size;
+    } catch {
       return null;
     }
   }
@@ -149,7 +169,12 @@ export class CowStore implements Store {
   }
 
   async remove(id: string): Promise<void> {
-    for (const path of [this.filePath(id), this.recordPath(id), ...(await this.pendingRecords.take(id))]) await unlinkIfPresent(path);
+    for (const path of [this.filePath(id), this.recordPath(id), ...(await this.pendingRecords.take(id))]) {
+      // A directory under a revision's name is none of ours (list() never names one): left alone, not a failed backup.
+      await unlinkIfPresent(path).catch((err: unknown) => {
+        if (errorCode(err) !== 'EISDIR') throw err;
+      });
+    }
   }
 
   async present(listing?: DirectoryListing): Promise<Set<string>> {
