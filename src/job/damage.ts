@@ -36,3 +36,27 @@ export async function distrustDamaged(job: JobDirectory, scan: JobScan, store: S
     await lock.release();
   }
 }
+
+/**
+ * Marks a revision distrusted in its `.rev` once a read (restore, serve)
+ * found a block that fails its hash, so that no backup takes it for a
+ * parent and `status`, `check` and telnet show it. Under the metadata lock,
+ * read again first, as verify notes its outcomes; a revision removed or
+ * unreadable meanwhile is left alone. Never fails the command that found
+ * the damage: that command's own error says what happened.
+ */
+export async function distrustRevision(job: JobDirectory, id: string, reason: string, logger: Logger): Promise<void> {
+  try {
+    const lock = await job.metadataLock();
+    try {
+      const current = await readRevisionFile(job.revisionPath(id), id);
+      if (current.trust === 'distrusted') return;
+      logger.warn(`revision ${id} is now distrusted: ${reason}`);
+      await job.writeRevision({ ...current, trust: 'distrusted' });
+    } finally {
+      await lock.release();
+    }
+  } catch (err) {
+    logger.warn(`revision ${id} was found damaged, but could not be marked distrusted: ${(err as Error).message}`);
+  }
+}

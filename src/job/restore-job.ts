@@ -12,6 +12,7 @@ import { deviceSink, sparseFileSink, streamSink, type ChunkSink } from '../io/im
 import { dataRanges } from '../io/native-io.js';
 import { readFully } from '../io/read-fully.js';
 import { DamageError, hashCheck } from '../integrity/hash-check.js';
+import { distrustRevision } from './damage.js';
 import { RootProof } from '../integrity/root-proof.js';
 import type { RevisionReader } from '../store/store.js';
 import { openRevision, selectRevision, type SelectedRevision } from './revision-data.js';
@@ -62,10 +63,12 @@ export async function restoreJob(path: string, options: RestoreOptions): Promise
       await restore.run();
     } catch (err) {
       if (err instanceof DamageError) {
+        await distrustRevision(selected.job, revision.uuid, err.message, options.logger);
         throw new BackyError(`revision ${revision.uuid} is damaged: ${err.message}; nothing was restored to ${options.target === '-' ? 'standard output past that block' : options.target} (--force writes it anyway)`);
       }
       throw err;
     }
+    if (damage.first >= 0) await distrustRevision(selected.job, revision.uuid, `block at offset ${damage.first} does not match its recorded hash`, options.logger);
     damage.finish(options.target);
     if (restore.forcedFailure) throw restore.forcedFailure;
     if (unchecked) throw new BackyError(`revision ${revision.uuid} was restored to ${options.target} unchecked (--force): nothing proved its bytes`);
@@ -78,7 +81,8 @@ export async function restoreJob(path: string, options: RestoreOptions): Promise
 /** Damage found under `--force`: one warning per block, a failure at the end. */
 class DamageTally {
   private count = 0;
-  private first = -1;
+  /** The lowest damaged offset, -1 while there is none. */
+  first = -1;
 
   constructor(
     private readonly revision: Revision,

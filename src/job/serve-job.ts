@@ -7,6 +7,7 @@ import { isLoopback } from '../serve/listen-address.js';
 import { NbdServer, type ListenAddress } from '../serve/nbd/server.js';
 import { MAXIMUM_PAYLOAD, MINIMUM_BLOCK, transmissionFlags } from '../serve/nbd/export-flags.js';
 import { exportRevision } from '../serve/revision-export.js';
+import { distrustRevision } from './damage.js';
 import { openRevision, selectRevision } from './revision-data.js';
 
 export interface ServeOptions {
@@ -31,8 +32,13 @@ export async function serveJob(path: string, options: ServeOptions): Promise<voi
   const selected = await selectRevision(path, options.spec, logger, options.clock.now());
   const id = selected.revision.uuid;
   const data = await openRevision(selected, logger);
+  // The first damaged block a client reads distrusts the revision (logged once per block by the export).
+  let distrusting: Promise<void> | null = null;
   try {
-    const { image, pool } = await exportRevision(data, { id, writable: options.writable, logger });
+    const onDamage = (offset: number) => {
+      distrusting ??= distrustRevision(selected.job, id, `block at offset ${offset} does not match its recorded hash (read by an NBD client)`, logger);
+    };
+    const { image, pool } = await exportRevision(data, { id, writable: options.writable, logger, onDamage });
     const server = new NbdServer({
       image,
       pool,
@@ -62,6 +68,7 @@ export async function serveJob(path: string, options: ServeOptions): Promise<voi
     await server.close();
   } finally {
     await data.close();
+    await distrusting;
   }
 }
 

@@ -112,6 +112,8 @@ for (const type of ['btrfs', 'ext4'] as const) {
       const refused = backy(['-b', j.job, 'restore', target]);
       assertOneLineError(refused, new RegExp(`^backy: revision ${j.ids[1]} is damaged: block at offset ${2 * MiB} does not match its recorded hash; nothing was restored to ${target}`), 'restore of a damaged revision');
       assert.ok(!existsSync(target), 'no half-restored file');
+      assert.equal(readRevisionYaml(j.job, j.ids[1]!).trust, 'distrusted', 'restore notes the damage it found, as verify does');
+      assert.match(refused.stdout, new RegExp(`WARN revision ${j.ids[1]} is now distrusted: block at offset ${2 * MiB} does not match its recorded hash\\n`));
       const forced = backy(['-b', j.job, 'restore', '--force', target]);
       assert.equal(forced.status, 1);
       const warnings = forced.stdout.split('\n').filter((line) => line.includes('does not match its recorded hash'));

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { backy } from '../helpers/cli.js';
+import { readRevisionYaml } from '../helpers/job-files.js';
 import { RawNbd, u16, u32 } from '../helpers/nbd-wire.js';
 import { MiB, jobWithRevision, runTool, startServe, writeTestImage } from '../helpers/serve-process.js';
 
@@ -104,6 +106,9 @@ describe('backy serve: the bytes a client reads', () => {
       } finally {
         assert.equal(await server.stop(), 0);
       }
+      // The server noted what it found: no backup takes the revision for a parent now.
+      assert.equal(readRevisionYaml(job, id).trust, 'distrusted');
+      assert.match(backy(['-b', job, 'status']).stdout, new RegExp(`${id} \\|.*\\[distrusted\\] \\|`));
     });
 
     test('--writable: the overlay reports it as data too, written over or not', async () => {
