@@ -11,6 +11,7 @@ import { HASH_BLOCK_SIZE } from '../integrity/block-hash.js';
 import { DamageError, hashCheck } from '../integrity/hash-check.js';
 import { HttpRangeSource } from '../serve/http-range-source.js';
 import { exportRevision } from '../serve/revision-export.js';
+import { distrustRevision } from './damage.js';
 import { openRevision, selectRevision, type OpenedRevision } from './revision-data.js';
 import { startRestoreWatchdog } from './rbd-restore-watchdog.js';
 import { removeUnfinishedImage } from './rbd-unfinished-image.js';
@@ -53,6 +54,9 @@ export async function restoreToRbd(path: string, options: RbdRestoreOptions): Pr
     if (options.instant) await instant(target, data, revision, refusal, options);
     else await streamed(target, data, revision, refusal, options);
     return revision;
+  } catch (err) {
+    if (err instanceof RevisionDamaged) await distrustRevision(selected.job, revision.uuid, `block at offset ${err.offset} does not match its recorded hash`, options.logger);
+    throw err;
   } finally {
     await watchdog.release();
     await data.close();
@@ -140,8 +144,17 @@ async function instant(target: RbdTarget, data: OpenedRevision, revision: Revisi
   }
 }
 
-function damaged(revision: Revision, offset: number, target: RbdTarget): BackyError {
-  return new BackyError(`revision ${revision.uuid} is damaged: block at offset ${offset} does not match its recorded hash; nothing was restored to ${target.spec}`);
+class RevisionDamaged extends BackyError {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
+    super(message);
+  }
+}
+
+function damaged(revision: Revision, offset: number, target: RbdTarget): RevisionDamaged {
+  return new RevisionDamaged(`revision ${revision.uuid} is damaged: block at offset ${offset} does not match its recorded hash; nothing was restored to ${target.spec}`, offset);
 }
 
 /** How long an interrupted `migration execute` may take to fail by itself before it is killed. */

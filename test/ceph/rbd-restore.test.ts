@@ -215,17 +215,22 @@ describe('backy restore --rbd', () => {
     const original = readFileSync(image);
     const damaged = Buffer.from(original);
     damaged[4 * MiB + 5] = damaged[4 * MiB + 5]! ^ 1;
+    const metadata = readFileSync(join(job, `${id}.rev`));
     writeFileSync(image, damaged);
     try {
       for (const extra of [[], ['--instant']]) {
         const name = `damaged${extra.length}`;
+        writeFileSync(join(job, `${id}.rev`), metadata);
         const result = await backyAsync(['-b', job, 'restore', '-r', id, '--rbd', `${setup.cluster.pool}/${name}`, ...extra], setup.cluster.env);
         assert.equal(result.status, 1);
         assert.match(result.stderr, new RegExp(`revision ${id} is damaged: block at offset ${4 * MiB} does not match its recorded hash; nothing was restored`));
         assert.ok(!images().includes(name), `${name} was left behind`);
+        // Noted in the .rev, so that no backup builds on the damaged revision.
+        assert.match(readFileSync(join(job, `${id}.rev`), 'utf8'), /^trust: distrusted$/m, `restore ${extra.join(' ')}`);
       }
     } finally {
       writeFileSync(image, original);
+      writeFileSync(join(job, `${id}.rev`), metadata);
     }
   });
 });
