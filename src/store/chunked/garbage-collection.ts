@@ -113,24 +113,33 @@ async function markReferenced(roots: () => Promise<string[]>, low: number, high:
     let vanished = false;
     for (const path of fresh) {
       read.add(path);
-      if (await markIndex(path, low, high, marked)) outcome.indexesRead += 1;
-      else vanished = true;
+      const found = await markIndex(path, low, high, marked);
+      if (found === 'read') outcome.indexesRead += 1;
+      else if (found === 'gone') vanished = true;
     }
     // An index that vanished was removed after its job's next revision was committed: listed next round.
     if (!vanished) return marked;
   }
 }
 
-/** Adds the index's chunk names within the stripes to `marked`; false when the index is gone. */
-async function markIndex(path: string, low: number, high: number, marked: Set<string>): Promise<boolean> {
+/**
+ * Adds the index's chunk names within the stripes to `marked`; 'gone' when
+ * the index is gone, 'other' when it is no regular file: the store opens
+ * indexes neither through a link nor as any other kind of file, so such a
+ * name holds no revision, and opening or reading it (a FIFO, a link to
+ * /dev/zero) would hang the collection or fail it.
+ */
+async function markIndex(path: string, low: number, high: number, marked: Set<string>): Promise<'read' | 'gone' | 'other'> {
   let handle: FileHandle;
   try {
-    handle = await open(path, constants.O_RDONLY);
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
-    if (errorCode(err) === 'ENOENT') return false;
+    if (errorCode(err) === 'ENOENT') return 'gone';
+    if (errorCode(err) === 'ELOOP') return 'other';
     throw new BackyError(`garbage collection stopped, nothing more deleted: cannot read ${path}: ${(err as Error).message}`);
   }
   try {
+    if (!(await handle.stat()).isFile()) return 'other';
     const buffer = Buffer.alloc(ENTRIES_PER_READ * ENTRY_LENGTH);
     for (let at = HEADER_LENGTH; ; ) {
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, at);
@@ -143,7 +152,7 @@ async function markIndex(path: string, low: number, high: number, marked: Set<st
         if (!entry.equals(ZERO_ENTRY)) marked.add(entry.toString('hex'));
       }
     }
-    return true;
+    return 'read';
   } finally {
     await handle.close();
   }

@@ -1,0 +1,66 @@
+/**
+ * `backy gc` on a chunk pool among hostile files: what lies in job
+ * directories and in the pool is anyone's to put there, and a collection
+ * must neither hang nor fail on it, nor delete a chunk a revision needs.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { backy } from '../helpers/cli.js';
+
+const MiB = 1024 * 1024;
+
+function ok(args: string[]) {
+  const result = backy(args, { timeoutMs: 30_000 });
+  assert.equal(result.status, 0, `backy ${args.join(' ')} failed: ${result.stderr}`);
+  return result;
+}
+
+/** A chunk no revision names, old enough for any collection to take. */
+function orphanChunk(pool: string): void {
+  const name = 'ff'.repeat(32);
+  const path = join(pool, 'chunks', 'ff', name);
+  writeFileSync(path, randomBytes(100));
+  utimesSync(path, new Date(0), new Date(0));
+}
+
+describe('garbage collection among hostile files', () => {
+  let root: string;
+  let counter = 0;
+  before(() => {
+    root = mkdtempSync(join(tmpdir(), 'backy-gc-'));
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  const job = (): string => {
+    const path = join(root, `job-${counter++}`);
+    mkdirSync(path);
+    writeFileSync(`${path}.img`, randomBytes(MiB));
+    writeFileSync(join(path, 'config'), `type: file\nfilename: ${path}.img\nstore: chunked\n`);
+    ok(['-b', path, 'backup', 'daily']);
+    return path;
+  };
+
+  it('passes over a FIFO, a directory and a link to /dev/zero named like an index, instead of hanging or failing', () => {
+    const path = job();
+    mkfifo(join(path, 'fifo.index'));
+    mkdirSync(join(path, 'directory.index'));
+    symlinkSync('/dev/zero', join(path, 'zero.index'));
+    symlinkSync('/dev/zero', join(path, '.pending.index.tmp'));
+    orphanChunk(join(path, 'chunks'));
+    const result = backy(['-b', path, 'gc'], { timeoutMs: 20_000 });
+    assert.equal(result.signal, null, 'gc hung');
+    assert.equal(result.stderr, '');
+    assert.equal(result.status, 0);
+    assert.match(result.stdout, /INFO garbage collection of .*: 1 chunks deleted \(\d+ bytes\), 16 kept, 1 indexes read\n/);
+    ok(['-b', path, 'verify']);
+  });
+});
+
+function mkfifo(path: string): void {
+  execFileSync('mkfifo', [path]);
+}
