@@ -59,6 +59,16 @@ describe('garbage collection among hostile files', () => {
     assert.match(result.stdout, /INFO garbage collection of .*: 1 chunks deleted \(\d+ bytes\), 16 kept, 1 indexes read\n/);
     ok(['-b', path, 'verify']);
   });
+
+  it('a link in the writers directory is no backup writing: it does not stop every collection', () => {
+    const path = job();
+    const pool = join(path, 'chunks');
+    symlinkSync('/nonexistent', join(pool, 'writers', 'dangling'));
+    symlinkSync(join(pool, 'pool'), join(pool, 'writers', 'to-a-file'));
+    orphanChunk(pool);
+    assert.match(ok(['-b', path, 'gc']).stdout, /INFO 1 chunks deleted, [\d.]+ \w+ freed; 16 chunks in use\n/);
+    ok(['-b', path, 'verify']);
+  });
 });
 
 function mkfifo(path: string): void {

@@ -175,7 +175,8 @@ export class ChunkPool {
       try {
         handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
       } catch (err) {
-        if (errorCode(err) === 'ENOENT') continue;
+        // A link is no registration (those are files, locked before they are named): counted, it would stop every collection for good.
+        if (errorCode(err) === 'ENOENT' || errorCode(err) === 'ELOOP') continue;
         oldest = 0;
         continue;
       }
