@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backy } from '../helpers/cli.js';
@@ -68,6 +68,19 @@ describe('garbage collection among hostile files', () => {
     orphanChunk(pool);
     assert.match(ok(['-b', path, 'gc']).stdout, /INFO 1 chunks deleted, [\d.]+ \w+ freed; 16 chunks in use\n/);
     ok(['-b', path, 'verify']);
+  });
+
+  it('a stripe directory deleted by hand: the others are collected, and the next backup makes it again', () => {
+    const path = job();
+    const pool = join(path, 'chunks');
+    rmSync(join(pool, 'chunks', '00'), { recursive: true, force: true });
+    orphanChunk(pool);
+    const result = backy(['-b', path, 'gc'], { timeoutMs: 20_000 });
+    assert.equal(result.stderr, '');
+    assert.equal(result.status, 0);
+    assert.match(result.stdout, /INFO 1 chunks deleted, /);
+    ok(['-b', path, 'backup', 'daily']);
+    assert.ok(statSync(join(pool, 'chunks', '00')).isDirectory());
   });
 });
 

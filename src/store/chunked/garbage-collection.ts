@@ -169,7 +169,12 @@ async function sweep(pool: ChunkPool, low: number, high: number, marked: Set<str
       await fsx.waitForLock(locks.fd, stripe, 1);
       try {
         const directory = stripeDirectory(pool.path, stripe);
-        for (const name of await readdir(directory)) {
+        // A stripe deleted by hand holds nothing to collect (the next backup makes it again).
+        const names = await readdir(directory).catch((err: unknown) => {
+          if (errorCode(err) === 'ENOENT') return [];
+          throw err;
+        });
+        for (const name of names) {
           const isTemporary = name.startsWith(TEMPORARY_PREFIX);
           if (!isTemporary && !(isChunkName(name) && stripeOf(name) === stripe)) continue;
           if (!isTemporary && marked.has(name)) {
