@@ -2,6 +2,7 @@ import { ENTRY_LENGTH, ZERO_ENTRY } from '../../integrity/block-hash.js';
 import { DamageError } from '../../integrity/hash-check.js';
 import { alignedBuffer } from '../../io/native-io.js';
 import type { ChunkPool } from './chunk-pool.js';
+import type { ChunkFailure } from './chunk-protocol.js';
 import { chunkWorkers } from './chunk-workers.js';
 
 /** Blocks per read request to a worker: 1 MiB of 64 KiB chunks, so that a 4 MiB read keeps four workers busy. */
@@ -14,13 +15,15 @@ export class ChunkDamageError extends DamageError {
   constructor(
     offset: number,
     readonly chunk: string,
-    kind: 'missing' | 'damaged',
+    kind: ChunkFailure,
   ) {
     super(offset);
     this.message =
       kind === 'missing'
         ? `block at offset ${offset}: its chunk ${chunk} is missing from the pool`
-        : `block at offset ${offset} does not match its recorded hash (chunk ${chunk} is damaged)`;
+        : kind === 'other-length'
+          ? `block at offset ${offset}: the index names chunk ${chunk}, which holds a block of another length (the index is damaged)`
+          : `block at offset ${offset} does not match its recorded hash (chunk ${chunk} is damaged)`;
   }
 }
 
@@ -30,9 +33,10 @@ export type EntrySource = (firstBlock: number, count: number) => Promise<Buffer>
 /**
  * Reads an image that an index describes: zero entries read as zeros,
  * every other block from its chunk, proven against its name by the worker
- * that read it. A chunk that fails is quarantined (see ChunkPool) and the
- * read fails with a DamageError: never are bytes returned that are not the
- * block's.
+ * that read it. A chunk that fails is quarantined (see ChunkPool), unless
+ * it proves itself as a block of another length (the index is what is
+ * wrong), and the read fails with a DamageError: never are bytes returned
+ * that are not the block's.
  */
 export class IndexedImage {
   private scratch: Buffer | null = null;
@@ -67,13 +71,13 @@ export class IndexedImage {
       requests.at(-1)!.push({ at: target.byteOffset + i * bs, length: blockLength, name: entry.toString('hex'), block });
     }
     const replies = await Promise.all(
-      requests.map((blocks) => chunkWorkers.read({ pool: this.pool.path, memory: target.buffer as SharedArrayBuffer, blocks })),
+      requests.map((blocks) => chunkWorkers.read({ pool: this.pool.path, chunkSize: this.pool.chunkSize, memory: target.buffer as SharedArrayBuffer, blocks })),
     );
     for (const [r, reply] of replies.entries()) {
       const failure = reply.failed[0];
       if (!failure) continue;
       const bad = requests[r]![failure.index]!;
-      await this.pool.quarantine(bad.name);
+      if (failure.kind !== 'other-length') await this.pool.quarantine(bad.name);
       throw new ChunkDamageError(bad.block * bs, bad.name, failure.kind);
     }
     if (!direct) target.copy(buffer, 0, position - first * bs, position - first * bs + length);
