@@ -106,13 +106,17 @@ async function countEntries(paths: string[]): Promise<number> {
 /** The names of stripes [low, high) that any index names, read until the listing is stable. */
 async function markReferenced(roots: () => Promise<string[]>, low: number, high: number, outcome: GcOutcome): Promise<Set<string>> {
   const marked = new Set<string>();
-  const read = new Set<string>();
+  /** Each index read, and how it looked just before. */
+  const read = new Map<string, string>();
   for (let round = 0; ; round++) {
     if (round >= MAX_ROUNDS) throw new BackyError('garbage collection stopped, nothing more deleted: revisions kept changing while their indexes were read');
-    const fresh = (await listIndexes(await roots())).filter((path) => !read.has(path));
     let vanished = false;
-    for (const path of fresh) {
-      read.add(path);
+    for (const path of await listIndexes(await roots())) {
+      // Read again where it changed since: its successor may have been read
+      // while it was still being copied from the index that vanished.
+      const looks = await appearance(path);
+      if (looks !== null && read.get(path) === looks) continue;
+      read.set(path, looks ?? '');
       const found = await markIndex(path, low, high, marked);
       if (found === 'read') outcome.indexesRead += 1;
       else if (found === 'gone') vanished = true;
@@ -120,6 +124,12 @@ async function markReferenced(roots: () => Promise<string[]>, low: number, high:
     // An index that vanished was removed after its job's next revision was committed: listed next round.
     if (!vanished) return marked;
   }
+}
+
+/** What changes when a file is written or replaced; null when there is none. */
+async function appearance(path: string): Promise<string | null> {
+  const info = await lstat(path).catch(() => null);
+  return info ? `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}` : null;
 }
 
 /**
