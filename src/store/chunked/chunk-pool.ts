@@ -203,6 +203,10 @@ export class ChunkPool {
    */
   async quarantine(name: string): Promise<void> {
     if (!isChunkName(name)) return;
+    // Made again where it was deleted by hand: the rename into it would fail as for a missing chunk, leaving the damaged one in use.
+    await mkdir(join(this.path, DAMAGED_DIR)).catch((err: unknown) => {
+      if (errorCode(err) !== 'EEXIST') throw err;
+    });
     if (moveChunkAside(this.path, name)) return;
     // Missing: noted by an empty file, unless the name is noted already (in whatever form).
     const marker = join(this.path, DAMAGED_DIR, name);
