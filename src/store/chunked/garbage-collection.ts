@@ -8,7 +8,7 @@ import type { Logger } from '../../util/logger.js';
 import { ENTRY_LENGTH, ZERO_ENTRY } from '../../integrity/block-hash.js';
 import { HEADER_LENGTH } from '../../integrity/hash-record.js';
 import type { ChunkPool } from './chunk-pool.js';
-import { isChunkName, LOCK_FILE, STRIPES, stripeDirectory, stripeOf, TEMPORARY_PREFIX } from './pool-layout.js';
+import { DAMAGED_DIR, isChunkName, LOCK_FILE, STRIPES, stripeDirectory, stripeOf, TEMPORARY_PREFIX } from './pool-layout.js';
 
 /**
  * Chunks newer than this before the collection (or its oldest live
@@ -64,6 +64,7 @@ export async function collectGarbage(pool: ChunkPool, roots: () => Promise<strin
       const high = Math.floor(((pass + 1) * STRIPES) / passes);
       const marked = await markReferenced(roots, low, high, outcome);
       await sweep(pool, low, high, marked, cutoff, outcome);
+      await forgetDamage(pool, low, high, marked, cutoff);
     }
     logger.info(
       `garbage collection of ${pool.path}: ${outcome.chunksDeleted} chunks deleted (${outcome.bytesFreed} bytes), ` +
@@ -165,6 +166,36 @@ async function markIndex(path: string, low: number, high: number, marked: Set<st
     return 'read';
   } finally {
     await handle.close();
+  }
+}
+
+const DAMAGED_ENTRY = /^(?:([0-9a-f]{64})|\.([0-9a-f]{64})\.[0-9a-f]{8})$/;
+
+/**
+ * Deletes what the damaged directory holds for chunks of stripes [low,
+ * high) that no index names (but directories, moved aside whole, and
+ * files newer than `cutoff`: a backup moving a directory aside may have
+ * moved a chunk just written, which it puts back): a chunk noted there and
+ * never written again would otherwise have every backup of every job of
+ * the pool read all its revisions' indexes in full, for good, to find
+ * those that name it.
+ */
+async function forgetDamage(pool: ChunkPool, low: number, high: number, marked: Set<string>, cutoff: number): Promise<void> {
+  const directory = join(pool.path, DAMAGED_DIR);
+  const entries = await readdir(directory).catch((err: unknown) => {
+    if (errorCode(err) === 'ENOENT') return [];
+    throw err;
+  });
+  for (const entry of entries) {
+    const match = DAMAGED_ENTRY.exec(entry);
+    const name = match?.[1] ?? match?.[2];
+    if (!name || stripeOf(name) < low || stripeOf(name) >= high || marked.has(name)) continue;
+    const path = join(directory, entry);
+    const info = await lstat(path).catch(() => null);
+    if (!info || info.isDirectory() || info.mtimeMs >= cutoff) continue;
+    await unlink(path).catch((err: unknown) => {
+      if (errorCode(err) !== 'ENOENT') throw err;
+    });
   }
 }
 
