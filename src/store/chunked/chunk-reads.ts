@@ -106,7 +106,11 @@ export class IndexedImage {
   }
 
   private scratchOf(size: number): Buffer {
-    if (!this.scratch || this.scratch.length < size) this.scratch = alignedBuffer(size);
+    if (!this.scratch || this.scratch.length < size) {
+      const aligned = alignedBuffer(size);
+      // Without the native helper that is no shared memory: the workers would read the chunks into a copy of it, never into it.
+      this.scratch = aligned.buffer instanceof SharedArrayBuffer ? aligned : Buffer.from(new SharedArrayBuffer(size));
+    }
     return this.scratch;
   }
 }
