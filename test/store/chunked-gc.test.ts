@@ -82,6 +82,18 @@ describe('garbage collection among hostile files', () => {
     ok(['-b', path, 'backup', 'daily']);
     assert.ok(statSync(join(pool, 'chunks', '00')).isDirectory());
   });
+
+  it('a writers directory deleted by hand stops the collection with one line, until the next backup makes it again', () => {
+    const path = job();
+    const pool = join(path, 'chunks');
+    rmSync(join(pool, 'writers'), { recursive: true });
+    orphanChunk(pool);
+    const result = backy(['-b', path, 'gc'], { timeoutMs: 20_000 });
+    assert.equal(result.status, 1);
+    assert.equal(result.stderr, `backy: garbage collection stopped, nothing deleted: the pool's writers directory ${join(pool, 'writers')} is missing (the next backup makes it again)\n`);
+    ok(['-b', path, 'backup', 'daily']);
+    assert.match(ok(['-b', path, 'gc']).stdout, /INFO 1 chunks deleted, /);
+  });
 });
 
 function mkfifo(path: string): void {

@@ -8,7 +8,7 @@ import type { Logger } from '../../util/logger.js';
 import { ENTRY_LENGTH, ZERO_ENTRY } from '../../integrity/block-hash.js';
 import { HEADER_LENGTH } from '../../integrity/hash-record.js';
 import type { ChunkPool } from './chunk-pool.js';
-import { DAMAGED_DIR, isChunkName, LOCK_FILE, STRIPES, stripeDirectory, stripeOf, TEMPORARY_PREFIX } from './pool-layout.js';
+import { DAMAGED_DIR, isChunkName, LOCK_FILE, STRIPES, stripeDirectory, stripeOf, TEMPORARY_PREFIX, WRITERS_DIR } from './pool-layout.js';
 
 /**
  * Chunks newer than this before the collection (or its oldest live
@@ -55,7 +55,11 @@ export async function collectGarbage(pool: ChunkPool, roots: () => Promise<strin
   try {
     pool.checkLayout(false);
     const started = Date.now();
-    const oldestWriter = await pool.oldestWriter();
+    const oldestWriter = await pool.oldestWriter().catch((err: unknown) => {
+      // Deleted by hand, maybe with the registration of a backup running now: nothing is known to be unused.
+      if (errorCode(err) !== 'ENOENT') throw err;
+      throw new BackyError(`garbage collection stopped, nothing deleted: the pool's writers directory ${join(pool.path, WRITERS_DIR)} is missing (the next backup makes it again)`);
+    });
     const cutoff = Math.min(started, oldestWriter ?? started) - MARGIN_MS;
     const outcome: GcOutcome = { chunksDeleted: 0, bytesFreed: 0, chunksKept: 0, temporariesDeleted: 0, indexesRead: 0 };
     const passes = Math.min(STRIPES, Math.max(1, Math.ceil((await countEntries(await listIndexes(await roots()))) / NAMES_PER_PASS)));
