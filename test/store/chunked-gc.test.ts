@@ -94,6 +94,26 @@ describe('garbage collection among hostile files', () => {
     ok(['-b', path, 'backup', 'daily']);
     assert.match(ok(['-b', path, 'gc']).stdout, /INFO 1 chunks deleted, /);
   });
+
+  it("a file or a FIFO where the base directory's pool would be is one line naming it, for gc and for backups", () => {
+    const base = join(root, `base-${counter++}`);
+    mkdirSync(join(base, 'vm'), { recursive: true });
+    writeFileSync(join(base, 'vm.img'), randomBytes(MiB));
+    writeFileSync(join(base, 'vm', 'config'), `type: file\nfilename: ${join(base, 'vm.img')}\nstore: chunked\nchunk_pool: shared\n`);
+    const conf = join(root, `${counter}.conf`);
+    writeFileSync(conf, `global:\n  base-dir: ${base}\nschedules:\n  default:\n    daily: {interval: 1d, keep: 2}\njobs: {}\n`);
+    const line = `${join(base, '.chunks')} cannot be a chunk pool: it, or a directory above it, is a file of another kind`;
+    for (const make of [() => writeFileSync(join(base, '.chunks'), ''), () => mkfifo(join(base, '.chunks'))]) {
+      make();
+      const gc = backy(['-c', conf, 'gc'], { timeoutMs: 20_000 });
+      assert.equal(gc.status, 1);
+      assert.equal(gc.stderr, `backy: ${line}\n`);
+      const backup = backy(['-b', join(base, 'vm'), 'backup', 'daily'], { timeoutMs: 20_000 });
+      assert.equal(backup.status, 1);
+      assert.match(backup.stderr, new RegExp(`^backy: ${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n$`));
+      rmSync(join(base, '.chunks'));
+    }
+  });
 });
 
 function mkfifo(path: string): void {

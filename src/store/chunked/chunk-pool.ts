@@ -1,7 +1,7 @@
 import { closeSync, constants, lstatSync, mkdirSync, openSync } from 'node:fs';
 import { link, mkdir, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import fsx from 'fs-native-extensions';
 import { CORE_SCHEMA, dump, load } from 'js-yaml';
 import { writeFileAtomic } from '../../util/atomic-file.js';
@@ -42,6 +42,7 @@ async function readDescription(file: string): Promise<string | null> {
     return await readSmallFile(file, 64 * 1024);
   } catch (err) {
     if (errorCode(err) === 'ENOENT') return null;
+    if (errorCode(err) === 'ENOTDIR') throw new BackyError(`${dirname(file)} cannot be a chunk pool: it, or a directory above it, is a file of another kind`);
     if (err instanceof NotRegularFileError) throw new BackyError(`${file} cannot be a chunk pool description: ${err.message}`);
     throw err;
   }
