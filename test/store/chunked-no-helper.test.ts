@@ -33,8 +33,8 @@ it('restores and verifies a chunked revision byte for byte without the native he
   const job = join(root, 'job');
   const source = join(root, 'source.img');
   mkdirSync(job);
-  // Not a multiple of the block size: the last block is read through a scratch buffer too.
-  const image = randomBytes(1024 * 1024 + 1000);
+  // Several of a restore's 4 MiB reads at once, and a last block shorter than the others.
+  const image = randomBytes(16 * 1024 * 1024 + 1000);
   writeFileSync(source, image);
   writeFileSync(join(job, 'config'), `type: file\nfilename: ${source}\nstore: chunked\n`);
   const backup = backy(['-b', job, 'backup', 'daily']);

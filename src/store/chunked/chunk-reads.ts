@@ -9,6 +9,8 @@ import { chunkWorkers } from './chunk-workers.js';
 const BLOCKS_PER_REQUEST = 16;
 /** Entries read at a time when mapping data ranges (1 MiB of index covers 2 GiB of 64 KiB blocks). */
 const ENTRIES_PER_SCAN = 32 * 1024;
+/** Scratch buffers kept for the next reads: as many as a restore reads at once. */
+const SPARE_LIMIT = 4;
 
 /** A block whose chunk is missing from the pool or does not hold what its name says. */
 export class ChunkDamageError extends DamageError {
@@ -39,7 +41,8 @@ export type EntrySource = (firstBlock: number, count: number) => Promise<Buffer>
  * that are not the block's.
  */
 export class IndexedImage {
-  private scratch: Buffer | null = null;
+  /** Scratch buffers not in use: reads run at once (a restore reads ahead), and each needs its own. */
+  private readonly spare: Buffer[] = [];
 
   constructor(
     private readonly pool: ChunkPool,
@@ -57,7 +60,7 @@ export class IndexedImage {
     const last = Math.ceil((position + length) / bs);
     const entries = await this.entries(first, last - first);
     const direct = position % bs === 0 && buffer.buffer instanceof SharedArrayBuffer && (length % bs === 0 || position + length === size);
-    const target = direct ? buffer : this.scratchOf((last - first) * bs);
+    const target = direct ? buffer : this.takeScratch((last - first) * bs);
     const requests: Array<Array<{ at: number; length: number; name: string; block: number }>> = [];
     for (let i = 0; i < last - first; i++) {
       const block = first + i;
@@ -80,7 +83,10 @@ export class IndexedImage {
       if (failure.kind !== 'other-length') await this.pool.quarantine(bad.name);
       throw new ChunkDamageError(bad.block * bs, bad.name, failure.kind);
     }
-    if (!direct) target.copy(buffer, 0, position - first * bs, position - first * bs + length);
+    if (!direct) {
+      target.copy(buffer, 0, position - first * bs, position - first * bs + length);
+      if (this.spare.length < SPARE_LIMIT) this.spare.push(target);
+    }
     return length;
   }
 
@@ -105,12 +111,11 @@ export class IndexedImage {
     return ranges;
   }
 
-  private scratchOf(size: number): Buffer {
-    if (!this.scratch || this.scratch.length < size) {
-      const aligned = alignedBuffer(size);
-      // Without the native helper that is no shared memory: the workers would read the chunks into a copy of it, never into it.
-      this.scratch = aligned.buffer instanceof SharedArrayBuffer ? aligned : Buffer.from(new SharedArrayBuffer(size));
-    }
-    return this.scratch;
+  private takeScratch(size: number): Buffer {
+    const fits = this.spare.findIndex((spare) => spare.length >= size);
+    if (fits >= 0) return this.spare.splice(fits, 1)[0]!;
+    const aligned = alignedBuffer(size);
+    // Without the native helper that is no shared memory: the workers would read the chunks into a copy of it, never into it.
+    return aligned.buffer instanceof SharedArrayBuffer ? aligned : Buffer.from(new SharedArrayBuffer(size));
   }
 }
