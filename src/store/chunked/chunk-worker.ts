@@ -110,6 +110,10 @@ function ensureChunk(state: WriterState, fd: number, name: string, block: Buffer
   const out = openSync(temporary, 'wx', 0o440);
   try {
     for (let at = 0; at < data.length; ) at += writeSync(out, data, at, data.length - at);
+  } catch (err) {
+    // A full disk: the part written is no one's, and forget only removes the temporaries it was told of.
+    unlinkSync(temporary);
+    throw err;
   } finally {
     closeSync(out);
   }
