@@ -1,7 +1,7 @@
 import { closeSync, constants, lstatSync, mkdirSync, openSync } from 'node:fs';
 import { link, mkdir, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import fsx from 'fs-native-extensions';
 import { CORE_SCHEMA, dump, load } from 'js-yaml';
 import { writeFileAtomic } from '../../util/atomic-file.js';
@@ -42,6 +42,7 @@ async function readDescription(file: string): Promise<string | null> {
     return await readSmallFile(file, 64 * 1024);
   } catch (err) {
     if (errorCode(err) === 'ENOENT') return null;
+    if (errorCode(err) === 'ENOTDIR') throw new BackyError(`${dirname(file)} cannot be a chunk pool: it, or a directory above it, is a file of another kind`);
     if (err instanceof NotRegularFileError) throw new BackyError(`${file} cannot be a chunk pool description: ${err.message}`);
     throw err;
   }
@@ -175,7 +176,8 @@ export class ChunkPool {
       try {
         handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
       } catch (err) {
-        if (errorCode(err) === 'ENOENT') continue;
+        // A link is no registration (those are files, locked before they are named): counted, it would stop every collection for good.
+        if (errorCode(err) === 'ENOENT' || errorCode(err) === 'ELOOP') continue;
         oldest = 0;
         continue;
       }
@@ -202,6 +204,10 @@ export class ChunkPool {
    */
   async quarantine(name: string): Promise<void> {
     if (!isChunkName(name)) return;
+    // Made again where it was deleted by hand: the rename into it would fail as for a missing chunk, leaving the damaged one in use.
+    await mkdir(join(this.path, DAMAGED_DIR)).catch((err: unknown) => {
+      if (errorCode(err) !== 'EEXIST') throw err;
+    });
     if (moveChunkAside(this.path, name)) return;
     // Missing: noted by an empty file, unless the name is noted already (in whatever form).
     const marker = join(this.path, DAMAGED_DIR, name);

@@ -16,8 +16,8 @@ export type ChunkRequest =
   | { op: 'sync-names'; id: number; pool: string }
   /** The writer is done: forget it, and remove chunks it never got to rename. */
   | { op: 'forget'; id: number; writer: string }
-  /** Read each chunk `name` into [at, at + length) of `memory`, proving it against its name. */
-  | { op: 'read'; id: number; pool: string; memory: SharedArrayBuffer; blocks: Array<{ at: number; length: number; name: string }> };
+  /** Read each chunk `name` into [at, at + length) of `memory`, proving it against its name (no chunk of the pool holds more than `chunkSize` bytes). */
+  | { op: 'read'; id: number; pool: string; chunkSize: number; memory: SharedArrayBuffer; blocks: Array<{ at: number; length: number; name: string }> };
 
 export interface PutReply {
   id: number;
@@ -30,8 +30,14 @@ export interface PutReply {
   storedBytes: number;
 }
 
+export type ChunkFailure = 'missing' | 'damaged' | 'other-length';
+
 export interface ReadReply {
   id: number;
-  /** Blocks (by index in the request) that could not be read as their name says. */
-  failed: Array<{ index: number; kind: 'missing' | 'damaged' }>;
+  /**
+   * Blocks (by index in the request) that could not be read as their name
+   * says; 'other-length' where the chunk is sound but holds a block of
+   * another length than the one asked for (the index naming it is wrong).
+   */
+  failed: Array<{ index: number; kind: ChunkFailure }>;
 }

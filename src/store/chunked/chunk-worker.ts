@@ -13,7 +13,7 @@ import zstd from 'zstd-napi/binding.js';
 import { isZeroBlock, ZERO_ENTRY } from '../../integrity/block-hash.js';
 import { syncFilesystem } from '../../io/native-io.js';
 import { moveDirectoryAside } from './chunk-aside.js';
-import type { ChunkRequest, PutReply, ReadReply } from './chunk-protocol.js';
+import type { ChunkFailure, ChunkRequest, PutReply, ReadReply } from './chunk-protocol.js';
 import { chunkDirectory, chunkPath, LOCK_FILE, STRIPES, stripeDirectory, stripeOf, TEMPORARY_PREFIX, ZSTD_LEVEL } from './pool-layout.js';
 
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
@@ -110,6 +110,10 @@ function ensureChunk(state: WriterState, fd: number, name: string, block: Buffer
   const out = openSync(temporary, 'wx', 0o440);
   try {
     for (let at = 0; at < data.length; ) at += writeSync(out, data, at, data.length - at);
+  } catch (err) {
+    // A full disk: the part written is no one's, and forget only removes the temporaries it was told of.
+    unlinkSync(temporary);
+    throw err;
   } finally {
     closeSync(out);
   }
@@ -183,8 +187,49 @@ function syncPath(path: string): void {
   }
 }
 
-/** Reads one chunk into `target` (exactly its length); 'missing' or 'damaged' when it cannot be those bytes. */
-function readChunk(pool: string, name: string, target: Buffer): 'ok' | 'missing' | 'damaged' {
+/**
+ * Reads one chunk into `target` (exactly its length); 'missing' or
+ * 'damaged' when it cannot be those bytes, 'other-length' when the chunk
+ * proves itself but is no block of that length: a damaged index naming a
+ * sound chunk at the wrong block must not have it quarantined, away from
+ * every revision that needs it.
+ */
+function readChunk(pool: string, name: string, target: Buffer, chunkSize: number): 'ok' | ChunkFailure {
+  const outcome = readChunkInto(pool, name, target);
+  return outcome === 'damaged' && provesItself(pool, name, chunkSize) ? 'other-length' : outcome;
+}
+
+/** Whether the chunk holds a block of at most `chunkSize` bytes whose SHA-256 is its name. */
+function provesItself(pool: string, name: string, chunkSize: number): boolean {
+  let fd: number;
+  try {
+    fd = openSync(chunkPath(pool, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    const info = fstatSync(fd);
+    if (!info.isFile() || info.size > zstd.compressBound(chunkSize)) return false;
+    const raw = Buffer.alloc(info.size);
+    for (let got = 0; got < raw.length; ) {
+      const n = readSync(fd, raw, got, raw.length - got, got);
+      if (n === 0) return false;
+      got += n;
+    }
+    let block = raw;
+    if (raw.subarray(0, 4).equals(ZSTD_MAGIC)) {
+      const out = Buffer.alloc(chunkSize);
+      block = out.subarray(0, decompressor.decompress(out, raw));
+    }
+    return createHash('sha256').update(block).digest('hex') === name;
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readChunkInto(pool: string, name: string, target: Buffer): 'ok' | 'missing' | 'damaged' {
   let fd: number;
   try {
     // Neither a link nor a FIFO is followed or waited on: no chunk is either.
@@ -228,7 +273,7 @@ function read(request: Extract<ChunkRequest, { op: 'read' }>): ReadReply {
   const memory = Buffer.from(request.memory);
   const failed: ReadReply['failed'] = [];
   request.blocks.forEach(({ at, length, name }, index) => {
-    const outcome = readChunk(request.pool, name, memory.subarray(at, at + length));
+    const outcome = readChunk(request.pool, name, memory.subarray(at, at + length), request.chunkSize);
     if (outcome !== 'ok') failed.push({ index, kind: outcome });
   });
   return { id: request.id, failed };

@@ -8,7 +8,7 @@ import type { Logger } from '../../util/logger.js';
 import { ENTRY_LENGTH, ZERO_ENTRY } from '../../integrity/block-hash.js';
 import { HEADER_LENGTH } from '../../integrity/hash-record.js';
 import type { ChunkPool } from './chunk-pool.js';
-import { isChunkName, LOCK_FILE, STRIPES, stripeDirectory, stripeOf, TEMPORARY_PREFIX } from './pool-layout.js';
+import { DAMAGED_DIR, isChunkName, LOCK_FILE, STRIPES, stripeDirectory, stripeOf, TEMPORARY_PREFIX, WRITERS_DIR } from './pool-layout.js';
 
 /**
  * Chunks newer than this before the collection (or its oldest live
@@ -55,7 +55,11 @@ export async function collectGarbage(pool: ChunkPool, roots: () => Promise<strin
   try {
     pool.checkLayout(false);
     const started = Date.now();
-    const oldestWriter = await pool.oldestWriter();
+    const oldestWriter = await pool.oldestWriter().catch((err: unknown) => {
+      // Deleted by hand, maybe with the registration of a backup running now: nothing is known to be unused.
+      if (errorCode(err) !== 'ENOENT') throw err;
+      throw new BackyError(`garbage collection stopped, nothing deleted: the pool's writers directory ${join(pool.path, WRITERS_DIR)} is missing (the next backup makes it again)`);
+    });
     const cutoff = Math.min(started, oldestWriter ?? started) - MARGIN_MS;
     const outcome: GcOutcome = { chunksDeleted: 0, bytesFreed: 0, chunksKept: 0, temporariesDeleted: 0, indexesRead: 0 };
     const passes = Math.min(STRIPES, Math.max(1, Math.ceil((await countEntries(await listIndexes(await roots()))) / NAMES_PER_PASS)));
@@ -64,6 +68,7 @@ export async function collectGarbage(pool: ChunkPool, roots: () => Promise<strin
       const high = Math.floor(((pass + 1) * STRIPES) / passes);
       const marked = await markReferenced(roots, low, high, outcome);
       await sweep(pool, low, high, marked, cutoff, outcome);
+      await forgetDamage(pool, low, high, marked, cutoff);
     }
     logger.info(
       `garbage collection of ${pool.path}: ${outcome.chunksDeleted} chunks deleted (${outcome.bytesFreed} bytes), ` +
@@ -106,31 +111,50 @@ async function countEntries(paths: string[]): Promise<number> {
 /** The names of stripes [low, high) that any index names, read until the listing is stable. */
 async function markReferenced(roots: () => Promise<string[]>, low: number, high: number, outcome: GcOutcome): Promise<Set<string>> {
   const marked = new Set<string>();
-  const read = new Set<string>();
+  /** Each index read, and how it looked just before. */
+  const read = new Map<string, string>();
   for (let round = 0; ; round++) {
     if (round >= MAX_ROUNDS) throw new BackyError('garbage collection stopped, nothing more deleted: revisions kept changing while their indexes were read');
-    const fresh = (await listIndexes(await roots())).filter((path) => !read.has(path));
     let vanished = false;
-    for (const path of fresh) {
-      read.add(path);
-      if (await markIndex(path, low, high, marked)) outcome.indexesRead += 1;
-      else vanished = true;
+    for (const path of await listIndexes(await roots())) {
+      // Read again where it changed since: its successor may have been read
+      // while it was still being copied from the index that vanished.
+      const looks = await appearance(path);
+      if (looks !== null && read.get(path) === looks) continue;
+      read.set(path, looks ?? '');
+      const found = await markIndex(path, low, high, marked);
+      if (found === 'read') outcome.indexesRead += 1;
+      else if (found === 'gone') vanished = true;
     }
     // An index that vanished was removed after its job's next revision was committed: listed next round.
     if (!vanished) return marked;
   }
 }
 
-/** Adds the index's chunk names within the stripes to `marked`; false when the index is gone. */
-async function markIndex(path: string, low: number, high: number, marked: Set<string>): Promise<boolean> {
+/** What changes when a file is written or replaced; null when there is none. */
+async function appearance(path: string): Promise<string | null> {
+  const info = await lstat(path).catch(() => null);
+  return info ? `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}` : null;
+}
+
+/**
+ * Adds the index's chunk names within the stripes to `marked`; 'gone' when
+ * the index is gone, 'other' when it is no regular file: the store opens
+ * indexes neither through a link nor as any other kind of file, so such a
+ * name holds no revision, and opening or reading it (a FIFO, a link to
+ * /dev/zero) would hang the collection or fail it.
+ */
+async function markIndex(path: string, low: number, high: number, marked: Set<string>): Promise<'read' | 'gone' | 'other'> {
   let handle: FileHandle;
   try {
-    handle = await open(path, constants.O_RDONLY);
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
-    if (errorCode(err) === 'ENOENT') return false;
+    if (errorCode(err) === 'ENOENT') return 'gone';
+    if (errorCode(err) === 'ELOOP') return 'other';
     throw new BackyError(`garbage collection stopped, nothing more deleted: cannot read ${path}: ${(err as Error).message}`);
   }
   try {
+    if (!(await handle.stat()).isFile()) return 'other';
     const buffer = Buffer.alloc(ENTRIES_PER_READ * ENTRY_LENGTH);
     for (let at = HEADER_LENGTH; ; ) {
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, at);
@@ -143,9 +167,39 @@ async function markIndex(path: string, low: number, high: number, marked: Set<st
         if (!entry.equals(ZERO_ENTRY)) marked.add(entry.toString('hex'));
       }
     }
-    return true;
+    return 'read';
   } finally {
     await handle.close();
+  }
+}
+
+const DAMAGED_ENTRY = /^(?:([0-9a-f]{64})|\.([0-9a-f]{64})\.[0-9a-f]{8})$/;
+
+/**
+ * Deletes what the damaged directory holds for chunks of stripes [low,
+ * high) that no index names (but directories, moved aside whole, and
+ * files newer than `cutoff`: a backup moving a directory aside may have
+ * moved a chunk just written, which it puts back): a chunk noted there and
+ * never written again would otherwise have every backup of every job of
+ * the pool read all its revisions' indexes in full, for good, to find
+ * those that name it.
+ */
+async function forgetDamage(pool: ChunkPool, low: number, high: number, marked: Set<string>, cutoff: number): Promise<void> {
+  const directory = join(pool.path, DAMAGED_DIR);
+  const entries = await readdir(directory).catch((err: unknown) => {
+    if (errorCode(err) === 'ENOENT') return [];
+    throw err;
+  });
+  for (const entry of entries) {
+    const match = DAMAGED_ENTRY.exec(entry);
+    const name = match?.[1] ?? match?.[2];
+    if (!name || stripeOf(name) < low || stripeOf(name) >= high || marked.has(name)) continue;
+    const path = join(directory, entry);
+    const info = await lstat(path).catch(() => null);
+    if (!info || info.isDirectory() || info.mtimeMs >= cutoff) continue;
+    await unlink(path).catch((err: unknown) => {
+      if (errorCode(err) !== 'ENOENT') throw err;
+    });
   }
 }
 
@@ -160,7 +214,12 @@ async function sweep(pool: ChunkPool, low: number, high: number, marked: Set<str
       await fsx.waitForLock(locks.fd, stripe, 1);
       try {
         const directory = stripeDirectory(pool.path, stripe);
-        for (const name of await readdir(directory)) {
+        // A stripe deleted by hand holds nothing to collect (the next backup makes it again).
+        const names = await readdir(directory).catch((err: unknown) => {
+          if (errorCode(err) === 'ENOENT') return [];
+          throw err;
+        });
+        for (const name of names) {
           const isTemporary = name.startsWith(TEMPORARY_PREFIX);
           if (!isTemporary && !(isChunkName(name) && stripeOf(name) === stripe)) continue;
           if (!isTemporary && marked.has(name)) {

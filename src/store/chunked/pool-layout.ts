@@ -18,7 +18,8 @@ import { join } from 'node:path';
  *   damaged/NAME      chunks whose bytes did not match their name (or
  *                     that were no regular file), moved out of the way (an
  *                     empty file where one was missing; .NAME.* where NAME
- *                     was taken by a kind of file it could not replace)
+ *                     was taken by a kind of file it could not replace),
+ *                     until a garbage collection finds no index naming them
  */
 export const POOL_FILE = 'pool';
 export const CHUNKS_DIR = 'chunks';

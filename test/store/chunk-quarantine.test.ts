@@ -1,0 +1,96 @@
+/**
+ * A damaged chunk found by a read is moved out of the pool and noted, even
+ * where the pool's damaged directory was deleted by hand: the revisions
+ * naming it are distrusted, and the next backup heals it. A note no index
+ * needs any more goes at the next garbage collection.
+ */
+import { after, before, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { backy } from '../helpers/cli.js';
+import { revisionIds } from '../helpers/job-files.js';
+
+let root: string;
+before(() => {
+  root = mkdtempSync(join(tmpdir(), 'backy-quarantine-'));
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+function ok(args: string[]) {
+  const result = backy(args, { timeoutMs: 30_000 });
+  assert.equal(result.status, 0, `backy ${args.join(' ')} failed: ${result.stderr}`);
+  return result;
+}
+
+it('a chunk found damaged is quarantined though the damaged directory was deleted, and the next backup heals it', () => {
+  const job = join(root, 'job');
+  const source = join(root, 'source.img');
+  mkdirSync(job);
+  const image = randomBytes(1024 * 1024);
+  writeFileSync(source, image);
+  writeFileSync(join(job, 'config'), `type: file\nfilename: ${source}\nstore: chunked\n`);
+  ok(['-b', job, 'backup', 'daily']);
+  const [id] = revisionIds(job);
+  const name = readFileSync(join(job, `${id}.index`)).subarray(32, 64).toString('hex');
+  const chunk = join(job, 'chunks', 'chunks', name.slice(0, 2), name);
+  chmodSync(chunk, 0o640);
+  writeFileSync(chunk, randomBytes(65536));
+  rmSync(join(job, 'chunks', 'damaged'), { recursive: true });
+
+  const restore = backy(['-b', job, 'restore', join(root, 'restored.img')], { timeoutMs: 30_000 });
+  assert.equal(restore.status, 1);
+  assert.match(restore.stderr, new RegExp(`block at offset 0 does not match its recorded hash \\(chunk ${name} is damaged\\)`));
+  assert.ok(!existsSync(chunk), 'the damaged chunk is out of the pool');
+  assert.ok(existsSync(join(job, 'chunks', 'damaged', name)));
+
+  const healing = ok(['-b', job, 'backup', 'daily']);
+  assert.match(healing.stderr + healing.stdout, new RegExp(`revision ${id} is now distrusted`));
+  ok(['-b', job, 'restore', join(root, 'healed.img')]);
+  assert.ok(readFileSync(join(root, 'healed.img')).equals(image));
+});
+
+/** Damages the chunk of the revision's first block, and has a restore find it; its name. */
+function damageFirstChunk(job: string, pool: string): string {
+  const [id] = revisionIds(job);
+  const name = readFileSync(join(job, `${id}.index`)).subarray(32, 64).toString('hex');
+  const chunk = join(pool, 'chunks', name.slice(0, 2), name);
+  chmodSync(chunk, 0o640);
+  writeFileSync(chunk, randomBytes(65536));
+  assert.equal(backy(['-b', job, 'restore', join(root, 'damaged.img')], { timeoutMs: 30_000 }).status, 1);
+  assert.ok(existsSync(join(pool, 'damaged', name)));
+  return name;
+}
+
+it('gc deletes the notes of damaged chunks that no index names any more, and keeps the others', () => {
+  const base = join(root, 'base');
+  mkdirSync(base);
+  const conf = join(root, 'scheduler.conf');
+  writeFileSync(conf, `global:\n  base-dir: ${base}\nschedules:\n  default:\n    daily: {interval: 1d, keep: 2}\njobs: {}\n`);
+  const pool = join(base, '.chunks');
+  const [kept, deleted] = ['kept', 'deleted'].map((name) => {
+    const job = join(base, name);
+    mkdirSync(job);
+    writeFileSync(join(root, `${name}.img`), randomBytes(1024 * 1024));
+    writeFileSync(join(job, 'config'), `type: file\nfilename: ${join(root, `${name}.img`)}\nstore: chunked\nchunk_pool: shared\n`);
+    ok(['-b', job, 'backup', 'daily']);
+    return job;
+  });
+  const stillNamed = damageFirstChunk(kept!, pool);
+  const namedByNone = damageFirstChunk(deleted!, pool);
+  rmSync(deleted!, { recursive: true });
+  // Older than any collection's margin, as they would be by the next day's.
+  for (const name of [stillNamed, namedByNone]) utimesSync(join(pool, 'damaged', name), new Date(0), new Date(0));
+
+  ok(['-c', conf, 'gc']);
+  assert.deepEqual(readdirSync(join(pool, 'damaged')), [stillNamed]);
+  assert.ok(!existsSync(join(pool, 'damaged', namedByNone)));
+  // The revision that names the one kept is distrusted, and healed, as before.
+  const [damaged] = revisionIds(kept!);
+  const healing = ok(['-b', kept!, 'backup', 'daily']);
+  assert.match(healing.stderr + healing.stdout, new RegExp(`revision ${damaged} is now distrusted`));
+  ok(['-b', kept!, 'restore', join(root, 'kept-restored.img')]);
+  assert.ok(readFileSync(join(root, 'kept-restored.img')).equals(readFileSync(join(root, 'kept.img'))));
+});

@@ -1,0 +1,121 @@
+/**
+ * `backy gc` on a chunk pool among hostile files: what lies in job
+ * directories and in the pool is anyone's to put there, and a collection
+ * must neither hang nor fail on it, nor delete a chunk a revision needs.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { backy } from '../helpers/cli.js';
+
+const MiB = 1024 * 1024;
+
+function ok(args: string[]) {
+  const result = backy(args, { timeoutMs: 30_000 });
+  assert.equal(result.status, 0, `backy ${args.join(' ')} failed: ${result.stderr}`);
+  return result;
+}
+
+/** A chunk no revision names, old enough for any collection to take. */
+function orphanChunk(pool: string): void {
+  const name = 'ff'.repeat(32);
+  const path = join(pool, 'chunks', 'ff', name);
+  writeFileSync(path, randomBytes(100));
+  utimesSync(path, new Date(0), new Date(0));
+}
+
+describe('garbage collection among hostile files', () => {
+  let root: string;
+  let counter = 0;
+  before(() => {
+    root = mkdtempSync(join(tmpdir(), 'backy-gc-'));
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  const job = (): string => {
+    const path = join(root, `job-${counter++}`);
+    mkdirSync(path);
+    writeFileSync(`${path}.img`, randomBytes(MiB));
+    writeFileSync(join(path, 'config'), `type: file\nfilename: ${path}.img\nstore: chunked\n`);
+    ok(['-b', path, 'backup', 'daily']);
+    return path;
+  };
+
+  it('passes over a FIFO, a directory and a link to /dev/zero named like an index, instead of hanging or failing', () => {
+    const path = job();
+    mkfifo(join(path, 'fifo.index'));
+    mkdirSync(join(path, 'directory.index'));
+    symlinkSync('/dev/zero', join(path, 'zero.index'));
+    symlinkSync('/dev/zero', join(path, '.pending.index.tmp'));
+    orphanChunk(join(path, 'chunks'));
+    const result = backy(['-b', path, 'gc'], { timeoutMs: 20_000 });
+    assert.equal(result.signal, null, 'gc hung');
+    assert.equal(result.stderr, '');
+    assert.equal(result.status, 0);
+    assert.match(result.stdout, /INFO garbage collection of .*: 1 chunks deleted \(\d+ bytes\), 16 kept, 1 indexes read\n/);
+    ok(['-b', path, 'verify']);
+  });
+
+  it('a link in the writers directory is no backup writing: it does not stop every collection', () => {
+    const path = job();
+    const pool = join(path, 'chunks');
+    symlinkSync('/nonexistent', join(pool, 'writers', 'dangling'));
+    symlinkSync(join(pool, 'pool'), join(pool, 'writers', 'to-a-file'));
+    orphanChunk(pool);
+    assert.match(ok(['-b', path, 'gc']).stdout, /INFO 1 chunks deleted, [\d.]+ \w+ freed; 16 chunks in use\n/);
+    ok(['-b', path, 'verify']);
+  });
+
+  it('a stripe directory deleted by hand: the others are collected, and the next backup makes it again', () => {
+    const path = job();
+    const pool = join(path, 'chunks');
+    rmSync(join(pool, 'chunks', '00'), { recursive: true, force: true });
+    orphanChunk(pool);
+    const result = backy(['-b', path, 'gc'], { timeoutMs: 20_000 });
+    assert.equal(result.stderr, '');
+    assert.equal(result.status, 0);
+    assert.match(result.stdout, /INFO 1 chunks deleted, /);
+    ok(['-b', path, 'backup', 'daily']);
+    assert.ok(statSync(join(pool, 'chunks', '00')).isDirectory());
+  });
+
+  it('a writers directory deleted by hand stops the collection with one line, until the next backup makes it again', () => {
+    const path = job();
+    const pool = join(path, 'chunks');
+    rmSync(join(pool, 'writers'), { recursive: true });
+    orphanChunk(pool);
+    const result = backy(['-b', path, 'gc'], { timeoutMs: 20_000 });
+    assert.equal(result.status, 1);
+    assert.equal(result.stderr, `backy: garbage collection stopped, nothing deleted: the pool's writers directory ${join(pool, 'writers')} is missing (the next backup makes it again)\n`);
+    ok(['-b', path, 'backup', 'daily']);
+    assert.match(ok(['-b', path, 'gc']).stdout, /INFO 1 chunks deleted, /);
+  });
+
+  it("a file or a FIFO where the base directory's pool would be is one line naming it, for gc and for backups", () => {
+    const base = join(root, `base-${counter++}`);
+    mkdirSync(join(base, 'vm'), { recursive: true });
+    writeFileSync(join(base, 'vm.img'), randomBytes(MiB));
+    writeFileSync(join(base, 'vm', 'config'), `type: file\nfilename: ${join(base, 'vm.img')}\nstore: chunked\nchunk_pool: shared\n`);
+    const conf = join(root, `${counter}.conf`);
+    writeFileSync(conf, `global:\n  base-dir: ${base}\nschedules:\n  default:\n    daily: {interval: 1d, keep: 2}\njobs: {}\n`);
+    const line = `${join(base, '.chunks')} cannot be a chunk pool: it, or a directory above it, is a file of another kind`;
+    for (const make of [() => writeFileSync(join(base, '.chunks'), ''), () => mkfifo(join(base, '.chunks'))]) {
+      make();
+      const gc = backy(['-c', conf, 'gc'], { timeoutMs: 20_000 });
+      assert.equal(gc.status, 1);
+      assert.equal(gc.stderr, `backy: ${line}\n`);
+      const backup = backy(['-b', join(base, 'vm'), 'backup', 'daily'], { timeoutMs: 20_000 });
+      assert.equal(backup.status, 1);
+      assert.match(backup.stderr, new RegExp(`^backy: ${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n$`));
+      rmSync(join(base, '.chunks'));
+    }
+  });
+});
+
+function mkfifo(path: string): void {
+  execFileSync('mkfifo', [path]);
+}
