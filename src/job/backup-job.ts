@@ -136,7 +136,7 @@ async function writeData(store: Store, source: Source, revision: Revision, paren
   try {
     const writer = await store.create(revision.uuid, parent ? { id: parent.uuid, hashes: parent.hashes } : null, logger).catch((err: unknown) => {
       if (err instanceof ParentUnreadableError) throw err;
-      throw describeIoError(err, `${action} failed while copying the parent's data`);
+      throw describeIoError(err, parent ? `${action} failed while copying the parent's data` : `${action} failed while creating its data in the store`);
     });
     logger.debug(`data of ${revision.uuid} created by ${writer.clone}`);
     let sourceStats: Record<string, unknown>;
