@@ -88,6 +88,12 @@ async function chooseParent(scan: JobScan, store: Store, now: Date, logger: Logg
       logger.warn(`revision ${candidate.uuid} is distrusted (damaged): this backup is a full one`);
       return null;
     }
+    // Cut short or grown since: what a source writes on top (a Ceph diff) would not make the image it means.
+    const recorded = candidate.stats.size;
+    if (typeof recorded === 'number' && recorded !== data.size) {
+      logger.warn(`revision ${candidate.uuid} cannot be the parent: its data has ${data.size} bytes, its .rev records ${recorded}; this backup is a full one`);
+      return null;
+    }
     return candidate;
   }
   return null;

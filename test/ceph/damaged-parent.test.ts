@@ -4,7 +4,7 @@
  * record proves must not be built on.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, truncateSync } from 'node:fs';
+import { chmodSync, rmSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { CephCluster } from '../helpers/ceph-cluster.js';
@@ -30,5 +30,19 @@ describe('a damaged parent of a differential backup', { timeout: 300_000 }, () =
     const second = await backupOk(job, cluster.env);
     assert.equal(revisionStats(job, second).clone, 'empty');
     await assertRestoresTo(job, second, exportSnapshot(cluster, `${image}@backy-${second}`, join(scratch, 'second.img')), scratch, cluster.env);
+  });
+
+  it('nor is one cut short whose hash record is gone too: its .rev records the size', async () => {
+    const image = 'rbd/cut-unrecorded';
+    createImage(cluster, image, imageContent(8 * MiB, 'cut-unrecorded'), scratch);
+    const job = await setup.initJob('cut-unrecorded', 'ceph-rbd', image);
+    const first = await backupOk(job, cluster.env);
+    chmodSync(join(job, first), 0o640);
+    truncateSync(join(job, first), 6 * MiB);
+    rmSync(join(job, `${first}.hashes`));
+    scribble(cluster, image, '256K');
+    const second = await backupOk(job, cluster.env);
+    assert.equal(revisionStats(job, second).clone, 'empty');
+    await assertRestoresTo(job, second, exportSnapshot(cluster, `${image}@backy-${second}`, join(scratch, 'second-unrecorded.img')), scratch, cluster.env);
   });
 });
