@@ -266,10 +266,12 @@ class Restore {
     if (!image) return false;
     try {
       await copyFile(image, temporary, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE_FORCE);
-      return true;
     } catch {
       return false;
     }
+    // The clone has the revision's read-only mode: its lock needs it open for writing (and root alone may do that anyway).
+    await chmod(temporary, 0o600);
+    return true;
   }
 
   /** A clone is read back all the same, to prove it against the hashes. */

@@ -77,5 +77,10 @@ describe('cow store', () => {
     const restored = backy(['-b', job, 'restore', target]);
     assert.equal(restored.status, 0, restored.stderr);
     assert.ok(sameBytes(target, source));
+    // On the same btrfs a restore is a reflink clone of the read-only image, which the user must still be able to lock.
+    const own = join(dir, 'restored-by-nobody.img');
+    const byNobody = asNobody(['-b', job, 'restore', own]);
+    assert.equal(byNobody.status, 0, byNobody.stderr);
+    assert.ok(sameBytes(own, source));
   });
 });
