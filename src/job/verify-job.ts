@@ -1,4 +1,4 @@
-import { BackyError } from '../util/errors.js';
+import { BackyError, describeIoError, isErrnoException } from '../util/errors.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { ProgressListener } from '../sources/source.js';
@@ -113,6 +113,11 @@ export async function verifyRevision(store: Store, revision: Revision, options: 
       } catch (err) {
         if (err instanceof ChunkReadError && err.code === 'EIO') {
           return { kind: 'damaged', revision: revision.uuid, offset: err.offset, unreadable: 'input/output error' };
+        }
+        // The record could not be put in place (a directory under its name, a full disk): this revision is not
+        // verified, and the others of --all still are.
+        if (isErrnoException(err) && err.syscall !== undefined && !(err instanceof ChunkReadError)) {
+          return { kind: 'failed', revision: revision.uuid, reason: describeIoError(err, 'its hash record could not be written').message };
         }
         throw err;
       }

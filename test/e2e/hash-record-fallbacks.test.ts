@@ -263,6 +263,16 @@ describe('recorded hashes', () => {
     assert.notEqual(restore.status, 0, `a revision known to be damaged restored with exit 0 (stderr: ${restore.stderr})`);
   });
 
+  it('verify --all goes on past a revision whose hash record cannot be put in place', () => {
+    const j = job(2);
+    forgetHashes(j, j.ids[0]!);
+    mkdirSync(join(j.job, `${j.ids[0]}.hashes`));
+    const result = backy(['-b', j.job, 'verify', '--all']);
+    assert.equal(result.status, 1, result.stderr);
+    assert.match(result.stdout, new RegExp(`^revision ${j.ids[0]} could not be verified: its hash record could not be written: .*$`, 'm'));
+    assert.match(result.stdout, new RegExp(`^revision ${j.ids[1]} verified: `, 'm'), 'the next revision is verified all the same');
+  });
+
   it('verify --all does not exit 0 while a revision could not be verified because its .rev is unreadable', () => {
     const j = job(2);
     const path = join(j.job, `${j.ids[1]}.rev`);
