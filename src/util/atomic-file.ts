@@ -1,4 +1,4 @@
-import { link, open, rename, unlink } from 'node:fs/promises';
+import { chown, link, lstat, open, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { syncDirectory } from './fsync.js';
@@ -16,7 +16,10 @@ export async function writeFileAtomic(
   /** False when the caller flushes the directory once for many files. */
   flushDirectory = true,
 ): Promise<void> {
-  await publish(path, content, mode, (tmp) => rename(tmp, path));
+  await publish(path, content, mode, async (tmp) => {
+    await keepOwner(tmp, path);
+    await rename(tmp, path);
+  });
   if (flushDirectory) await syncDirectory(dirname(path));
 }
 
@@ -31,6 +34,18 @@ export async function createFileAtomic(path: string, content: string | Uint8Arra
     await unlink(tmp);
   });
   await syncDirectory(dirname(path));
+}
+
+/**
+ * Root replacing another user's file (a `verify` of a job the scheduler
+ * runs as its own user) gives the new one the old one's owner: a `.rev`
+ * turned root's and 0440 would be unreadable to that user, and its
+ * revision gone from what it sees.
+ */
+async function keepOwner(tmp: string, path: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const old = await lstat(path).catch(() => null);
+  if (old?.isFile() && (old.uid !== 0 || old.gid !== 0)) await chown(tmp, old.uid, old.gid);
 }
 
 /** Writes and flushes a temporary file beside `path`, then hands it to `place`; it is removed if that fails. */

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { backy, BACKY_MAIN } from '../helpers/cli.js';
 import { readRevisionYaml, revisionIds, sameBytes, writeAt } from '../helpers/job-files.js';
@@ -77,6 +77,10 @@ describe('cow store', () => {
     const restored = backy(['-b', job, 'restore', target]);
     assert.equal(restored.status, 0, restored.stderr);
     assert.ok(sameBytes(target, source));
+    // root verifying the user's job (an admin by hand) leaves the rewritten .rev files the user's.
+    const byRoot = backy(['-b', job, 'verify', '--all']);
+    assert.equal(byRoot.status, 0, byRoot.stderr);
+    for (const id of ids) assert.equal(statSync(join(job, `${id}.rev`)).uid, NOBODY, `${id}.rev after root's verify`);
     // On the same btrfs a restore is a reflink clone of the read-only image, which the user must still be able to lock.
     const own = join(dir, 'restored-by-nobody.img');
     const byNobody = asNobody(['-b', job, 'restore', own]);
