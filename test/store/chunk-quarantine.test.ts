@@ -46,8 +46,10 @@ it('a chunk found damaged is quarantined though the damaged directory was delete
   assert.ok(!existsSync(chunk), 'the damaged chunk is out of the pool');
   assert.ok(existsSync(join(job, 'chunks', 'damaged', name)));
 
+  // The restore distrusted the revision it found damaged; the next backup is a full one, which heals the pool.
+  assert.match(restore.stdout, new RegExp(`WARN revision ${id} is now distrusted: block at offset 0 does not match its recorded hash`));
   const healing = ok(['-b', job, 'backup', 'daily']);
-  assert.match(healing.stderr + healing.stdout, new RegExp(`revision ${id} is now distrusted`));
+  assert.match(healing.stdout, new RegExp(`WARN revision ${id} is distrusted \\(damaged\\): this backup is a full one`));
   ok(['-b', job, 'restore', join(root, 'healed.img')]);
   assert.ok(readFileSync(join(root, 'healed.img')).equals(image));
 });
@@ -87,10 +89,10 @@ it('gc deletes the notes of damaged chunks that no index names any more, and kee
   ok(['-c', conf, 'gc']);
   assert.deepEqual(readdirSync(join(pool, 'damaged')), [stillNamed]);
   assert.ok(!existsSync(join(pool, 'damaged', namedByNone)));
-  // The revision that names the one kept is distrusted, and healed, as before.
+  // The revision that names the one kept is distrusted (by the restore that found it), and healed, as before.
   const [damaged] = revisionIds(kept!);
   const healing = ok(['-b', kept!, 'backup', 'daily']);
-  assert.match(healing.stderr + healing.stdout, new RegExp(`revision ${damaged} is now distrusted`));
+  assert.match(healing.stdout, new RegExp(`WARN revision ${damaged} is distrusted \\(damaged\\): this backup is a full one`));
   ok(['-b', kept!, 'restore', join(root, 'kept-restored.img')]);
   assert.ok(readFileSync(join(root, 'kept-restored.img')).equals(readFileSync(join(root, 'kept.img'))));
 });
