@@ -11,9 +11,6 @@ export function programPath(name: string, env: NodeJS.ProcessEnv = process.env):
   return override && override.length > 0 ? override : name;
 }
 
-/** What runProgram keeps of each of a program's outputs: far more than any answer it waits for (rbd's JSON of thousands of snapshots). */
-const OUTPUT_LIMIT = 16 * 1024 * 1024;
-
 export interface RunResult {
   stdout: string;
   stderr: string;
@@ -35,28 +32,18 @@ export function runProgram(
     const child = spawn(command, args, { ...spawnOptions, stdio: ['pipe', 'pipe', 'pipe', ...inherit] });
     let stdout = '';
     let stderr = '';
-    let overflow = false;
     let timer: NodeJS.Timeout | undefined;
     if (options.timeoutMs) {
       timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
     }
-    // A program printing without end (a broken wrapper, a hostile rbd) must not take our memory with it.
-    const collect = (text: string, more: string) => {
-      if (overflow) return text;
-      if (text.length + more.length <= OUTPUT_LIMIT) return text + more;
-      overflow = true;
-      child.kill('SIGKILL');
-      return text;
-    };
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout = collect(stdout, d)));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = collect(stderr, d)));
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', (err) => {
       if (timer) clearTimeout(timer);
       reject(err);
     });
     child.on('close', (exitCode, signal) => {
       if (timer) clearTimeout(timer);
-      if (overflow) stderr += `${stderr.endsWith('\n') || stderr === '' ? '' : '\n'}${command} printed more than ${OUTPUT_LIMIT} characters and was stopped`;
       resolve({ stdout, stderr, exitCode, signal });
     });
     // A program that exits without reading its input closes the pipe (EPIPE):
