@@ -269,6 +269,28 @@ test('a status file that is a FIFO, a device or far too big: UNKNOWN at once, ne
   assert.equal(result.status, 3);
 });
 
+test('a configuration that is a FIFO, a device or far too big: UNKNOWN at once, and check ends', () => {
+  // A FIFO used to be opened in this process: check said UNKNOWN after 8 s but never exited, its I/O thread stuck in open.
+  const fifo = join(dir, 'fifo.conf');
+  execFileSync('mkfifo', [fifo]);
+  const started = Date.now();
+  let result = spawnSync(process.execPath, [BACKY_MAIN, '-c', fifo, 'check'], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(result.stdout, `UNKNOWN: configuration ${fifo} is a FIFO, not a regular file\n`);
+  assert.equal(result.status, 3);
+  assert.ok(Date.now() - started < 5000, 'answered at once');
+
+  result = spawnSync(process.execPath, [BACKY_MAIN, '-c', '/dev/zero', 'check'], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(result.stdout, 'UNKNOWN: configuration /dev/zero is a character device, not a regular file\n');
+  assert.equal(result.status, 3);
+
+  const huge = join(dir, 'huge.conf');
+  writeFileSync(huge, '');
+  truncateSync(huge, 64 * 1024 ** 2);
+  result = spawnSync(process.execPath, [BACKY_MAIN, '-c', huge, 'check'], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(result.stdout, `UNKNOWN: configuration ${huge} is 64 MiB, more than any configuration (8 MiB)\n`);
+  assert.equal(result.status, 3);
+});
+
 test('a status file on a disk that does not answer: UNKNOWN within the plugin timeout', async (t) => {
   // Reads of the check process from this loop device are throttled to 1 KiB/s (a blkio cgroup):
   // the status file (2 MiB, not cached: the filesystem is mounted afresh) would take half an hour.
