@@ -184,6 +184,23 @@ test('corrupt status files: UNKNOWN naming what is wrong', () => {
   }
 });
 
+test('a status file of a few hundred bytes whose aliases expand a billion times: UNKNOWN at once, not a hang', () => {
+  const levels = ['l0: &l0 [x, x, x, x, x, x, x, x, x, x]'];
+  for (let i = 1; i <= 9; i++) levels.push(`l${i}: &l${i} [${Array.from({ length: 10 }, () => `*l${i - 1}`).join(', ')}]`);
+  const status = `format: 1\nwritten: 2026-01-10T09:59:40.000Z\n${levels.join('\n')}\nscheduler: *l9\njobs: []\n`;
+  const { conf, base } = setup({ name: 'alias-bomb', config: `global:\n  base-dir: ${join(dir, 'alias-bomb')}\njobs: {}\n`, status });
+  const started = Date.now();
+  const result = spawnSync('faketime', ['-f', '2026-01-10 10:00:00', process.execPath, BACKY_MAIN, '-c', conf, 'check'], {
+    encoding: 'utf8',
+    env: { ...process.env, TZ: 'UTC' },
+    timeout: 30_000,
+    killSignal: 'SIGKILL',
+  });
+  assert.equal(result.stdout, `UNKNOWN: status file ${base}/status is malformed: it uses YAML aliases (the scheduler writes none)\n`);
+  assert.equal(result.status, 3);
+  assert.ok(Date.now() - started < 5000, 'answered at once');
+});
+
 test('a status file that is a directory or unreadable: UNKNOWN', () => {
   const { conf, base } = setup({ name: 'status-dir' });
   mkdirSync(join(base, 'status'));
