@@ -1,7 +1,7 @@
 import { isAbsolute, join } from 'node:path';
 // js-yaml: the configuration of 1,000 jobs parses in 55 ms, with `yaml` in 360 ms (check's whole budget is 1 s).
 import { CORE_SCHEMA, load } from 'js-yaml';
-import { DEFAULTS } from '../scheduler/config-schema.js';
+import { DEFAULTS, globalSection } from '../scheduler/config-schema.js';
 import { describeIoError } from '../util/errors.js';
 import { FileKindError, readFileBounded } from './bounded-read.js';
 
@@ -15,7 +15,7 @@ export const MAX_CONFIG_FILE_BYTES = 8 * 1024 * 1024;
 /** What `backy check` needs from the configuration file. */
 export interface CheckSettings {
   statusFile: string;
-  /** `status-interval` when it is a plain number of seconds, else null. */
+  /** `status-interval` when it is a number of seconds the scheduler accepts, else null. */
   statusIntervalSeconds: number | null;
   /** The names under `jobs`, whatever their entries say: the jobs `check` judges. */
   jobNames: string[];
@@ -68,7 +68,8 @@ export function checkSettingsFromText(text: string, configPath: string): CheckSe
   if (!isMapping(jobs)) throw new CheckConfigError(`${where}: "jobs" must be a mapping of job names`);
   return {
     statusFile,
-    statusIntervalSeconds: typeof interval === 'number' && interval > 0 ? interval : null,
+    // Only a value the scheduler takes: it refuses .inf or a day (keeping its old one on reload), and either would hide a dead scheduler.
+    statusIntervalSeconds: typeof interval === 'number' && globalSection.shape['status-interval'].safeParse(interval).success ? interval : null,
     jobNames: Object.keys(jobs),
   };
 }

@@ -151,6 +151,18 @@ test('a long status-interval stretches the dead-scheduler limit to two intervals
   assert.equal(check(['-c', slow.conf, 'check']).status, 0);
 });
 
+test('a status-interval the scheduler refuses (.inf, a day) does not stretch the limit: a dead scheduler is still found', () => {
+  // The scheduler accepts 1 to 3600 s and keeps its old configuration on a refused reload, so it writes as before.
+  const status = serializeStatus(snapshotAt(NOW, jobs(1), 3 * 86400));
+  for (const interval of ['.inf', '86400', '1e12']) {
+    const name = `refused-interval-${interval.replace(/\W/g, '')}`;
+    const { conf } = setup({ name, config: `config:\n  base-dir: ${join(dir, name)}\n  status-interval: ${interval}\njobs:\n  test01: {}\n`, status });
+    const result = check(['-c', conf, 'check']);
+    assert.equal(result.status, 2, `${interval}: ${result.stdout}`);
+    assert.match(result.stdout, /^CRITICAL: status file not updated for 3d \(written 2026-01-07 10:00:00 UTC\): the scheduler is dead or hung/, interval);
+  }
+});
+
 test('status-file in the configuration is where check looks', () => {
   const base = join(dir, 'elsewhere');
   mkdirSync(base);
