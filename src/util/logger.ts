@@ -45,13 +45,34 @@ export function fdSink(fd: number): LogSink {
   return {
     write: (line) => {
       try {
-        writeSync(fd, line);
+        writeFully(fd, Buffer.from(line));
       } catch {
         // A closed pipe (e.g. `backy ... | head`) must not turn into a crash.
       }
     },
     close: () => undefined,
   };
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Node makes a pipe or socket on stdout or stderr non-blocking once
+ * `process.stdout` is used (main does at once), so a reader that is slower
+ * than the log (journald, `| logger`) got EAGAIN or a short write, and the
+ * rest of the line was dropped: 640 of 5,000 lines arrived. Waiting for
+ * room, as a blocking write would, loses nothing.
+ */
+function writeFully(fd: number, data: Buffer): void {
+  let done = 0;
+  while (done < data.length) {
+    try {
+      done += writeSync(fd, data, done);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      Atomics.wait(pause, 0, 0, 5);
+    }
+  }
 }
 
 /**
