@@ -23,13 +23,27 @@ export function formatTimestamp(date: Date): string {
   return date.toISOString().slice(0, 19).replace('T', ' ');
 }
 
+/**
+ * Messages name files of job directories, which anyone may create: a name
+ * holding a carriage return or an escape sequence hid the start of its
+ * line on a terminal (`WARN ignoring …\r… INFO all good`). Line breaks
+ * start a line of their own, with its own prefix, and tabs stay; every
+ * other control character is written escaped, as util/printable writes them.
+ */
+// eslint-disable-next-line no-control-regex -- control characters are what this finds
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+function escapeControl(c: string): string {
+  return c === '\r' ? '\\r' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+}
+
 export function createLogger(sink: LogSink, options: { verbose?: boolean; now?: () => Date } = {}): Logger {
   const threshold = options.verbose ? LEVEL_ORDER.debug : LEVEL_ORDER.info;
   const now = options.now ?? (() => new Date());
   const emit = (level: LogLevel, message: string): void => {
     if (LEVEL_ORDER[level] < threshold) return;
     for (const text of message.split('\n')) {
-      sink.write(`${formatTimestamp(now())} [${process.pid}] ${level.toUpperCase()} ${text}\n`);
+      sink.write(`${formatTimestamp(now())} [${process.pid}] ${level.toUpperCase()} ${text.replace(CONTROL, escapeControl)}\n`);
     }
   };
   return {
