@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
-import { BackyError } from '../util/errors.js';
+import { BackyError, describeIoError, errorCode } from '../util/errors.js';
 import { closeLog, currentLogger, logsToFile } from './context.js';
 import { buildProgram } from './program.js';
 
@@ -41,8 +41,17 @@ async function main(argv: string[]): Promise<number> {
 
 // A reader that went away (EPIPE) is reported to the write that hit it; the
 // stream's 'error' event that follows must not crash the process.
-process.stdout.on('error', () => undefined);
-const code = await main(process.argv);
+let stdoutFailure: unknown;
+process.stdout.on('error', (err) => {
+  stdoutFailure ??= err;
+});
+let code = await main(process.argv);
 // Let stdout drain (restore -) before ending the process.
 await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+// A reader that stopped reading (`| head`) had what it wanted; a full disk under `> FILE` leaves the
+// output cut short, and a script must not take it for the whole.
+if (code === 0 && stdoutFailure !== undefined && errorCode(stdoutFailure) !== 'EPIPE') {
+  process.stderr.write(`backy: ${describeIoError(stdoutFailure, 'cannot write to standard output').message}\n`);
+  code = 1;
+}
 process.exit(code);

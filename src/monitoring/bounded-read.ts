@@ -10,10 +10,11 @@ export class FileKindError extends Error {}
  * filesystem would hold up this process's exit for as long as it hangs
  * (Node waits for its I/O threads), the child's is left behind. `signal`
  * gives up the read (the child is killed). I/O errors are thrown with
- * their errno code, as from `fs`.
+ * their errno code, as from `fs`. `what` names the file in the message
+ * about its size.
  */
-export async function readFileBounded(path: string, maxBytes: number, signal?: AbortSignal): Promise<string> {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./file-reader-child.js', import.meta.url)), path, String(maxBytes)], {
+export async function readFileBounded(path: string, maxBytes: number, signal?: AbortSignal, what = 'status file'): Promise<string> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./file-reader-child.js', import.meta.url)), path, String(maxBytes), what], {
     stdio: ['ignore', 'pipe', 'pipe'],
     signal,
     killSignal: 'SIGKILL',

@@ -1,14 +1,21 @@
-import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 // js-yaml: the configuration of 1,000 jobs parses in 55 ms, with `yaml` in 360 ms (check's whole budget is 1 s).
 import { CORE_SCHEMA, load } from 'js-yaml';
-import { DEFAULTS } from '../scheduler/config-schema.js';
+import { DEFAULTS, globalSection } from '../scheduler/config-schema.js';
 import { describeIoError } from '../util/errors.js';
+import { FileKindError, readFileBounded } from './bounded-read.js';
+
+/**
+ * As for the status file: far beyond the configuration of its 20,000 jobs.
+ * A bigger file (or `/dev/zero`) is no configuration; reading it took
+ * `check` past its deadline and hundreds of megabytes.
+ */
+export const MAX_CONFIG_FILE_BYTES = 8 * 1024 * 1024;
 
 /** What `backy check` needs from the configuration file. */
 export interface CheckSettings {
   statusFile: string;
-  /** `status-interval` when it is a plain number of seconds, else null. */
+  /** `status-interval` when it is a number of seconds the scheduler accepts, else null. */
   statusIntervalSeconds: number | null;
   /** The names under `jobs`, whatever their entries say: the jobs `check` judges. */
   jobNames: string[];
@@ -24,11 +31,13 @@ export class CheckConfigError extends Error {}
  * an unrelated mistake still lets `check` judge the scheduler that is
  * running.
  */
-export async function readCheckSettings(configPath: string): Promise<CheckSettings> {
+export async function readCheckSettings(configPath: string, signal?: AbortSignal): Promise<CheckSettings> {
   let text: string;
   try {
-    text = await readFile(configPath, 'utf8');
+    // In a process of its own, as the status file: a FIFO or a hung disk here would keep `check` from ever exiting.
+    text = await readFileBounded(configPath, MAX_CONFIG_FILE_BYTES, signal, 'configuration');
   } catch (err) {
+    if (err instanceof FileKindError) throw new CheckConfigError(`configuration ${configPath} ${err.message}`);
     throw new CheckConfigError(describeIoError(err, `cannot read configuration ${configPath}`).message);
   }
   return checkSettingsFromText(text, configPath);
@@ -59,7 +68,8 @@ export function checkSettingsFromText(text: string, configPath: string): CheckSe
   if (!isMapping(jobs)) throw new CheckConfigError(`${where}: "jobs" must be a mapping of job names`);
   return {
     statusFile,
-    statusIntervalSeconds: typeof interval === 'number' && interval > 0 ? interval : null,
+    // Only a value the scheduler takes: it refuses .inf or a day (keeping its old one on reload), and either would hide a dead scheduler.
+    statusIntervalSeconds: typeof interval === 'number' && globalSection.shape['status-interval'].safeParse(interval).success ? interval : null,
     jobNames: Object.keys(jobs),
   };
 }

@@ -1,6 +1,7 @@
 /**
- * `node file-reader-child.js PATH MAX_BYTES`: prints a regular file of at
- * most MAX_BYTES to stdout (exit 0). Anything else exits 3 with what it is
+ * `node file-reader-child.js PATH MAX_BYTES [WHAT]`: prints a regular file
+ * of at most MAX_BYTES to stdout (exit 0); WHAT (default: status file)
+ * names it in the message about its size. Anything else exits 3 with what it is
  * on stderr (`is a FIFO, not a regular file`), an error exits 2 with its
  * errno code. Run as a process of its own by bounded-read.ts, so that a
  * hung filesystem holds up this process, not the one waiting for it.
@@ -17,22 +18,22 @@ function kindOf(info: Stats): string | null {
   return 'not a file';
 }
 
-function refuse(info: Stats, max: number): void {
+function refuse(info: Stats, max: number, what: string): void {
   const kind = kindOf(info);
   if (kind) throw Object.assign(new Error(`is ${kind}, not a regular file`), { refused: true });
   if (info.size > max) {
-    throw Object.assign(new Error(`is ${Math.round(info.size / 1024 / 1024)} MiB, more than any status file (${max / 1024 / 1024} MiB)`), { refused: true });
+    throw Object.assign(new Error(`is ${Math.round(info.size / 1024 / 1024)} MiB, more than any ${what} (${max / 1024 / 1024} MiB)`), { refused: true });
   }
 }
 
-const [path, maxText] = process.argv.slice(2);
+const [path, maxText, what = 'status file'] = process.argv.slice(2);
 const max = Number(maxText);
 try {
   // Looked at before it is opened: opening a FIFO waits for a writer, a device may do things.
-  refuse(statSync(path!), max);
+  refuse(statSync(path!), max, what);
   const fd = openSync(path!, constants.O_RDONLY | constants.O_NONBLOCK);
   const info = fstatSync(fd);
-  refuse(info, max);
+  refuse(info, max, what);
   const buffer = Buffer.alloc(info.size + 1);
   let length = 0;
   for (let read = -1; read !== 0; length += read) {

@@ -29,5 +29,25 @@ export async function readStatusForCheck(path: string, signal?: AbortSignal): Pr
   } catch (err) {
     throw new StatusFormatError(`invalid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
+  refuseSharedNodes(data);
   return statusFromData(data);
+}
+
+/**
+ * js-yaml gives an alias the very object its anchor names, and the decoding
+ * copies an object once for every path to it: nine levels of ten aliases
+ * each, a file of 500 bytes, held `check` on one CPU until it ran out of
+ * memory, past its deadline (a timer cannot fire while the loop is busy).
+ * The scheduler writes no aliases, so a collection reached twice is refused.
+ */
+function refuseSharedNodes(data: unknown): void {
+  const seen = new Set<object>();
+  const pending: unknown[] = [data];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (value === null || typeof value !== 'object') continue;
+    if (seen.has(value)) throw new StatusFormatError('it uses YAML aliases (the scheduler writes none)');
+    seen.add(value);
+    for (const item of Object.values(value)) pending.push(item);
+  }
 }

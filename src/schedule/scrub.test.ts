@@ -99,3 +99,12 @@ test("a job's standing: the newest verification, and since when every trusted re
   ]);
   assert.deepEqual(standing, { lastVerified: at(-0.5), verifiedSince: at(-10) });
 });
+
+test('a proof dated ahead of the clock (verified while it was a year fast) is no proof: the revision is due now; one a minute ahead is believed', () => {
+  const fast = revision('fast', 40, { verified: at(365) });
+  const proven = revision('proven', 40, { verified: at(-1) });
+  const plan = planScrub([fast, proven], 30 * DAY, NOON);
+  assert.deepEqual(ids(plan), ['fast']);
+  const slightly = revision('slightly', 40, { verified: new Date(NOON.getTime() + 60_000) });
+  assert.deepEqual(ids(planScrub([slightly], 30 * DAY, NOON)), []);
+});

@@ -20,9 +20,15 @@
  *   waits until it is overdue.
  * - Distrusted revisions are not scrubbed: they are quarantined already and
  *   stay so whatever a later read finds.
+ * - A proof dated ahead of the clock by more than PROOF_SKEW_MS (a
+ *   verification while the clock was wrong) is no proof: the revision is
+ *   overdue, since waiting for that date could skip it for years.
  */
 
 const DAY_SECONDS = 86400;
+
+/** As for revisions (job-directory's FUTURE_TOLERANCE_MS): a clock stepped back a little re-reads nothing. */
+const PROOF_SKEW_MS = 5 * 60 * 1000;
 
 export interface StoredRevision {
   uuid: string;
@@ -75,17 +81,21 @@ export function planScrub(revisions: readonly ScrubCandidate[], intervalSeconds:
     .filter((r) => r.scrubbing || (r.verified !== null && r.verified >= periodStart && r.verified <= now))
     .reduce((sum, r) => sum + r.bytes, 0);
 
+  const believedProof = (r: ScrubCandidate) => {
+    const at = provenAt(r).getTime();
+    return at <= now.getTime() + PROOF_SKEW_MS ? at : Number.NEGATIVE_INFINITY;
+  };
   const waiting = trusted
     .filter((r) => !r.scrubbing)
-    .sort((a, b) => provenAt(a).getTime() - provenAt(b).getTime() || compare(a.job, b.job) || compare(a.uuid, b.uuid));
-  const overdue = (r: ScrubCandidate) => provenAt(r).getTime() + intervalMs <= now.getTime();
+    .sort((a, b) => believedProof(a) - believedProof(b) || compare(a.job, b.job) || compare(a.uuid, b.uuid));
+  const overdue = (r: ScrubCandidate) => believedProof(r) + intervalMs <= now.getTime();
   const due = waiting.filter(overdue);
   let planned = readBytes + due.reduce((sum, r) => sum + r.bytes, 0);
   let wakeAt = periodStart.getTime() + periodMs;
   let stopped = false;
   for (const revision of waiting) {
     if (overdue(revision)) continue;
-    const proof = provenAt(revision).getTime();
+    const proof = believedProof(revision);
     if (!stopped) {
       if (proof + periodMs > now.getTime()) {
         stopped = true;

@@ -23,13 +23,27 @@ export function formatTimestamp(date: Date): string {
   return date.toISOString().slice(0, 19).replace('T', ' ');
 }
 
+/**
+ * Messages name files of job directories, which anyone may create: a name
+ * holding a carriage return or an escape sequence hid the start of its
+ * line on a terminal (`WARN ignoring …\r… INFO all good`). Line breaks
+ * start a line of their own, with its own prefix, and tabs stay; every
+ * other control character is written escaped, as util/printable writes them.
+ */
+// eslint-disable-next-line no-control-regex -- control characters are what this finds
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+function escapeControl(c: string): string {
+  return c === '\r' ? '\\r' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+}
+
 export function createLogger(sink: LogSink, options: { verbose?: boolean; now?: () => Date } = {}): Logger {
   const threshold = options.verbose ? LEVEL_ORDER.debug : LEVEL_ORDER.info;
   const now = options.now ?? (() => new Date());
   const emit = (level: LogLevel, message: string): void => {
     if (LEVEL_ORDER[level] < threshold) return;
     for (const text of message.split('\n')) {
-      sink.write(`${formatTimestamp(now())} [${process.pid}] ${level.toUpperCase()} ${text}\n`);
+      sink.write(`${formatTimestamp(now())} [${process.pid}] ${level.toUpperCase()} ${text.replace(CONTROL, escapeControl)}\n`);
     }
   };
   return {
@@ -45,13 +59,34 @@ export function fdSink(fd: number): LogSink {
   return {
     write: (line) => {
       try {
-        writeSync(fd, line);
+        writeFully(fd, Buffer.from(line));
       } catch {
         // A closed pipe (e.g. `backy ... | head`) must not turn into a crash.
       }
     },
     close: () => undefined,
   };
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Node makes a pipe or socket on stdout or stderr non-blocking once
+ * `process.stdout` is used (main does at once), so a reader that is slower
+ * than the log (journald, `| logger`) got EAGAIN or a short write, and the
+ * rest of the line was dropped: 640 of 5,000 lines arrived. Waiting for
+ * room, as a blocking write would, loses nothing.
+ */
+function writeFully(fd: number, data: Buffer): void {
+  let done = 0;
+  while (done < data.length) {
+    try {
+      done += writeSync(fd, data, done);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      Atomics.wait(pause, 0, 0, 5);
+    }
+  }
 }
 
 /**

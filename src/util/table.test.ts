@@ -25,3 +25,10 @@ test('no rows: the header and the bottom rule (as backy 2.x prints it); wide cha
   assert.equal(displayWidth('école'), 5);
   assert.equal(displayWidth('e\u0301cole'), 5);
 });
+
+test('a table of 200,000 rows (an hourly job of 23 years) renders', () => {
+  const rows = Array.from({ length: 200_000 }, (_, i) => [String(i)]);
+  const table = renderTable(['N'], rows, ['right']);
+  assert.equal(table.split('\n').length, 200_004);
+  assert.equal(table.split('\n').at(-2), '| 199999 |');
+});

@@ -6,11 +6,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { backy, backyAsync } from '../helpers/cli.js';
+import { backy, backyAsync, BACKY_MAIN } from '../helpers/cli.js';
 import { assertOneLineError, backyToFile, waitUntil } from '../helpers/job-files.js';
 
 const MiB = 1024 * 1024;
@@ -142,4 +143,19 @@ test('without -l logs go to stdout, but find, status and restore - keep stdout f
     const logText = logArgs.includes('-l') ? readFileSync(join(dir, 'restore.log'), 'utf8') : restore.stderr;
     assert.ok(parseLog(logText).some((e) => /restoring revision \S+ to standard output/.test(e.message)), 'the log line went elsewhere');
   }
+});
+
+test('log lines to a pipe read slower than they come are all delivered, not dropped', () => {
+  // Node makes a pipe on stderr non-blocking: the log's writes got EAGAIN once it was full, and lost the lines.
+  const slow = join(dir, 'slow-reader');
+  assert.equal(backy(['-b', slow, 'init', '--store', 'cow', 'file', join(dir, 'vm.img')]).status, 0);
+  for (let i = 0; i < 3000; i++) writeFileSync(join(slow, `junk${i}.rev`), 'x\n');
+  // The reader starts after a while: the pipe fills, and the process must wait for room.
+  const piped = spawnSync('sh', ['-c', '"$@" 2>&1 >/dev/null | (sleep 1.5; cat)', 'sh', process.execPath, BACKY_MAIN, '-b', slow, 'status'], {
+    encoding: 'utf8',
+    maxBuffer: 64 * MiB,
+    timeout: 30_000,
+  });
+  const stderr = piped.stdout;
+  assert.equal(parseLog(stderr).filter((line) => line.level === 'WARN').length, 3000);
 });

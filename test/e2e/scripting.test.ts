@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -70,6 +70,26 @@ test('jobs --json: what telnet jobs shows, from the status file; without --json 
     assert.match(table.stdout, /\| db1 +\| TOO OLD \|/);
     assert.match(table.stdout, /\| web1 +\| OK +\|/);
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('output that cannot be written (a full disk under > FILE): exit 1 with one line, never a silent 0', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'backy-scripting-'));
+  const full = openSync('/dev/full', 'w');
+  try {
+    const source = join(dir, 'vm.img');
+    writeFileSync(source, Buffer.alloc(64 * 1024, 7));
+    const job = join(dir, 'job');
+    assert.equal(backy(['-b', job, 'init', 'file', source]).status, 0);
+    assert.equal(backy(['-b', job, 'backup', 'daily']).status, 0);
+    for (const args of [['status'], ['status', '--json'], ['--help']]) {
+      const result = spawnSync(process.execPath, [BACKY_MAIN, '-b', job, ...args], { stdio: ['ignore', full, 'pipe'], encoding: 'utf8' });
+      assert.equal(result.stderr, 'backy: cannot write to standard output: no space left on device\n', args.join(' '));
+      assert.equal(result.status, 1, args.join(' '));
+    }
+  } finally {
+    closeSync(full);
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -151,6 +151,18 @@ test('a long status-interval stretches the dead-scheduler limit to two intervals
   assert.equal(check(['-c', slow.conf, 'check']).status, 0);
 });
 
+test('a status-interval the scheduler refuses (.inf, a day) does not stretch the limit: a dead scheduler is still found', () => {
+  // The scheduler accepts 1 to 3600 s and keeps its old configuration on a refused reload, so it writes as before.
+  const status = serializeStatus(snapshotAt(NOW, jobs(1), 3 * 86400));
+  for (const interval of ['.inf', '86400', '1e12']) {
+    const name = `refused-interval-${interval.replace(/\W/g, '')}`;
+    const { conf } = setup({ name, config: `config:\n  base-dir: ${join(dir, name)}\n  status-interval: ${interval}\njobs:\n  test01: {}\n`, status });
+    const result = check(['-c', conf, 'check']);
+    assert.equal(result.status, 2, `${interval}: ${result.stdout}`);
+    assert.match(result.stdout, /^CRITICAL: status file not updated for 3d \(written 2026-01-07 10:00:00 UTC\): the scheduler is dead or hung/, interval);
+  }
+});
+
 test('status-file in the configuration is where check looks', () => {
   const base = join(dir, 'elsewhere');
   mkdirSync(base);
@@ -182,6 +194,23 @@ test('corrupt status files: UNKNOWN naming what is wrong', () => {
     assert.ok(result.stdout.startsWith(`UNKNOWN: ${expected.replace('{base}', base)}`), `${name}: ${result.stdout}`);
     assert.equal(result.stdout.split('\n').length, 2, name);
   }
+});
+
+test('a status file of a few hundred bytes whose aliases expand a billion times: UNKNOWN at once, not a hang', () => {
+  const levels = ['l0: &l0 [x, x, x, x, x, x, x, x, x, x]'];
+  for (let i = 1; i <= 9; i++) levels.push(`l${i}: &l${i} [${Array.from({ length: 10 }, () => `*l${i - 1}`).join(', ')}]`);
+  const status = `format: 1\nwritten: 2026-01-10T09:59:40.000Z\n${levels.join('\n')}\nscheduler: *l9\njobs: []\n`;
+  const { conf, base } = setup({ name: 'alias-bomb', config: `global:\n  base-dir: ${join(dir, 'alias-bomb')}\njobs: {}\n`, status });
+  const started = Date.now();
+  const result = spawnSync('faketime', ['-f', '2026-01-10 10:00:00', process.execPath, BACKY_MAIN, '-c', conf, 'check'], {
+    encoding: 'utf8',
+    env: { ...process.env, TZ: 'UTC' },
+    timeout: 30_000,
+    killSignal: 'SIGKILL',
+  });
+  assert.equal(result.stdout, `UNKNOWN: status file ${base}/status is malformed: it uses YAML aliases (the scheduler writes none)\n`);
+  assert.equal(result.status, 3);
+  assert.ok(Date.now() - started < 5000, 'answered at once');
 });
 
 test('a status file that is a directory or unreadable: UNKNOWN', () => {
@@ -266,6 +295,28 @@ test('a status file that is a FIFO, a device or far too big: UNKNOWN at once, ne
   truncateSync(join(huge.base, 'status'), 64 * 1024 ** 3);
   result = check(['-c', huge.conf, 'check']);
   assert.equal(result.stdout, `UNKNOWN: status file ${huge.base}/status is 65536 MiB, more than any status file (8 MiB)\n`);
+  assert.equal(result.status, 3);
+});
+
+test('a configuration that is a FIFO, a device or far too big: UNKNOWN at once, and check ends', () => {
+  // A FIFO used to be opened in this process: check said UNKNOWN after 8 s but never exited, its I/O thread stuck in open.
+  const fifo = join(dir, 'fifo.conf');
+  execFileSync('mkfifo', [fifo]);
+  const started = Date.now();
+  let result = spawnSync(process.execPath, [BACKY_MAIN, '-c', fifo, 'check'], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(result.stdout, `UNKNOWN: configuration ${fifo} is a FIFO, not a regular file\n`);
+  assert.equal(result.status, 3);
+  assert.ok(Date.now() - started < 5000, 'answered at once');
+
+  result = spawnSync(process.execPath, [BACKY_MAIN, '-c', '/dev/zero', 'check'], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(result.stdout, 'UNKNOWN: configuration /dev/zero is a character device, not a regular file\n');
+  assert.equal(result.status, 3);
+
+  const huge = join(dir, 'huge.conf');
+  writeFileSync(huge, '');
+  truncateSync(huge, 64 * 1024 ** 2);
+  result = spawnSync(process.execPath, [BACKY_MAIN, '-c', huge, 'check'], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(result.stdout, `UNKNOWN: configuration ${huge} is 64 MiB, more than any configuration (8 MiB)\n`);
   assert.equal(result.status, 3);
 });
 

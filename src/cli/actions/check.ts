@@ -36,7 +36,7 @@ export async function check(context: ActionContext, configPath: string): Promise
 async function evaluate(configPath: string, signal: AbortSignal): Promise<CheckResult> {
   let settings: CheckSettings;
   try {
-    settings = await readCheckSettings(configPath);
+    settings = await readCheckSettings(configPath, signal);
   } catch (err) {
     return unknownCheck(err instanceof CheckConfigError ? err.message : `cannot evaluate configuration: ${String(err)}`);
   }
