@@ -56,10 +56,11 @@ export function createLogger(sink: LogSink, options: { verbose?: boolean; now?: 
 
 /** Writes to an inherited descriptor (1 for stdout, 2 for stderr). */
 export function fdSink(fd: number): LogSink {
+  const reader = { gone: false };
   return {
     write: (line) => {
       try {
-        writeFully(fd, Buffer.from(line));
+        writeFully(fd, Buffer.from(line), reader);
       } catch {
         // A closed pipe (e.g. `backy ... | head`) must not turn into a crash.
       }
@@ -75,19 +76,33 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
  * `process.stdout` is used (main does at once), so a reader that is slower
  * than the log (journald, `| logger`) got EAGAIN or a short write, and the
  * rest of the line was dropped: 640 of 5,000 lines arrived. Waiting for
- * room, as a blocking write would, loses nothing.
+ * room, as a blocking write would, loses nothing. A reader that takes
+ * nothing for STALL_LIMIT_MS (a hung journald) is given up on until it
+ * takes a line again: it must not stop the scheduler's backups with it.
  */
-function writeFully(fd: number, data: Buffer): void {
+function writeFully(fd: number, data: Buffer, reader: { gone: boolean }): void {
   let done = 0;
+  let stalledSince = 0;
   while (done < data.length) {
     try {
       done += writeSync(fd, data, done);
+      stalledSince = 0;
+      reader.gone = false;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      const now = Date.now();
+      if (stalledSince === 0) stalledSince = now;
+      if (reader.gone || now - stalledSince > STALL_LIMIT_MS) {
+        reader.gone = true;
+        return;
+      }
       Atomics.wait(pause, 0, 0, 5);
     }
   }
 }
+
+/** How long a line waits for a reader that takes nothing at all. */
+const STALL_LIMIT_MS = 2000;
 
 /**
  * Appends to a log file and reopens it when it was renamed or removed, so

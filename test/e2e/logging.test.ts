@@ -159,3 +159,21 @@ test('log lines to a pipe read slower than they come are all delivered, not drop
   const stderr = piped.stdout;
   assert.equal(parseLog(stderr).filter((line) => line.level === 'WARN').length, 3000);
 });
+
+test('a reader that takes nothing at all holds the log no longer than a moment: the command still ends', async () => {
+  const stalled = join(dir, 'stalled-reader');
+  assert.equal(backy(['-b', stalled, 'init', '--store', 'cow', 'file', join(dir, 'vm.img')]).status, 0);
+  for (let i = 0; i < 3000; i++) writeFileSync(join(stalled, `junk${i}.rev`), 'x\n');
+  const child = backyAsync(['-b', stalled, 'status'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Never read: the pipe fills and stays full, as with a hung journald.
+  child.stderr!.pause();
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('backy status never ended while its stderr was not read')), 30_000);
+    child.on('exit', (status) => {
+      clearTimeout(timer);
+      resolve(status);
+    });
+  }).finally(() => child.kill('SIGKILL'));
+  assert.equal(code, 0);
+  child.stderr!.destroy();
+});
