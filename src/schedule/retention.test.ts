@@ -64,3 +64,14 @@ test('the newest complete revision is never deleted, even without tags', () => {
   );
   assert.deepEqual(plan.retag, []);
 });
+
+test('distrusted revisions do not count towards keep: the newest trusted ones keep their tag', () => {
+  const distrusted = (uuid: string, days: number): RetentionRevision => ({ ...rev(uuid, days, ['daily']), trusted: false });
+  const history = [rev('t5', 5, ['daily']), rev('t4', 4, ['daily']), distrusted('d2', 2.5), distrusted('d1', 1), distrusted('d0', 0)];
+  const plan = planRetention(history, [{ tag: 'daily', intervalSeconds: DAY, keep: 3 }], now);
+  // Without trust, t4 and t5 were beyond the newest three and went: only the damaged ones were left.
+  assert.deepEqual(plan, { retag: [], remove: [] });
+  const later = planRetention([rev('t6', 6, ['daily']), ...history], [{ tag: 'daily', intervalSeconds: DAY, keep: 2 }], now);
+  // The newest two trusted ones keep the tag; the third goes, and of the damaged ones d2, beyond keep and old enough.
+  assert.deepEqual(later.remove.map((c) => c.uuid), ['t6', 'd2']);
+});

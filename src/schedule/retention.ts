@@ -7,13 +7,18 @@ import { inScheduleOrder, type Schedule } from './schedule.js';
  * `keep × interval` lose it; a revision left without tags is deleted —
  * except the newest complete revision, which retention never deletes.
  * Incomplete revisions are left alone (the next backup removes them), and
- * tags outside the schedule are never taken away.
+ * tags outside the schedule are never taken away. Distrusted revisions
+ * (damaged) do not count towards `keep`: the newest `keep` trusted ones
+ * carrying a tag keep it however many damaged ones came after them, so
+ * that damage can never leave a job with nothing but damaged revisions.
  */
 export interface RetentionRevision {
   uuid: string;
   timestamp: Date;
   tags: readonly string[];
   complete: boolean;
+  /** False for a distrusted revision; absent means trusted. */
+  trusted?: boolean;
 }
 
 export interface RetentionChange {
@@ -37,8 +42,9 @@ export function planRetention(revisions: readonly RetentionRevision[], schedule:
   for (const rule of schedule) {
     const cutoff = now.getTime() - rule.keep * rule.intervalSeconds * 1000;
     const carrying = complete.filter((r) => r.tags.includes(rule.tag));
+    const protectedTrusted = new Set(carrying.filter((r) => r.trusted !== false).slice(0, rule.keep));
     for (const revision of carrying.slice(rule.keep)) {
-      if (revision.timestamp.getTime() >= cutoff) continue;
+      if (revision.timestamp.getTime() >= cutoff || protectedTrusted.has(revision)) continue;
       const lost = expired.get(revision.uuid) ?? new Set<string>();
       lost.add(rule.tag);
       expired.set(revision.uuid, lost);

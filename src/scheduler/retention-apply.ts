@@ -28,7 +28,7 @@ export async function expireRevisions(directory: JobDirectory, schedule: Schedul
     const now = clock.now();
     // A revision dated in the future neither counts for its tags nor expires: it is the operator's to look at.
     const plan = planRetention(
-      believable(scan.revisions, now).map((r) => ({ uuid: r.uuid, timestamp: r.timestamp, tags: r.tags, complete: isComplete(r) })),
+      believable(scan.revisions, now).map((r) => ({ uuid: r.uuid, timestamp: r.timestamp, tags: r.tags, complete: isComplete(r), trusted: r.trust !== 'distrusted' })),
       schedule,
       now,
     );
