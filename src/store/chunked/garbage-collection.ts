@@ -186,11 +186,7 @@ const DAMAGED_ENTRY = /^(?:([0-9a-f]{64})|\.([0-9a-f]{64})\.[0-9a-f]{8})$/;
  */
 async function forgetDamage(pool: ChunkPool, low: number, high: number, marked: Set<string>, cutoff: number): Promise<void> {
   const directory = join(pool.path, DAMAGED_DIR);
-  const entries = await readdir(directory).catch((err: unknown) => {
-    if (errorCode(err) === 'ENOENT') return [];
-    throw err;
-  });
-  for (const entry of entries) {
+  for (const entry of await entriesOf(directory)) {
     const match = DAMAGED_ENTRY.exec(entry);
     const name = match?.[1] ?? match?.[2];
     if (!name || stripeOf(name) < low || stripeOf(name) >= high || marked.has(name)) continue;
@@ -215,11 +211,7 @@ async function sweep(pool: ChunkPool, low: number, high: number, marked: Set<str
       try {
         const directory = stripeDirectory(pool.path, stripe);
         // A stripe deleted by hand holds nothing to collect (the next backup makes it again).
-        const names = await readdir(directory).catch((err: unknown) => {
-          if (errorCode(err) === 'ENOENT') return [];
-          throw err;
-        });
-        for (const name of names) {
+        for (const name of await entriesOf(directory)) {
           const isTemporary = name.startsWith(TEMPORARY_PREFIX);
           if (!isTemporary && !(isChunkName(name) && stripeOf(name) === stripe)) continue;
           if (!isTemporary && marked.has(name)) {
@@ -248,4 +240,12 @@ async function sweep(pool: ChunkPool, low: number, high: number, marked: Set<str
   } finally {
     await locks.close();
   }
+}
+
+/** The names in `directory`; none where it is gone. */
+async function entriesOf(directory: string): Promise<string[]> {
+  return readdir(directory).catch((err: unknown) => {
+    if (errorCode(err) === 'ENOENT') return [];
+    throw err;
+  });
 }
