@@ -9,41 +9,28 @@ import { isComplete, readRevisionFile } from './revision.js';
  * backup chooses its parent: the backup then writes those blocks again
  * instead of inheriting the damage, and the pool heals. Caller holds the
  * job lock; a `verify` may be noting its outcome in the same `.rev` files
- * meanwhile, so each is read again under the metadata lock and only its
- * trust changed.
+ * meanwhile (see distrustRevision).
  */
 export async function distrustDamaged(job: JobDirectory, scan: JobScan, store: Store, logger: Logger): Promise<void> {
   if (!store.damagedRevisions) return;
   const trusted = scan.revisions.filter((r) => isComplete(r) && r.trust !== 'distrusted');
   const damaged = new Set(await store.damagedRevisions(trusted.map((r) => r.uuid)));
-  const affected = trusted.filter((revision) => damaged.has(revision.uuid));
-  if (affected.length === 0) return;
-  const lock = await job.metadataLock();
-  try {
-    for (const revision of affected) {
-      logger.warn(`revision ${revision.uuid} is now distrusted: it shares a chunk that was found damaged`);
-      revision.trust = 'distrusted';
-      let current;
-      try {
-        current = await readRevisionFile(job.revisionPath(revision.uuid), revision.uuid);
-      } catch (err) {
-        logger.warn(`revision ${revision.uuid}: its .rev can no longer be read (${(err as Error).message}); not writing over it`);
-        continue;
-      }
-      await job.writeRevision({ ...current, trust: 'distrusted' });
-    }
-  } finally {
-    await lock.release();
+  for (const revision of trusted) {
+    if (!damaged.has(revision.uuid)) continue;
+    // In the scan too: the backup chooses its parent from it.
+    revision.trust = 'distrusted';
+    await distrustRevision(job, revision.uuid, 'it shares a chunk that was found damaged', logger);
   }
 }
 
 /**
  * Marks a revision distrusted in its `.rev` once a read (restore, serve)
- * found a block that fails its hash, so that no backup takes it for a
- * parent and `status`, `check` and telnet show it. Under the metadata lock,
- * read again first, as verify notes its outcomes; a revision removed or
- * unreadable meanwhile is left alone. Never fails the command that found
- * the damage: that command's own error says what happened.
+ * found a block that fails its hash, or a chunk it shares did, so that no
+ * backup takes it for a parent and `status`, `check` and telnet show it.
+ * Under the metadata lock, read again first, as verify notes its
+ * outcomes; a revision removed or unreadable meanwhile is left alone.
+ * Never fails the command that found the damage: that command's own error
+ * says what happened.
  */
 export async function distrustRevision(job: JobDirectory, id: string, reason: string, logger: Logger): Promise<void> {
   try {
