@@ -201,21 +201,13 @@ function readChunk(pool: string, name: string, target: Buffer, chunkSize: number
 
 /** Whether the chunk holds a block of at most `chunkSize` bytes whose SHA-256 is its name. */
 function provesItself(pool: string, name: string, chunkSize: number): boolean {
-  let fd: number;
-  try {
-    fd = openSync(chunkPath(pool, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch {
-    return false;
-  }
+  const fd = openChunk(pool, name);
+  if (typeof fd !== 'number') return false;
   try {
     const info = fstatSync(fd);
     if (!info.isFile() || info.size > zstd.compressBound(chunkSize)) return false;
     const raw = Buffer.alloc(info.size);
-    for (let got = 0; got < raw.length; ) {
-      const n = readSync(fd, raw, got, raw.length - got, got);
-      if (n === 0) return false;
-      got += n;
-    }
+    if (readAll(fd, raw) < raw.length) return false;
     let block = raw;
     if (raw.subarray(0, 4).equals(ZSTD_MAGIC)) {
       const out = Buffer.alloc(chunkSize);
@@ -229,17 +221,32 @@ function provesItself(pool: string, name: string, chunkSize: number): boolean {
   }
 }
 
-function readChunkInto(pool: string, name: string, target: Buffer): 'ok' | 'missing' | 'damaged' {
-  let fd: number;
+/** The chunk opened for reading; 'missing' or 'damaged' where there is no file to read (neither a link nor a FIFO is followed or waited on: no chunk is either). */
+function openChunk(pool: string, name: string): number | 'missing' | 'damaged' {
   try {
-    // Neither a link nor a FIFO is followed or waited on: no chunk is either.
-    fd = openSync(chunkPath(pool, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    return openSync(chunkPath(pool, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return 'missing';
     if (code === 'ELOOP' || code === 'ENXIO') return 'damaged';
     throw err;
   }
+}
+
+/** Reads `target.length` bytes from the start of the file, fewer only where it ends first; how many. */
+function readAll(fd: number, target: Buffer): number {
+  let got = 0;
+  while (got < target.length) {
+    const n = readSync(fd, target, got, target.length - got, got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
+function readChunkInto(pool: string, name: string, target: Buffer): 'ok' | 'missing' | 'damaged' {
+  const fd = openChunk(pool, name);
+  if (typeof fd !== 'number') return fd;
   try {
     const info = fstatSync(fd);
     if (!info.isFile()) return 'damaged';
@@ -247,13 +254,7 @@ function readChunkInto(pool: string, name: string, target: Buffer): 'ok' | 'miss
     // A chunk is never larger than its block could compress to.
     if (size > zstd.compressBound(target.length)) return 'damaged';
     const raw = size === target.length ? target : scratchOf(size).subarray(0, size);
-    let got = 0;
-    while (got < size) {
-      const n = readSync(fd, raw, got, size - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    if (got < size) return 'damaged';
+    if (readAll(fd, raw) < size) return 'damaged';
     if (raw !== target || raw.subarray(0, 4).equals(ZSTD_MAGIC)) {
       if (!raw.subarray(0, 4).equals(ZSTD_MAGIC)) return 'damaged';
       const source = raw === target ? Buffer.from(raw) : raw;
