@@ -116,11 +116,15 @@ export class SchedulerFixture {
   }
 
   /** Waits until the status file (at its default place) shows what `condition` looks for. */
-  waitForStatus(what: string, condition: (status: StatusSnapshot) => boolean): Promise<StatusSnapshot> {
-    return this.waitFor(what, async () => {
-      const status = await readStatusFile(join(this.base, 'status')).catch(() => null);
-      return status && condition(status) ? status : null;
-    });
+  waitForStatus(what: string, condition: (status: StatusSnapshot) => boolean, limitMs?: number): Promise<StatusSnapshot> {
+    return this.waitFor(
+      what,
+      async () => {
+        const status = await readStatusFile(join(this.base, 'status')).catch(() => null);
+        return status && condition(status) ? status : null;
+      },
+      limitMs,
+    );
   }
 
   schedulerLog(): string {
