@@ -9,6 +9,7 @@ import { newRevisionId } from '../store/revision-id.js';
 import { believable, JobDirectory, type JobScan } from './job-directory.js';
 import { distrustDamaged } from './damage.js';
 import { isComplete, type Revision } from './revision.js';
+import { DamageError } from '../integrity/hash-check.js';
 
 export interface BackupOptions {
   tags: string[];
@@ -34,8 +35,9 @@ interface Context {
  * parent, let the source write into the store what differs, flush, verify,
  * record the hashes, and only then record the stats that mark the revision
  * complete. Any failure removes the new revision; earlier revisions are
- * never touched. A parent whose data turns out unreadable is given up for
- * a full backup, so that one bad revision never wedges a job.
+ * never touched. A parent whose data turns out unreadable, or whose blocks
+ * the new revision kept fail their hashes, is given up for a full backup,
+ * so that one bad revision never wedges a job.
  */
 export async function backupJob(path: string, options: BackupOptions): Promise<Revision> {
   const { logger } = options;
@@ -54,8 +56,18 @@ export async function backupJob(path: string, options: BackupOptions): Promise<R
     try {
       revision = await makeRevision(context, parent);
     } catch (err) {
-      if (!(err instanceof ParentUnreadableError) || !parent) throw err;
-      logger.warn(`${err.message}; making a full backup from the source instead`);
+      if (!parent) throw err;
+      if (err instanceof ParentUnreadableError) {
+        logger.warn(`${err.message}; making a full backup from the source instead`);
+      } else if (causedByDamage(err)) {
+        // A block the revision kept from its parent (a chunk deleted by hand, or gone bad) failed its
+        // hash when read back: the parent shares it. A full backup writes every block from the source,
+        // the damaged chunk among them, instead of failing until someone looks.
+        await distrustDamaged(job, scan, store, logger);
+        logger.warn(`${(err as Error).message}; making a full backup from the source instead`);
+      } else {
+        throw err;
+      }
       revision = await makeRevision(context, null);
     }
     const newest = believable([...scan.revisions, revision], options.clock.now()).filter(isComplete).at(-1) ?? null;
@@ -188,4 +200,12 @@ async function writeData(store: Store, source: Source, revision: Revision, paren
   } finally {
     await sourceBackup.finish({ success });
   }
+}
+
+/** Whether `err` is, or was caused by, a block failing its hash. */
+function causedByDamage(err: unknown): boolean {
+  for (let cause = err, depth = 0; cause instanceof Error && depth < 8; cause = cause.cause, depth++) {
+    if (cause instanceof DamageError) return true;
+  }
+  return false;
 }

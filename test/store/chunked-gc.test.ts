@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backy } from '../helpers/cli.js';
@@ -70,17 +70,26 @@ describe('garbage collection among hostile files', () => {
     ok(['-b', path, 'verify']);
   });
 
-  it('a stripe directory deleted by hand: the others are collected, and the next backup makes it again', () => {
+  it('a stripe directory deleted by hand: the others are collected, and the next backup makes it again, with the chunks it held', () => {
     const path = job();
     const pool = join(path, 'chunks');
-    rmSync(join(pool, 'chunks', '00'), { recursive: true, force: true });
+    // A stripe that holds one of the revision's chunks: the revision is damaged, and the backup's source still has the block.
+    const stripe = readdirSync(join(pool, 'chunks')).find((name) => readdirSync(join(pool, 'chunks', name)).length > 0)!;
+    rmSync(join(pool, 'chunks', stripe), { recursive: true, force: true });
     orphanChunk(pool);
     const result = backy(['-b', path, 'gc'], { timeoutMs: 20_000 });
     assert.equal(result.stderr, '');
     assert.equal(result.status, 0);
     assert.match(result.stdout, /INFO 1 chunks deleted, /);
-    ok(['-b', path, 'backup', 'daily']);
-    assert.ok(statSync(join(pool, 'chunks', '00')).isDirectory());
+    const first = readdirSync(path).find((name) => /^[0-9A-Za-z]{22}\.rev$/.test(name))!.slice(0, -4);
+    const backup = ok(['-b', path, 'backup', 'daily']);
+    assert.match(backup.stdout, new RegExp(`WARN revision ${first} is now distrusted: it shares a chunk that was found damaged\n`));
+    assert.match(backup.stdout, /its chunk [0-9a-f]{64} is missing from the pool; making a full backup from the source instead\n/);
+    assert.ok(statSync(join(pool, 'chunks', stripe)).isDirectory());
+    assert.match(ok(['-b', path, 'status']).stdout, new RegExp(`${first} .* daily \\[distrusted\\]`));
+    ok(['-b', path, 'restore', '-r', 'last', join(root, 'restored.img')]);
+    assert.deepEqual(readFileSync(join(root, 'restored.img')), readFileSync(`${path}.img`));
+    ok(['-b', path, 'verify', '-r', 'last']);
   });
 
   it('a writers directory deleted by hand stops the collection with one line, until the next backup makes it again', () => {
