@@ -125,7 +125,7 @@ describe('a chunk pool shared by the jobs of a base directory', () => {
     ['a FIFO', 'backup'],
     ['a link to a file outside', 'verify'],
   ] as const) {
-    it(`a chunk's name held by ${kind} is damage found by ${found}: no hang, and the next backup heals`, () => {
+    it(`a chunk's name held by ${kind} is damage found by ${found}: no hang, and ${found === 'backup' ? 'that' : 'the next'} backup heals`, () => {
       const [job] = setup(1);
       const image = randomBytes(2 * MiB);
       writeFileSync(join(sources, 'vm0.img'), image);
@@ -143,15 +143,25 @@ describe('a chunk pool shared by the jobs of a base directory', () => {
       else if (kind === 'a FIFO') execFileSync('mkfifo', [path]);
       else symlinkSync(outside, path);
 
-      const failed = backy(['-b', job!, found, ...(found === 'backup' ? ['daily'] : [])], { timeoutMs: 30_000 });
-      assert.equal(failed.status, 1, `exit 1, not a hang (${failed.signal ?? 'exited'})`);
-      const line = found === 'verify' ? failed.stdout : failed.stderr;
-      assert.match(line, new RegExp(`block at offset ${3 * BLOCK} does not match its recorded hash`));
-      assert.ok(existsSync(join(pool(), 'damaged', name)), 'moved aside');
-      assert.ok(!existsSync(path) || readFileSync(path).length > 0, 'nothing but a chunk under its name');
-      assert.equal(revisionIds(job!).length, 1, 'a failed backup leaves no revision');
-
-      ok(['-b', job!, 'backup', 'daily']);
+      const [original] = revisionIds(job!);
+      const result = backy(['-b', job!, found, ...(found === 'backup' ? ['daily'] : [])], { timeoutMs: 30_000 });
+      assert.equal(result.signal, null, 'not a hang');
+      const damage = `block at offset ${3 * BLOCK} does not match its recorded hash`;
+      if (found === 'verify') {
+        assert.equal(result.status, 1);
+        assert.match(result.stdout, new RegExp(damage));
+        assert.ok(existsSync(join(pool(), 'damaged', name)), 'moved aside');
+        assert.ok(!existsSync(path) || readFileSync(path).length > 0, 'nothing but a chunk under its name');
+        assert.equal(revisionIds(job!).length, 1);
+        ok(['-b', job!, 'backup', 'daily']);
+      } else {
+        // The backup's own verification finds the block it kept from its parent damaged, and makes a full backup instead.
+        assert.equal(result.status, 0, result.stderr);
+        assert.match(result.stdout, new RegExp(`WARN backup of revision \\S+ failed: ${damage} \\(chunk ${name} is damaged\\); making a full backup from the source instead\n`));
+        assert.ok(existsSync(join(pool(), 'damaged', name)), 'moved aside');
+        assert.equal(readRevisionYaml(job!, original!).trust, 'distrusted');
+      }
+      assert.equal(revisionIds(job!).length, 2, 'one revision more: no failed one left');
       assert.ok(readFileSync(path).equals(image.subarray(3 * BLOCK, 4 * BLOCK)), 'the chunk is back, a regular file');
       const target = join(fs.path, 'restored.img');
       ok(['-b', job!, 'restore', target]);
