@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backy } from '../helpers/cli.js';
-import { configText, freePort, SchedulerFixture, waitFor } from '../scheduler/harness.js';
+import { configText, freePort, SchedulerFixture } from '../scheduler/harness.js';
 
 for (const [what, tags] of [
   ['no tags key', ''],
@@ -31,9 +31,9 @@ for (const [what, tags] of [
       assert.match(status.stdout, /1 .*\[unreadable \.rev\]/);
 
       const scheduler = fixture.start();
-      await waitFor('a backup of the job to finish', () => (fixture.backupsFinished('vm') >= 1 ? true : null));
+      await fixture.waitFor('a backup of the job to finish', () => (fixture.backupsFinished('vm') >= 1 ? true : null));
       // Retention runs after the backup, in the same turn of the job.
-      await waitFor('the job to be idle', async () => {
+      await fixture.waitFor('the job to be idle', async () => {
         const snapshot = await fixture.waitForStatus('a status', () => true);
         return snapshot.scheduler.running.length === 0 ? true : null;
       });

@@ -61,7 +61,7 @@ test('the dashboard in headless chromium: jobs with their SLA, a job with revisi
     const { base } = await httpConfig(fixture, jobs, schedules);
     const since = new Date();
     const scheduler = fixture.start();
-    await fixture.waitForStatus(
+    const ready = await fixture.waitForStatus(
       'two jobs backed up, one failed',
       (s) =>
         s.jobs.length === 3 &&
@@ -77,7 +77,12 @@ test('the dashboard in headless chromium: jobs with their SLA, a job with revisi
     assert.match(jobsPage, /<tr data-job="db-primary">.*<td class="sla sla-ok">OK<\/td>/s);
     assert.match(jobsPage, /<tr data-job="web-frontend">/);
     // Late in red: the colours are the stylesheet's, served by the scheduler.
-    assert.match(jobsPage, /<tr data-job="mail-archive">.*?<td class="sla sla-late">TOO OLD<\/td><td class="state state-failed">failed \(1 failed\)<\/td>/s);
+    // Once, unless db-primary's daily slot was a few minutes off: its catch-up then waited for it, and mail-archive retried meanwhile.
+    const failures = ready.jobs.find((j) => j.name === 'mail-archive')!.failures;
+    assert.match(
+      jobsPage,
+      new RegExp(`<tr data-job="mail-archive">.*?<td class="sla sla-late">TOO OLD</td><td class="state state-failed">failed \\(${failures} failed\\)</td>`, 's'),
+    );
     assert.match(jobsPage, /<span class="sla-late">1 overdue<\/span>, 1 failing/);
     assert.match(curl(`${base}/assets/dashboard.css`).body, /td\.sla-late \{ background: #fde4e7; \}[^]*td\.sla-ok \{ background: #e3f6e8; \}|td\.sla-ok \{ background: #e3f6e8; \}[^]*td\.sla-late \{ background: #fde4e7; \}/);
     const filtered = chromium(`${base}/?filter=WEB&token=${TOKENS.ops}`, { dom: true });
