@@ -2,7 +2,8 @@
  * A damaged chunk found by a read is moved out of the pool and noted, even
  * where the pool's damaged directory was deleted by hand: the revisions
  * naming it are distrusted, and the next backup heals it. A note no index
- * needs any more goes at the next garbage collection.
+ * needs any more goes at the next garbage collection. A read that found
+ * the chunk damaged before a backup healed it leaves the healed one alone.
  */
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { backy } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backy, BACKY_MAIN } from '../helpers/cli.js';
 import { revisionIds } from '../helpers/job-files.js';
 
 let root: string;
@@ -25,9 +28,10 @@ function ok(args: string[]) {
   return result;
 }
 
-it('a chunk found damaged is quarantined though the damaged directory was deleted, and the next backup heals it', () => {
-  const job = join(root, 'job');
-  const source = join(root, 'source.img');
+/** A job of its own pool backed up once from a random 1 MiB image, then the chunk of its first block overwritten. */
+function backedUpWithItsFirstChunkDamaged(jobName: string) {
+  const job = join(root, jobName);
+  const source = join(root, `${jobName}.img`);
   mkdirSync(job);
   const image = randomBytes(1024 * 1024);
   writeFileSync(source, image);
@@ -38,6 +42,11 @@ it('a chunk found damaged is quarantined though the damaged directory was delete
   const chunk = join(job, 'chunks', 'chunks', name.slice(0, 2), name);
   chmodSync(chunk, 0o640);
   writeFileSync(chunk, randomBytes(65536));
+  return { job, image, id: id!, name, chunk };
+}
+
+it('a chunk found damaged is quarantined though the damaged directory was deleted, and the next backup heals it', () => {
+  const { job, image, id, name, chunk } = backedUpWithItsFirstChunkDamaged('job');
   rmSync(join(job, 'chunks', 'damaged'), { recursive: true });
 
   const restore = backy(['-b', job, 'restore', join(root, 'restored.img')], { timeoutMs: 30_000 });
@@ -95,4 +104,39 @@ it('gc deletes the notes of damaged chunks that no index names any more, and kee
   assert.match(healing.stdout, new RegExp(`WARN revision ${damaged} is distrusted \\(damaged\\): this backup is a full one`));
   ok(['-b', kept!, 'restore', join(root, 'kept-restored.img')]);
   assert.ok(readFileSync(join(root, 'kept-restored.img')).equals(readFileSync(join(root, 'kept.img'))));
+});
+
+it('a read that found a chunk damaged moves it aside only while it is the damaged one: a chunk a backup healed meanwhile stays', async () => {
+  const { job, image, name, chunk } = backedUpWithItsFirstChunkDamaged('raced');
+
+  // A slow restore: it has read the damaged chunk, and its quarantine (which begins by making sure of the damaged
+  // directory) is held there, 10 s, while another restore quarantines the chunk and a backup heals it.
+  const damagedDir = join(job, 'chunks', 'damaged');
+  const trace = join(root, 'raced-strace.log');
+  const slow = spawn(
+    'strace',
+    ['-f', '-qq', '-o', trace, '-P', damagedDir, '-e', 'trace=mkdir,mkdirat', '-e', 'inject=mkdir,mkdirat:delay_exit=10000000',
+      process.execPath, BACKY_MAIN, '-b', job, 'restore', join(root, 'raced-slow.img')],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let slowErr = '';
+  slow.stderr.on('data', (d: Buffer) => (slowErr += d.toString()));
+  const slowExit = new Promise<number | null>((resolve) => slow.once('exit', resolve));
+  for (let waited = 0; !(existsSync(trace) && /mkdir/.test(readFileSync(trace, 'utf8'))); waited += 100) {
+    assert.ok(waited < 30_000, 'the slow restore reached its quarantine');
+    await sleep(100);
+  }
+  assert.equal(backy(['-b', job, 'restore', join(root, 'raced-fast.img')], { timeoutMs: 30_000 }).status, 1);
+  assert.ok(!existsSync(chunk), 'the damaged chunk is out of the pool');
+  const healing = ok(['-b', job, 'backup', 'daily']);
+  assert.match(healing.stdout, /this backup is a full one/);
+  assert.ok(existsSync(chunk), 'the backup wrote the chunk again');
+  assert.equal(slow.exitCode, null, 'the slow restore was still held when the backup had healed the chunk');
+
+  assert.equal(await slowExit, 1);
+  assert.match(slowErr, new RegExp(`chunk ${name} is damaged`));
+  assert.ok(existsSync(chunk), 'the healed chunk is still in the pool');
+  ok(['-b', job, 'verify']);
+  ok(['-b', job, 'restore', join(root, 'raced-healed.img')]);
+  assert.ok(readFileSync(join(root, 'raced-healed.img')).equals(image));
 });

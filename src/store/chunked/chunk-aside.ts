@@ -7,27 +7,47 @@ import { chunkPath, DAMAGED_DIR } from './pool-layout.js';
 /**
  * Moves what lies under chunk `name` of `pool` (a damaged chunk, or no
  * chunk at all: a directory, a FIFO, a link) into its damaged directory;
- * false where nothing lies there. Where the damaged directory holds that
- * name already in a form it cannot replace, it goes under a hidden name
- * beside it (the name already marks the chunk as damaged). Synchronous:
- * the chunk workers call it too.
+ * where it lies now, or 'nothing' where nothing lay there, 'moved' where
+ * another process moved it meanwhile. Where the damaged directory holds
+ * that name already in a form it cannot replace, it goes under a hidden
+ * name beside it (the name already marks the chunk as damaged).
  */
-export function moveChunkAside(pool: string, name: string): boolean {
+export function moveChunkAside(pool: string, name: string): string | 'nothing' | 'moved' {
+  const noted = join(pool, DAMAGED_DIR, name);
   try {
-    renameSync(chunkPath(pool, name), join(pool, DAMAGED_DIR, name));
-    return true;
+    renameSync(chunkPath(pool, name), noted);
+    return noted;
   } catch (err) {
     const code = errorCode(err);
-    if (code === 'ENOENT') return false;
+    if (code === 'ENOENT') return 'nothing';
     if (code !== 'EISDIR' && code !== 'ENOTDIR' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
   }
+  const hidden = hiddenName(pool, name);
   try {
-    renameSync(chunkPath(pool, name), hiddenName(pool, name));
+    renameSync(chunkPath(pool, name), hidden);
+    return hidden;
   } catch (err) {
-    // Moved by another process meanwhile.
+    if (errorCode(err) !== 'ENOENT') throw err;
+    return 'moved';
+  }
+}
+
+/**
+ * Gives chunk `name` back the file `moved` (a chunk that another backup
+ * wrote there meanwhile and that was moved aside with what lay there
+ * before), unless yet another took its place since.
+ */
+export function putChunkBack(moved: string, pool: string, name: string): void {
+  try {
+    linkSync(moved, chunkPath(pool, name));
+  } catch (err) {
+    if (errorCode(err) !== 'EEXIST') throw err;
+  }
+  try {
+    unlinkSync(moved);
+  } catch (err) {
     if (errorCode(err) !== 'ENOENT') throw err;
   }
-  return true;
 }
 
 /**
@@ -45,13 +65,7 @@ export function moveDirectoryAside(pool: string, name: string): void {
     if (errorCode(err) === 'ENOENT') return;
     throw err;
   }
-  if (!lstatSync(moved).isFile()) return;
-  try {
-    linkSync(moved, chunkPath(pool, name));
-  } catch (err) {
-    if (errorCode(err) !== 'EEXIST') throw err;
-  }
-  unlinkSync(moved);
+  if (lstatSync(moved).isFile()) putChunkBack(moved, pool, name);
 }
 
 function hiddenName(pool: string, name: string): string {

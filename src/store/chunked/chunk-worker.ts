@@ -5,7 +5,7 @@
  * runs beside the main thread, on shared memory the main thread hands over.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, fdatasyncSync, fstatSync, lstatSync, lutimesSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, fstatSync, lstatSync, lutimesSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import fsx from 'fs-native-extensions';
@@ -13,10 +13,9 @@ import zstd from 'zstd-napi/binding.js';
 import { isZeroBlock, ZERO_ENTRY } from '../../integrity/block-hash.js';
 import { syncFilesystem } from '../../io/native-io.js';
 import { moveDirectoryAside } from './chunk-aside.js';
+import { fileProvesItself, readAll, ZSTD_MAGIC } from './chunk-proof.js';
 import type { ChunkFailure, ChunkRequest, PutReply, ReadReply } from './chunk-protocol.js';
 import { chunkDirectory, chunkPath, LOCK_FILE, STRIPES, stripeDirectory, stripeOf, TEMPORARY_PREFIX, ZSTD_LEVEL } from './pool-layout.js';
-
-const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 
 const compressor = new zstd.CCtx();
 compressor.setParameter(zstd.CParameter.compressionLevel, ZSTD_LEVEL);
@@ -204,18 +203,7 @@ function provesItself(pool: string, name: string, chunkSize: number): boolean {
   const fd = openChunk(pool, name);
   if (typeof fd !== 'number') return false;
   try {
-    const info = fstatSync(fd);
-    if (!info.isFile() || info.size > zstd.compressBound(chunkSize)) return false;
-    const raw = Buffer.alloc(info.size);
-    if (readAll(fd, raw) < raw.length) return false;
-    let block = raw;
-    if (raw.subarray(0, 4).equals(ZSTD_MAGIC)) {
-      const out = Buffer.alloc(chunkSize);
-      block = out.subarray(0, decompressor.decompress(out, raw));
-    }
-    return createHash('sha256').update(block).digest('hex') === name;
-  } catch {
-    return false;
+    return fileProvesItself(fd, name, chunkSize);
   } finally {
     closeSync(fd);
   }
@@ -231,17 +219,6 @@ function openChunk(pool: string, name: string): number | 'missing' | 'damaged' {
     if (code === 'ELOOP' || code === 'ENXIO') return 'damaged';
     throw err;
   }
-}
-
-/** Reads `target.length` bytes from the start of the file, fewer only where it ends first; how many. */
-function readAll(fd: number, target: Buffer): number {
-  let got = 0;
-  while (got < target.length) {
-    const n = readSync(fd, target, got, target.length - got, got);
-    if (n === 0) break;
-    got += n;
-  }
-  return got;
 }
 
 function readChunkInto(pool: string, name: string, target: Buffer): 'ok' | 'missing' | 'damaged' {
