@@ -1,21 +1,27 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { gcSharedPool } from '../job/gc-job.js';
+import { GcInProgressError } from '../store/chunked/garbage-collection.js';
 import type { Logger } from '../util/logger.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** How often a collection that found another one (`backy gc` by hand) under way looks again. */
+export const IN_PROGRESS_RETRY_MS = 30_000;
 
 /**
  * The scheduler's garbage collection of the chunk pool its jobs share:
  * once a day, and after retention removed revisions. One at a time; a
  * request while one runs makes one more run after it. In this process:
  * the collection is I/O, and it never holds anything a backup waits for
- * longer than one stripe's deletions.
+ * longer than one stripe's deletions. One that finds another process
+ * collecting the pool (`backy gc` by hand) waits for it and then runs: the
+ * other may have listed the revisions before retention removed some.
  */
 export class PoolCollector {
   private running: Promise<void> | null = null;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly baseDir: () => string,
@@ -31,22 +37,18 @@ export class PoolCollector {
   /** Runs a collection soon, if the base directory has a pool. */
   request(): void {
     if (!existsSync(join(this.baseDir(), '.chunks', 'pool'))) return;
-    if (this.running) {
+    if (this.running || this.retry) {
       this.again = true;
       return;
     }
-    this.running = this.run().finally(() => {
-      this.running = null;
-      if (this.again) {
-        this.again = false;
-        this.request();
-      }
-    });
+    this.running = this.run().finally(() => this.settle());
   }
 
   /** Stops the daily runs and waits for one under way. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    clearTimeout(this.retry);
+    this.retry = undefined;
     this.again = false;
     await this.running;
   }
@@ -56,11 +58,31 @@ export class PoolCollector {
     while (this.running) await this.running;
   }
 
-  private async run(): Promise<void> {
+  private async run(waiting = false): Promise<void> {
     try {
       await gcSharedPool(this.baseDir(), this.logger);
     } catch (err) {
-      this.logger.error(`garbage collection of ${join(this.baseDir(), '.chunks')} failed: ${(err as Error).message}`);
+      if (!(err instanceof GcInProgressError)) {
+        this.logger.error(`garbage collection of ${join(this.baseDir(), '.chunks')} failed: ${(err as Error).message}`);
+        return;
+      }
+      if (!waiting) this.logger.info(`garbage collection of ${err.poolPath} waits for the one another process is running (looking again every ${IN_PROGRESS_RETRY_MS / 1000} s)`);
+      this.again = false;
+      this.retry = setTimeout(() => {
+        this.retry = undefined;
+        // Requests made meanwhile are served by this run.
+        this.again = false;
+        this.running = this.run(true).finally(() => this.settle());
+      }, IN_PROGRESS_RETRY_MS);
+      this.retry.unref();
+    }
+  }
+
+  private settle(): void {
+    this.running = null;
+    if (this.again) {
+      this.again = false;
+      this.request();
     }
   }
 }

@@ -30,6 +30,13 @@ export interface GcOutcome {
   indexesRead: number;
 }
 
+/** Another process collects the pool now. */
+export class GcInProgressError extends BackyError {
+  constructor(readonly poolPath: string) {
+    super(`a garbage collection of ${poolPath} is already in progress`);
+  }
+}
+
 /**
  * Deletes the chunks of `pool` that no index in `roots()` (the
  * directories of every job that may use the pool) names.
@@ -51,7 +58,7 @@ export interface GcOutcome {
  */
 export async function collectGarbage(pool: ChunkPool, roots: () => Promise<string[]>, logger: Logger): Promise<GcOutcome> {
   const lock = await FileLock.tryAcquire(join(pool.path, 'gc.lock'));
-  if (!lock) throw new BackyError(`a garbage collection of ${pool.path} is already in progress`);
+  if (!lock) throw new GcInProgressError(pool.path);
   try {
     pool.checkLayout(false);
     const started = Date.now();
