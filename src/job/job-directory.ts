@@ -15,7 +15,7 @@ import { FileLock } from '../util/lock.js';
 import { isDanglingLink, NotRegularFileError, readSmallFile, readSmallFileSync } from '../util/regular-file.js';
 import { JobLock } from './job-lock.js';
 import { isComplete, MisnamedRevisionError, parseRevision, RevisionFileError, writeRevisionFile, type Revision } from './revision.js';
-import { unlinkIfPresent } from '../util/unlink.js';
+import { unlinkIfPresent, unlinkIfStale } from '../util/unlink.js';
 
 /** Asked before each revision a removal takes, and told when it is gone. */
 export interface RemovalCheck {
@@ -321,6 +321,8 @@ export class JobDirectory {
     // Left by a command killed while it replaced a `last` link; the lock keeps new ones from appearing since the scan.
     for (const { name } of scan.listing.entries) {
       if (name.startsWith('.last') && name.endsWith('.tmp')) await unlinkIfPresent(join(this.path, name));
+      // Left by a command killed while it rewrote a `.rev` or the config; a verification (which takes no lock) may be writing one now, but not for an hour.
+      else if (isStaleCandidate(name)) await unlinkIfStale(join(this.path, name));
     }
     scan.revisions = scan.revisions.filter((r) => isComplete(r));
     return [...incomplete, ...orphans];
@@ -392,4 +394,11 @@ export function serializeJobConfig(config: Record<string, unknown>): string {
 
 export function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A name writeFileAtomic gives the temporary file of a `.rev` or of the config (see atomic-file.ts). */
+function isStaleCandidate(name: string): boolean {
+  const written = /^\.(.+)\.[0-9a-f]{8}\.tmp$/.exec(name)?.[1];
+  if (written === undefined) return false;
+  return written === 'config' || (written.endsWith('.rev') && isRevisionId(written.slice(0, -'.rev'.length)));
 }

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readlinkSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readlinkSync, rmSync, truncateSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backy, backyAsync } from '../helpers/cli.js';
@@ -151,4 +151,17 @@ test('a backup killed with SIGKILL mid-way shows as incomplete; the next backup 
   assert.equal(backy(['-b', job, 'restore', '-r', 'first', restoredFirst]).status, 0);
   assert.ok(sameBytes(restoredNewest, source), 'the new revision restores to the source');
   assert.ok(sameBytes(restoredFirst, firstCopy), 'the first revision restores as it was');
+});
+
+test("a `.rev` or config's temporary file that a killed command left goes at the next backup once an hour old; others' files stay", () => {
+  const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
+  const left = [`.${firstId}.rev.0a1b2c3d.tmp`, '.config.deadbeef.tmp'];
+  const kept = [`.${firstId}.rev.11111111.tmp`, '.notes.0a1b2c3d.tmp', `.${firstId}.rev.tmp`];
+  for (const name of [...left, ...kept]) writeFileSync(join(job, name), 'partial');
+  for (const name of [...left, ...kept.slice(1)]) utimesSync(join(job, name), old, old);
+  const next = backy(['-b', job, 'backup', 'daily']);
+  assert.equal(next.status, 0, next.stderr);
+  for (const name of left) assert.equal(existsSync(join(job, name)), false, `${name} is gone`);
+  for (const name of kept) assert.ok(existsSync(join(job, name)), `${name} stays (fresh, or not a name backy writes)`);
+  assertFirstRevisionIntact();
 });

@@ -70,6 +70,20 @@ describe('garbage collection among hostile files', () => {
     ok(['-b', path, 'verify']);
   });
 
+  it('a registration a backup killed while it made it left goes once an hour old; a fresh one and what is not one stay', () => {
+    const path = job();
+    const writers = join(path, 'chunks', 'writers');
+    const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    const stale = join(writers, `.${'ab'.repeat(12)}.tmp`);
+    const fresh = join(writers, `.${'cd'.repeat(12)}.tmp`);
+    const foreign = join(writers, '.notes.tmp');
+    for (const file of [stale, fresh, foreign]) writeFileSync(file, 'started: 0\n');
+    for (const file of [stale, foreign]) utimesSync(file, old, old);
+    ok(['-b', path, 'gc']);
+    assert.deepEqual(readdirSync(writers).sort(), [`.${'cd'.repeat(12)}.tmp`, '.notes.tmp']);
+    ok(['-b', path, 'verify']);
+  });
+
   it('a stripe directory deleted by hand: the others are collected, and the next backup makes it again, with the chunks it held', () => {
     const path = job();
     const pool = join(path, 'chunks');
