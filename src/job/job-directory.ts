@@ -322,7 +322,7 @@ export class JobDirectory {
     for (const { name } of scan.listing.entries) {
       if (name.startsWith('.last') && name.endsWith('.tmp')) await unlinkIfPresent(join(this.path, name));
       // Left by a command killed while it rewrote a `.rev` or the config; a verification (which takes no lock) may be writing one now, but not for an hour.
-      else if (isStaleCandidate(name)) await unlinkIfStale(join(this.path, name));
+      else if (isStaleCandidate(name)) await unlinkIfStale(join(this.path, name)).catch(() => false);
     }
     scan.revisions = scan.revisions.filter((r) => isComplete(r));
     return [...incomplete, ...orphans];

@@ -22,6 +22,7 @@ export class PoolCollector {
   private again = false;
   private timer: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
     private readonly baseDir: () => string,
@@ -36,7 +37,7 @@ export class PoolCollector {
 
   /** Runs a collection soon, if the base directory has a pool. */
   request(): void {
-    if (!existsSync(join(this.baseDir(), '.chunks', 'pool'))) return;
+    if (this.stopped || !existsSync(join(this.baseDir(), '.chunks', 'pool'))) return;
     if (this.running || this.retry) {
       this.again = true;
       return;
@@ -44,18 +45,14 @@ export class PoolCollector {
     this.running = this.run().finally(() => this.settle());
   }
 
-  /** Stops the daily runs and waits for one under way. */
+  /** Stops the daily runs and waits for one under way; none runs after. */
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     clearTimeout(this.retry);
     this.retry = undefined;
     this.again = false;
     await this.running;
-  }
-
-  /** Resolves when no collection runs (tests). */
-  async settled(): Promise<void> {
-    while (this.running) await this.running;
   }
 
   private async run(waiting = false): Promise<void> {
@@ -66,12 +63,14 @@ export class PoolCollector {
         this.logger.error(`garbage collection of ${join(this.baseDir(), '.chunks')} failed: ${(err as Error).message}`);
         return;
       }
+      if (this.stopped) return;
       if (!waiting) this.logger.info(`garbage collection of ${err.poolPath} waits for the one another process is running (looking again every ${IN_PROGRESS_RETRY_MS / 1000} s)`);
       this.again = false;
       this.retry = setTimeout(() => {
         this.retry = undefined;
-        // Requests made meanwhile are served by this run.
+        // Requests made meanwhile are served by this run; a reload may have left no pool to collect.
         this.again = false;
+        if (this.stopped || !existsSync(join(this.baseDir(), '.chunks', 'pool'))) return;
         this.running = this.run(true).finally(() => this.settle());
       }, IN_PROGRESS_RETRY_MS);
       this.retry.unref();

@@ -110,12 +110,12 @@ it('a read that found a chunk damaged moves it aside only while it is the damage
   const { job, image, name, chunk } = backedUpWithItsFirstChunkDamaged('raced');
 
   // A slow restore: it has read the damaged chunk, and its quarantine (which begins by making sure of the damaged
-  // directory) is held there, 10 s, while another restore quarantines the chunk and a backup heals it.
+  // directory) is held there, 20 s, while another restore quarantines the chunk and a backup heals it.
   const damagedDir = join(job, 'chunks', 'damaged');
   const trace = join(root, 'raced-strace.log');
   const slow = spawn(
     'strace',
-    ['-f', '-qq', '-o', trace, '-P', damagedDir, '-e', 'trace=mkdir,mkdirat', '-e', 'inject=mkdir,mkdirat:delay_exit=10000000',
+    ['-f', '-qq', '-o', trace, '-P', damagedDir, '-e', 'trace=mkdir,mkdirat', '-e', 'inject=mkdir,mkdirat:delay_exit=20000000',
       process.execPath, BACKY_MAIN, '-b', job, 'restore', join(root, 'raced-slow.img')],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -2,34 +2,39 @@ import { linkSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { errorCode } from '../../util/errors.js';
+import { pathProvesItself } from './chunk-proof.js';
 import { chunkPath, DAMAGED_DIR } from './pool-layout.js';
 
 /**
- * Moves what lies under chunk `name` of `pool` (a damaged chunk, or no
- * chunk at all: a directory, a FIFO, a link) into its damaged directory;
- * where it lies now, or 'nothing' where nothing lay there, 'moved' where
- * another process moved it meanwhile. Where the damaged directory holds
- * that name already in a form it cannot replace, it goes under a hidden
- * name beside it (the name already marks the chunk as damaged).
+ * Takes what lies under chunk `name` of `pool` (a damaged chunk, or no
+ * chunk at all: a directory, a FIFO, a link) out of the pool and notes it
+ * in the damaged directory: 'moved'. Not a sound chunk, which a backup may
+ * have written there since the read that failed (no lock guards the two):
+ * 'sound'. 'nothing' where nothing lay there.
  */
-export function moveChunkAside(pool: string, name: string): string | 'nothing' | 'moved' {
-  const noted = join(pool, DAMAGED_DIR, name);
+export function quarantineChunk(pool: string, name: string, chunkSize: number): 'moved' | 'sound' | 'nothing' {
+  const path = chunkPath(pool, name);
+  if (pathProvesItself(path, name, chunkSize)) return 'sound';
+  // First to a name of its own, which no other process writes: what is proven there is what goes back, or is noted.
+  const aside = hiddenName(pool, name);
   try {
-    renameSync(chunkPath(pool, name), noted);
-    return noted;
+    renameSync(path, aside);
   } catch (err) {
+    if (errorCode(err) === 'ENOENT') return 'nothing';
+    throw err;
+  }
+  if (pathProvesItself(aside, name, chunkSize)) {
+    putChunkBack(aside, pool, name);
+    return 'sound';
+  }
+  try {
+    renameSync(aside, join(pool, DAMAGED_DIR, name));
+  } catch (err) {
+    // The damaged directory holds the name in a form a file cannot replace: that already notes it, and the chunk stays under its own name there.
     const code = errorCode(err);
-    if (code === 'ENOENT') return 'nothing';
     if (code !== 'EISDIR' && code !== 'ENOTDIR' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
   }
-  const hidden = hiddenName(pool, name);
-  try {
-    renameSync(chunkPath(pool, name), hidden);
-    return hidden;
-  } catch (err) {
-    if (errorCode(err) !== 'ENOENT') throw err;
-    return 'moved';
-  }
+  return 'moved';
 }
 
 /**
@@ -37,7 +42,7 @@ export function moveChunkAside(pool: string, name: string): string | 'nothing' |
  * wrote there meanwhile and that was moved aside with what lay there
  * before), unless yet another took its place since.
  */
-export function putChunkBack(moved: string, pool: string, name: string): void {
+function putChunkBack(moved: string, pool: string, name: string): void {
   try {
     linkSync(moved, chunkPath(pool, name));
   } catch (err) {

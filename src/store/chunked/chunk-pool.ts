@@ -4,14 +4,13 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import fsx from 'fs-native-extensions';
 import { CORE_SCHEMA, dump, load } from 'js-yaml';
-import { writeFileAtomic } from '../../util/atomic-file.js';
+import { createFileAtomic } from '../../util/atomic-file.js';
 import { NotRegularFileError, readSmallFile } from '../../util/regular-file.js';
 import { BackyError, errorCode } from '../../util/errors.js';
 import { HASH_BLOCK_SIZE, isRecordedBlockSize } from '../../integrity/block-hash.js';
 import { chunkPath, CHUNKS_DIR, DAMAGED_DIR, isChunkName, LOCK_FILE, POOL_FILE, STRIPES, stripeDirectory, WRITERS_DIR } from './pool-layout.js';
-import { moveChunkAside, putChunkBack } from './chunk-aside.js';
+import { quarantineChunk } from './chunk-aside.js';
 import { unlinkIfStale } from '../../util/unlink.js';
-import { pathProvesItself } from './chunk-proof.js';
 
 /**
  * 64 KiB, the block size in which backups compare and hash (chosen by
@@ -173,7 +172,7 @@ export class ChunkPool {
     let oldest: number | null = null;
     for (const name of await readdir(join(this.path, WRITERS_DIR))) {
       // A registration being made (see registerWriter), or one a backup killed at that moment left.
-      if (/^\.[0-9a-f]{24}\.tmp$/.test(name)) await unlinkIfStale(join(this.path, WRITERS_DIR, name));
+      if (/^\.[0-9a-f]{24}\.tmp$/.test(name)) await unlinkIfStale(join(this.path, WRITERS_DIR, name)).catch(() => false);
       if (name.startsWith('.')) continue;
       const path = join(this.path, WRITERS_DIR, name);
       let handle;
@@ -204,10 +203,8 @@ export class ChunkPool {
   /**
    * Moves a chunk whose bytes are not its name out of the pool (or notes
    * one that is missing), so that the next backup of every job that needs
-   * its block writes it again. No lock keeps a backup from healing the
-   * chunk between the read that failed and this move: what was moved is
-   * proven, and a sound chunk goes back (the revision that backup just made
-   * names it).
+   * its block writes it again; leaves a sound one that a backup wrote
+   * again since the read that failed (see quarantineChunk).
    */
   async quarantine(name: string): Promise<void> {
     if (!isChunkName(name)) return;
@@ -215,15 +212,13 @@ export class ChunkPool {
     await mkdir(join(this.path, DAMAGED_DIR)).catch((err: unknown) => {
       if (errorCode(err) !== 'EEXIST') throw err;
     });
-    const moved = moveChunkAside(this.path, name);
-    if (moved === 'moved') return;
-    if (moved !== 'nothing') {
-      if (pathProvesItself(moved, name, this.chunkSize)) putChunkBack(moved, this.path, name);
-      return;
-    }
-    // Missing: noted by an empty file, unless the name is noted already (in whatever form).
+    if (quarantineChunk(this.path, name, this.chunkSize) !== 'nothing') return;
+    // Missing: noted by an empty file, unless the name is noted already (in whatever form, which it never replaces).
     const marker = join(this.path, DAMAGED_DIR, name);
-    if (!lstatSync(marker, { throwIfNoEntry: false })) await writeFileAtomic(marker, '', 0o444);
+    if (lstatSync(marker, { throwIfNoEntry: false })) return;
+    await createFileAtomic(marker, '', 0o444).catch((err: unknown) => {
+      if (errorCode(err) !== 'EEXIST') throw err;
+    });
   }
 
   /** Names of the chunks found damaged or missing. */

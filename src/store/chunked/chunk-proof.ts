@@ -1,12 +1,21 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import zstd from 'zstd-napi/binding.js';
+import { createRequire } from 'node:module';
+import type Zstd from 'zstd-napi/binding.js';
 
 /** How a chunk file holding zstd's frame begins (any other holds its block as it is). */
 export const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 
-// One per thread that loads this module: the chunk workers and the main thread each have their own.
-const decompressor = new zstd.DCtx();
+// Loaded at the first proof: `status` loads this module (through the pool), and the native codec would add to its start-up.
+let codec: { zstd: typeof Zstd; decompressor: InstanceType<typeof Zstd.DCtx> } | undefined;
+function zstdCodec(): NonNullable<typeof codec> {
+  if (!codec) {
+    const zstd = createRequire(import.meta.url)('zstd-napi/binding.js') as typeof Zstd;
+    // One per thread that proves chunks: the chunk workers and the main thread each have their own.
+    codec = { zstd, decompressor: new zstd.DCtx() };
+  }
+  return codec;
+}
 
 /** Reads `target.length` bytes from the start of the file, fewer only where it ends first; how many. */
 export function readAll(fd: number, target: Buffer): number {
@@ -22,6 +31,7 @@ export function readAll(fd: number, target: Buffer): number {
 /** Whether the open file holds a block of at most `chunkSize` bytes whose SHA-256 is `name`: a sound chunk. */
 export function fileProvesItself(fd: number, name: string, chunkSize: number): boolean {
   try {
+    const { zstd, decompressor } = zstdCodec();
     const info = fstatSync(fd);
     if (!info.isFile() || info.size > zstd.compressBound(chunkSize)) return false;
     const raw = Buffer.alloc(info.size);
