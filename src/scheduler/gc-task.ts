@@ -6,7 +6,7 @@ import type { Logger } from '../util/logger.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** How often a collection that found another one (`backy gc` by hand) under way looks again. */
-export const IN_PROGRESS_RETRY_MS = 30_000;
+export const IN_PROGRESS_RETRY_MS = 10_000;
 
 /**
  * The scheduler's garbage collection of the chunk pool its jobs share:

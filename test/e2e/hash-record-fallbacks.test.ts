@@ -8,13 +8,13 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { backy, BACKY_MAIN } from '../helpers/cli.js';
-import { readRevisionYaml, revisionIds, sameBytes, waitUntil, writeAt } from '../helpers/job-files.js';
+import { backy } from '../helpers/cli.js';
+import { readRevisionYaml, revisionIds, sameBytes, writeAt } from '../helpers/job-files.js';
+import { resume, stoppedAt, untilStopped } from '../helpers/traced.js';
 import { mountLoopFilesystem, type LoopFilesystem } from '../helpers/loop-fs.js';
 import { after, before } from 'node:test';
 
@@ -62,106 +62,13 @@ function forgetHashes(j: Job, id: string): void {
   rmSync(join(j.job, `${id}.hashes`));
 }
 
-interface Traced {
-  strace: ChildProcess;
-  exited: Promise<{ code: number | null; stdout: string; stderr: string }>;
-  /** The backy process strace runs. */
-  pid(): number;
-  /** What strace has written so far of the syscalls and signals it saw. */
-  log(): string;
-}
-
-/** `backy ARGS` under strace, stopped (SIGSTOP) when it first enters one of `syscalls`. */
-function stoppedAt(syscalls: string, args: string[]): Traced {
-  const logPath = join(fs.path, `strace-${counter++}.log`);
-  const strace = spawn('strace', ['-f', '-qq', '-o', logPath, '-e', `trace=${syscalls}`, '-e', `inject=${syscalls}:signal=SIGSTOP:when=1`, process.execPath, BACKY_MAIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  strace.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  strace.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    strace.once('exit', (code) => resolve({ code, stdout, stderr })),
-  );
-  // Not just strace's first child: at its start strace forks short-lived children of its own (copies of itself, with its
-  // command line) to probe ptrace, stopped ones too; the one that runs backy is the one that has exec'd node.
-  const pid = () => {
-    for (const child of readFileSync(`/proc/${strace.pid}/task/${strace.pid}/children`, 'utf8').trim().split(/\s+/)) {
-      try {
-        const [program, main] = readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0');
-        if (program === process.execPath && main === BACKY_MAIN) return Number(child);
-      } catch {
-        // Gone meanwhile: one of strace's own.
-      }
-    }
-    return NaN;
-  };
-  const log = () => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
-  return { strace, exited, pid, log };
-}
-
-/**
- * Lets a stopped process run to its end. strace counts `when=1` per
- * thread, and Node's file system calls run on several pool threads: a
- * later call on another thread stops it again, so it is continued until
- * it has exited.
- */
-async function resume(traced: Traced, pid: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  // One that has ended meanwhile (ESRCH) needs nothing more: its result is awaited below.
-  const cont = () => {
-    try {
-      process.kill(pid, 'SIGCONT');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-    }
-  };
-  const again = setInterval(() => {
-    if (isStopped(pid)) cont();
-  }, 20);
-  cont();
-  try {
-    return await traced.exited;
-  } finally {
-    clearInterval(again);
-  }
-}
-
-function isStopped(pid: number): boolean {
-  try {
-    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0];
-    return state === 'T' || state === 't';
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Waits until the traced backy is held by the injected SIGSTOP. Its state
- * alone does not tell: a tracee shows `t` at every system call strace
- * stops it at on the way, so strace's own word that it stopped is awaited.
- */
-async function untilStopped(traced: Traced, what: string): Promise<number> {
-  let pid = NaN;
-  await waitUntil(() => {
-    if (!traced.log().includes('--- stopped by SIGSTOP ---')) return false;
-    try {
-      pid = traced.pid();
-      return isStopped(pid);
-    } catch {
-      return false;
-    }
-  }, what);
-  return pid;
-}
-
 describe('recorded hashes', () => {
   it('two verifications of a revision without recorded hashes, one overtaking the other: both succeed and the record proves itself', async () => {
     const j = job(1);
     const id = j.ids[0]!;
     forgetHashes(j, id);
     // The first has written its whole record and is about to make it read-only and move it into place.
-    const first = stoppedAt('chmod,fchmodat', ['-b', j.job, 'verify', '-r', id]);
+    const first = stoppedAt(fs.path, 'chmod,fchmodat', ['-b', j.job, 'verify', '-r', id]);
     const pid = await untilStopped(first, 'the first verification to stop before it moves its record into place');
     const second = backy(['-b', j.job, 'verify', '-r', id]);
     assert.equal(second.status, 0, second.stderr);
@@ -176,10 +83,10 @@ describe('recorded hashes', () => {
     const j = job(1);
     const id = j.ids[0]!;
     forgetHashes(j, id);
-    const first = stoppedAt('chmod,fchmodat', ['-b', j.job, 'verify', '-r', id]);
+    const first = stoppedAt(fs.path, 'chmod,fchmodat', ['-b', j.job, 'verify', '-r', id]);
     const firstPid = await untilStopped(first, 'the first verification to stop before it moves its record into place');
     // The second has just replaced the first's pending record with its own, still empty one.
-    const second = stoppedAt('ftruncate', ['-b', j.job, 'verify', '-r', id]);
+    const second = stoppedAt(fs.path, 'ftruncate', ['-b', j.job, 'verify', '-r', id]);
     const secondPid = await untilStopped(second, 'the second verification to stop as it sizes its record');
     const done = await resume(first, firstPid);
     // The operator's Ctrl-C or the scheduler's stop, as the second one ran.

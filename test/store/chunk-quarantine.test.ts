@@ -11,9 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { backy, BACKY_MAIN } from '../helpers/cli.js';
+import { backy } from '../helpers/cli.js';
+import { resume, stoppedAt, untilStopped } from '../helpers/traced.js';
 import { revisionIds } from '../helpers/job-files.js';
 
 let root: string;
@@ -109,32 +108,19 @@ it('gc deletes the notes of damaged chunks that no index names any more, and kee
 it('a read that found a chunk damaged moves it aside only while it is the damaged one: a chunk a backup healed meanwhile stays', async () => {
   const { job, image, name, chunk } = backedUpWithItsFirstChunkDamaged('raced');
 
-  // A slow restore: it has read the damaged chunk, and its quarantine (which begins by making sure of the damaged
-  // directory) is held there, 20 s, while another restore quarantines the chunk and a backup heals it.
-  const damagedDir = join(job, 'chunks', 'damaged');
-  const trace = join(root, 'raced-strace.log');
-  const slow = spawn(
-    'strace',
-    ['-f', '-qq', '-o', trace, '-P', damagedDir, '-e', 'trace=mkdir,mkdirat', '-e', 'inject=mkdir,mkdirat:delay_exit=20000000',
-      process.execPath, BACKY_MAIN, '-b', job, 'restore', join(root, 'raced-slow.img')],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let slowErr = '';
-  slow.stderr.on('data', (d: Buffer) => (slowErr += d.toString()));
-  const slowExit = new Promise<number | null>((resolve) => slow.once('exit', resolve));
-  for (let waited = 0; !(existsSync(trace) && /mkdir/.test(readFileSync(trace, 'utf8'))); waited += 100) {
-    assert.ok(waited < 30_000, 'the slow restore reached its quarantine');
-    await sleep(100);
-  }
+  // A restore held (SIGSTOP) where it has read the damaged chunk and its quarantine begins (by making sure of the
+  // damaged directory), while another restore quarantines the chunk and a backup heals it.
+  const held = stoppedAt(root, 'mkdir,mkdirat', ['-b', job, 'restore', join(root, 'raced-slow.img')], { path: join(job, 'chunks', 'damaged') });
+  const pid = await untilStopped(held, 'the held restore to reach its quarantine');
   assert.equal(backy(['-b', job, 'restore', join(root, 'raced-fast.img')], { timeoutMs: 30_000 }).status, 1);
   assert.ok(!existsSync(chunk), 'the damaged chunk is out of the pool');
   const healing = ok(['-b', job, 'backup', 'daily']);
   assert.match(healing.stdout, /this backup is a full one/);
   assert.ok(existsSync(chunk), 'the backup wrote the chunk again');
-  assert.equal(slow.exitCode, null, 'the slow restore was still held when the backup had healed the chunk');
 
-  assert.equal(await slowExit, 1);
-  assert.match(slowErr, new RegExp(`chunk ${name} is damaged`));
+  const slow = await resume(held, pid);
+  assert.equal(slow.code, 1);
+  assert.match(slow.stderr, new RegExp(`chunk ${name} is damaged`));
   assert.ok(existsSync(chunk), 'the healed chunk is still in the pool');
   ok(['-b', job, 'verify']);
   ok(['-b', job, 'restore', join(root, 'raced-healed.img')]);
