@@ -11,13 +11,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { backy, BACKY_MAIN } from '../helpers/cli.js';
-import { readRevisionYaml, revisionIds, sameBytes, waitUntil, writeAt } from '../helpers/job-files.js';
+import { backy } from '../helpers/cli.js';
+import { readRevisionYaml, revisionIds, sameBytes, writeAt } from '../helpers/job-files.js';
+import { resume, stoppedAt, untilStopped, type Traced, type TracedExit } from '../helpers/traced.js';
 
 const MiB = 1024 * 1024;
 /** Every 4 MiB chunk holds data: verification reads each from disk and so yields to the event loop between them. */
@@ -25,105 +25,10 @@ const SIZE = 16 * MiB;
 /** The chunked store's default chunk size: a chunk's name is the SHA-256 of these bytes. */
 const CHUNK_SIZE = 64 * 1024;
 
-interface Traced {
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
-  pid(): number;
-  log(): string;
-  /** Ends strace and the backup if they still run. */
-  kill(): void;
-}
-
-/** `backy ARGS` under strace, held (SIGSTOP) when a thread first makes one of `syscalls`, on `paths` if any. */
-function stoppedAt(logPath: string, syscalls: string, paths: string[], args: string[]): Traced {
-  const strace: ChildProcess = spawn(
-    'strace',
-    ['-f', '-qq', '-o', logPath, ...paths.flatMap((p) => ['-P', p]), '-e', `trace=${syscalls}`, '-e', `inject=${syscalls}:signal=SIGSTOP:when=1`, process.execPath, BACKY_MAIN, ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stdout = '';
-  let stderr = '';
-  strace.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  strace.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  // strace exits as its tracee did: with its status, or by raising the signal that killed it.
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
-    // Less strace's own notes (a -P path that is a symbolic link is traced as what it resolves to, too, and it says so).
-    strace.once('close', (code, signal) => resolve({ code, signal, stdout, stderr: stderr.replace(/^strace: .*\n/gm, '') })),
-  );
-  // strace forks short-lived probes of its own first: the tracee is the child that has exec'd node.
-  const pid = () => {
-    for (const child of readFileSync(`/proc/${strace.pid}/task/${strace.pid}/children`, 'utf8').trim().split(/\s+/)) {
-      try {
-        const [program, main] = readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0');
-        if (program === process.execPath && main === BACKY_MAIN) return Number(child);
-      } catch {
-        // Gone meanwhile: one of strace's own.
-      }
-    }
-    return NaN;
-  };
-  const log = () => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
-  const kill = () => {
-    if (strace.exitCode !== null || strace.signalCode !== null) return;
-    const tracee = pid();
-    if (!Number.isNaN(tracee)) process.kill(tracee, 'SIGKILL');
-    strace.kill('SIGKILL');
-  };
-  return { exited, pid, log, kill };
-}
-
-function isStopped(pid: number): boolean {
-  try {
-    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0];
-    return state === 'T' || state === 't';
-  } catch {
-    return false;
-  }
-}
-
-/** Waits until strace says the injected SIGSTOP holds the backup (a tracee shows `t` at every traced call too). */
-async function untilStopped(traced: Traced, what: string): Promise<number> {
-  let pid = NaN;
-  await waitUntil(
-    () => {
-      if (!traced.log().includes('--- stopped by SIGSTOP ---')) return false;
-      try {
-        pid = traced.pid();
-        return isStopped(pid);
-      } catch {
-        return false;
-      }
-    },
-    what,
-    20_000,
-  );
-  return pid;
-}
-
-/**
- * Sends `signal` to the held backup and lets it run to its end. strace
- * counts `when=1` per thread: the same call on another thread holds it
- * again, so it is continued until it has exited.
- */
-async function signalAndResume(traced: Traced, pid: number, signal: NodeJS.Signals) {
+/** Sends `signal` to the held backup and lets it run to its end. */
+async function signalAndResume(traced: Traced, pid: number, signal: NodeJS.Signals): Promise<TracedExit> {
   process.kill(pid, signal);
-  const cont = () => {
-    try {
-      process.kill(pid, 'SIGCONT');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-    }
-  };
-  const again = setInterval(() => {
-    if (isStopped(pid)) cont();
-  }, 20);
-  cont();
-  // A backup that hangs after the signal is a failure, not a test that never ends.
-  const limit = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`backup still running 20 s after ${signal}`)), 20_000).unref());
-  try {
-    return await Promise.race([traced.exited, limit]);
-  } finally {
-    clearInterval(again);
-  }
+  return resume(traced, pid, 20_000);
 }
 
 function sha256(data: Buffer): string {
@@ -208,7 +113,7 @@ for (const store of ['cow', 'chunked'] as const) {
     async function interrupted(syscalls: string, paths: string[], signal: NodeJS.Signals, heldWhere: (id: string) => void) {
       changeSource();
       const known = revisionIds(job);
-      const traced = stoppedAt(join(dir, `strace-${counter++}.log`), syscalls, paths, ['-b', job, 'backup', 'daily']);
+      const traced = stoppedAt(dir, syscalls, ['-b', job, 'backup', 'daily'], { paths });
       try {
         const pid = await untilStopped(traced, `the backup to stop at ${syscalls} ${paths.join(' ')}`);
         const id = revisionIds(job).find((r) => !known.includes(r));
@@ -223,7 +128,7 @@ for (const store of ['cow', 'chunked'] as const) {
     }
 
     /** The backup gave up: one line, exit 1, nothing of the revision left, `last` unchanged. */
-    function assertGone(id: string, result: { code: number | null; signal: NodeJS.Signals | null; stderr: string }, signal: NodeJS.Signals): void {
+    function assertGone(id: string, result: TracedExit, signal: NodeJS.Signals): void {
       assert.equal(result.signal, null, `killed by ${result.signal}`);
       assert.equal(result.code, 1, result.stderr);
       assert.equal(result.stderr, `backy: interrupted by ${signal}\n`);
@@ -242,7 +147,7 @@ for (const store of ['cow', 'chunked'] as const) {
     }
 
     /** The backup was past stopping: it finished as if never told (exit 0), and the revision is as good as any. */
-    function assertCompleted(id: string, result: { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }): void {
+    function assertCompleted(id: string, result: TracedExit): void {
       assert.equal(result.signal, null, `killed by ${result.signal}`);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stderr, '');

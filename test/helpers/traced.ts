@@ -11,23 +11,34 @@ import { waitUntil } from './job-files.js';
 
 let counter = 0;
 
+/** How the traced backy ended: strace exits with its status, or by raising the signal that killed it. */
+export interface TracedExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  /** Less strace's own notes (a -P path that is a symbolic link is traced as what it resolves to, too, and it says so). */
+  stderr: string;
+}
+
 export interface Traced {
   strace: ChildProcess;
-  exited: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  exited: Promise<TracedExit>;
   /** The backy process strace runs. */
   pid(): number;
   /** What strace has written so far of the syscalls and signals it saw. */
   log(): string;
+  /** Ends strace and the backy if they still run (a failed check leaves none to finish later on its own). */
+  kill(): void;
 }
 
 /**
- * `backy ARGS` under strace, stopped (SIGSTOP) when it first enters one of
- * `syscalls` (with `path`, one on that path only); strace's log goes into
- * `logDirectory`.
+ * `backy ARGS` under strace, stopped (SIGSTOP) when a thread first enters
+ * one of `syscalls` (with `paths`, one on those paths only); strace's log
+ * goes into `logDirectory`.
  */
-export function stoppedAt(logDirectory: string, syscalls: string, args: string[], options: { path?: string } = {}): Traced {
+export function stoppedAt(logDirectory: string, syscalls: string, args: string[], options: { paths?: string[] } = {}): Traced {
   const logPath = join(logDirectory, `strace-${process.pid}-${counter++}.log`);
-  const filter = options.path === undefined ? [] : ['-P', options.path];
+  const filter = (options.paths ?? []).flatMap((path) => ['-P', path]);
   const strace = spawn('strace', ['-f', '-qq', '-o', logPath, ...filter, '-e', `trace=${syscalls}`, '-e', `inject=${syscalls}:signal=SIGSTOP:when=1`, process.execPath, BACKY_MAIN, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -35,8 +46,8 @@ export function stoppedAt(logDirectory: string, syscalls: string, args: string[]
   let stderr = '';
   strace.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   strace.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    strace.once('exit', (code) => resolve({ code, stdout, stderr })),
+  const exited = new Promise<TracedExit>((resolve) =>
+    strace.once('close', (code, signal) => resolve({ code, signal, stdout, stderr: stderr.replace(/^strace: .*\n/gm, '') })),
   );
   // Not just strace's first child: at its start strace forks short-lived children of its own (copies of itself, with its
   // command line) to probe ptrace, stopped ones too; the one that runs backy is the one that has exec'd node.
@@ -52,7 +63,13 @@ export function stoppedAt(logDirectory: string, syscalls: string, args: string[]
     return NaN;
   };
   const log = () => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
-  return { strace, exited, pid, log };
+  const kill = () => {
+    if (strace.exitCode !== null || strace.signalCode !== null) return;
+    const tracee = pid();
+    if (!Number.isNaN(tracee)) process.kill(tracee, 'SIGKILL');
+    strace.kill('SIGKILL');
+  };
+  return { strace, exited, pid, log, kill };
 }
 
 /**
@@ -61,7 +78,7 @@ export function stoppedAt(logDirectory: string, syscalls: string, args: string[]
  * later call on another thread stops it again, so it is continued until
  * it has exited.
  */
-export async function resume(traced: Traced, pid: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function resume(traced: Traced, pid: number, limitMs = 60_000): Promise<TracedExit> {
   // One that has ended meanwhile (ESRCH) needs nothing more: its result is awaited below.
   const cont = () => {
     try {
@@ -74,8 +91,10 @@ export async function resume(traced: Traced, pid: number): Promise<{ code: numbe
     if (isStopped(pid)) cont();
   }, 20);
   cont();
+  // One that hangs once let go is a failure, not a test that never ends.
+  const limit = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`backy still running ${limitMs / 1000} s after it was let go`)), limitMs).unref());
   try {
-    return await traced.exited;
+    return await Promise.race([traced.exited, limit]);
   } finally {
     clearInterval(again);
   }

@@ -29,7 +29,7 @@ test('retention has the scheduler collect the pool; a collection run by hand mea
     await fixture.waitFor('a collection after retention', () => collected() > 0);
 
     // By hand, held (SIGSTOP) once it has the pool's collection lock, at its look into the writers directory.
-    const manual = stoppedAt(fixture.dir, 'openat', ['-c', fixture.conf, 'gc'], { path: join(pool, 'writers') });
+    const manual = stoppedAt(fixture.dir, 'openat', ['-c', fixture.conf, 'gc'], { paths: [join(pool, 'writers')] });
     const pid = await untilStopped(manual, 'the collection by hand holding the lock');
     const waiting = /INFO garbage collection of (\S+) waits for the one another process is running \(looking again every 10 s\)/;
     await fixture.waitFor('the scheduler waiting for it', () => waiting.test(fixture.schedulerLog()));

@@ -110,7 +110,7 @@ it('a read that found a chunk damaged moves it aside only while it is the damage
 
   // A restore held (SIGSTOP) where it has read the damaged chunk and its quarantine begins (by making sure of the
   // damaged directory), while another restore quarantines the chunk and a backup heals it.
-  const held = stoppedAt(root, 'mkdir,mkdirat', ['-b', job, 'restore', join(root, 'raced-slow.img')], { path: join(job, 'chunks', 'damaged') });
+  const held = stoppedAt(root, 'mkdir,mkdirat', ['-b', job, 'restore', join(root, 'raced-slow.img')], { paths: [join(job, 'chunks', 'damaged')] });
   const pid = await untilStopped(held, 'the held restore to reach its quarantine');
   assert.equal(backy(['-b', job, 'restore', join(root, 'raced-fast.img')], { timeoutMs: 30_000 }).status, 1);
   assert.ok(!existsSync(chunk), 'the damaged chunk is out of the pool');
