@@ -11,6 +11,7 @@ import { abortOnSignals } from './signals.js';
  */
 export async function runLongOperation(
   context: ActionContext,
+  what: string,
   operation: (controls: { signal: AbortSignal; onProgress: ProgressListener }) => Promise<unknown>,
 ): Promise<number> {
   const progress = terminalProgress(context.stderr);
@@ -19,6 +20,9 @@ export async function runLongOperation(
   const signal = lifeline ? AbortSignal.any([interrupt.signal, lifeline.signal]) : interrupt.signal;
   try {
     await operation({ signal, onProgress: progress.listener });
+    // Past the last point it looks at the signal (a backup, once verified, always completes its revision): said, not silent.
+    const late = interrupt.received();
+    if (late) context.logger.warn(`${late} came too late to stop the ${what}: it finished`);
   } finally {
     progress.done();
     interrupt.dispose();

@@ -146,12 +146,13 @@ for (const store of ['cow', 'chunked'] as const) {
       assertEarlierIntact('newest');
     }
 
-    /** The backup was past stopping: it finished as if never told (exit 0), and the revision is as good as any. */
+    /** The backup was past stopping: it finished (exit 0, saying the signal came too late), and the revision is as good as any. */
     function assertCompleted(id: string, result: TracedExit): void {
       assert.equal(result.signal, null, `killed by ${result.signal}`);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stderr, '');
       assert.match(result.stdout, new RegExp(`INFO backup of revision ${id} complete: `));
+      assert.match(result.stdout, /WARN SIGTERM came too late to stop the backup: it finished\n/, 'the signal is not passed over in silence');
       const rev = readRevisionYaml(job, id);
       assert.equal(typeof rev.stats.duration, 'number', 'the .rev records the revision complete');
       assert.equal(rev.parent, newest());

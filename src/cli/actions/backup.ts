@@ -6,7 +6,7 @@ import { runLongOperation } from '../long-operation.js';
 
 export async function backup(context: ActionContext, tagArgument: string): Promise<number> {
   const tags = parseTags(tagArgument);
-  return runLongOperation(context, (controls) =>
+  return runLongOperation(context, 'backup', (controls) =>
     backupJob(context.jobPath, { tags, logger: context.logger, clock: systemClock, ...controls }),
   );
 }

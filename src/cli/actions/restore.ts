@@ -20,7 +20,7 @@ export async function restore(context: ActionContext, target: string | undefined
   if (flags.rbd === undefined) {
     if (flags.instant || flags.httpListen !== undefined) throw new BackyError('restore: --instant and --http-listen need --rbd POOL/IMAGE');
     if (target === undefined) throw new BackyError('restore: give a TARGET (a file, a block device or - for stdout) or --rbd POOL/IMAGE');
-    return runLongOperation(context, (controls) =>
+    return runLongOperation(context, 'restore', (controls) =>
       restoreJob(context.jobPath, { spec, target, force, stdout: context.stdout, logger: context.logger, clock: systemClock, ...controls }),
     );
   }
@@ -29,7 +29,7 @@ export async function restore(context: ActionContext, target: string | undefined
   if (flags.httpListen !== undefined && !flags.instant) throw new BackyError('restore: --http-listen is for --instant');
   const { pool, image } = rbdTarget(flags.rbd);
   const httpListen = parseListenAddress(flags.httpListen ?? '127.0.0.1:0', '--http-listen');
-  return runLongOperation(context, (controls) =>
+  return runLongOperation(context, 'restore', (controls) =>
     restoreToRbd(context.jobPath, { spec, pool, image, instant: Boolean(flags.instant), httpListen, logger: context.logger, clock: systemClock, ...controls }),
   );
 }

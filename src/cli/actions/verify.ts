@@ -7,7 +7,7 @@ import { runLongOperation } from '../long-operation.js';
 /** `backy verify`: one line per revision on stdout; exit 1 when any is damaged or could not be checked. */
 export async function verify(context: ActionContext, spec: string | undefined, all: boolean): Promise<number> {
   let outcomes: VerifyOutcome[] = [];
-  await runLongOperation(context, async (controls) => {
+  await runLongOperation(context, 'verification', async (controls) => {
     outcomes = await verifyJob(context.jobPath, { spec, all, logger: context.logger, clock: systemClock, ...controls });
   });
   for (const outcome of outcomes) context.stdout.write(`${describe(outcome)}\n`);
