@@ -14,7 +14,7 @@ import { readListing } from '../store/directory-listing.js';
 import { FileLock } from '../util/lock.js';
 import { isDanglingLink, NotRegularFileError, readSmallFile, readSmallFileSync } from '../util/regular-file.js';
 import { JobLock } from './job-lock.js';
-import { isComplete, MisnamedRevisionError, parseRevision, RevisionFileError, writeRevisionFile, type Revision } from './revision.js';
+import { isComplete, isInterrupted, MisnamedRevisionError, parseRevision, RevisionFileError, writeRevisionFile, type Revision } from './revision.js';
 import { unlinkIfPresent, unlinkIfStale } from '../util/unlink.js';
 
 /** Asked before each revision a removal takes, and told when it is gone. */
@@ -307,11 +307,17 @@ export class JobDirectory {
 
   /**
    * Removes what interrupted backups left: revisions whose own metadata
-   * says they never finished, and data with no `.rev` at all. Nothing whose
-   * `.rev` could not be read is touched. Caller holds the lock.
+   * says they never finished (as such a backup leaves it, see
+   * isInterrupted), and data with no `.rev` at all. Nothing whose `.rev`
+   * could not be read, or is damaged, is touched. Caller holds the lock.
    */
   async removeIncomplete(scan: JobScan, store: Store, logger: Logger): Promise<string[]> {
-    const incomplete = scan.revisions.filter((r) => !isComplete(r)).map((r) => r.uuid);
+    const incomplete = scan.revisions.filter(isInterrupted).map((r) => r.uuid);
+    for (const r of scan.revisions) {
+      if (!isComplete(r) && !isInterrupted(r)) {
+        logger.warn(`revision ${r.uuid} has no duration but records what only a finished backup does: its .rev is damaged, left alone: ${this.revisionPath(r.uuid)}`);
+      }
+    }
     const known = new Set([...scan.revisions.map((r) => r.uuid), ...[...scan.unreadable, ...scan.copies].map((r) => r.id)]);
     const names = new Set(scan.listing.entries.map((entry) => entry.name));
     const orphans = (await store.list(scan.listing)).filter((id) => !known.has(id) && leftByBackup(id, names));
@@ -324,7 +330,8 @@ export class JobDirectory {
       // Left by a command killed while it rewrote a `.rev` or the config; a verification (which takes no lock) may be writing one now, but not for an hour.
       else if (isStaleCandidate(name)) await unlinkIfStale(join(this.path, name)).catch(() => false);
     }
-    scan.revisions = scan.revisions.filter((r) => isComplete(r));
+    const removed = new Set(incomplete);
+    scan.revisions = scan.revisions.filter((r) => !removed.has(r.uuid));
     return [...incomplete, ...orphans];
   }
 

@@ -40,10 +40,25 @@ export interface Revision {
    * `.rev` is rewritten: backy 2.x's microseconds are more than a Date holds.
    */
   timestampAsWritten?: string;
+  /** Set where the `.rev` has no `stats` at all: backy (2.x too) always writes the key (`{}` when empty), so it was cut short. */
+  statsMissing?: true;
 }
 
 export function isComplete(revision: Revision): boolean {
   return typeof revision.stats.duration === 'number';
+}
+
+/**
+ * Whether an incomplete revision's metadata is what a backup killed before
+ * it finished leaves (`stats: {}`, backy 2.x's `{bytes_written: 0}`), and
+ * so its data backy's to remove. One that also records what only a
+ * finished backup writes (hashes, a verification, figures), or no `stats`
+ * at all, lost its `duration` some other way (a `.rev` cut short): damage,
+ * never a reason to delete the revision.
+ */
+export function isInterrupted(revision: Revision): boolean {
+  if (isComplete(revision) || revision.statsMissing || revision.hashes !== null || revision.verified !== null || revision.trust !== 'trusted') return false;
+  return Object.entries(revision.stats).every(([key, value]) => key === 'bytes_written' && value === 0);
 }
 
 export function revisionDuration(revision: Revision): number {
@@ -159,6 +174,7 @@ function revisionFromData(data: Record<string, unknown>): Revision {
     hashes: readHashes(data.hashes),
     verified: parseTimestamp(data.verified),
     ...(typeof data.timestamp === 'string' && finerThanMilliseconds(data.timestamp) ? { timestampAsWritten: data.timestamp.trim() } : {}),
+    ...(data.stats === null || data.stats === undefined ? { statsMissing: true as const } : {}),
   };
 }
 

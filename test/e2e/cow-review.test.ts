@@ -42,8 +42,7 @@ describe('cow store', () => {
     const [first] = revisionIds(job);
     // As a backup killed at once leaves its .rev (no duration yet), with an operator's directory where its image would be.
     const stranger = 'ABCDEFGHJKLMNPQRSTUVWX';
-    const rev = readFileSync(join(job, `${first}.rev`), 'utf8').replaceAll(first!, stranger).replace(/^ {2}duration:.*\n/m, '');
-    writeFileSync(join(job, `${stranger}.rev`), rev);
+    writeFileSync(join(job, `${stranger}.rev`), `uuid: ${stranger}\ntimestamp: 2026-01-01T00:00:00.000Z\nparent: ${first}\ntags:\n  - daily\nstats: {}\n`);
     mkdirSync(join(job, stranger));
     writeFileSync(join(job, stranger, 'notes.txt'), 'mine');
     const result = backy(['-b', job, 'backup', 'daily']);

@@ -107,7 +107,7 @@ export class ChunkPool {
   }
 
   /**
-   * Refuses a pool whose stripes are not directories of its own (a link
+   * Refuses a pool that is a link, or whose stripes are not directories of its own (a link
    * would have chunks written, or collected, wherever it points) or whose
    * lock file is no regular file; with `create` (a backup) makes again what
    * was deleted by hand (the chunks of a stripe deleted are missing: damage
@@ -115,6 +115,11 @@ export class ChunkPool {
    * read is proven against its name.
    */
   checkLayout(create: boolean): void {
+    // The pool's own directory too: `{job}/chunks` linked to the shared pool (or another job's) would have this job's
+    // collection delete every chunk only the other jobs name, and their collections delete this job's.
+    if (lstatSync(this.path, { throwIfNoEntry: false })?.isSymbolicLink()) {
+      throw new BackyError(`${this.path} is a link, not a chunk pool's own directory (it may be another job's pool): nothing is written or collected there`);
+    }
     const directories = [CHUNKS_DIR, WRITERS_DIR, DAMAGED_DIR].map((name) => join(this.path, name));
     for (let stripe = 0; stripe < STRIPES; stripe++) directories.push(stripeDirectory(this.path, stripe));
     for (const directory of directories) {
