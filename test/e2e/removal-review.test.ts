@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backy } from '../helpers/cli.js';
@@ -100,4 +100,15 @@ test('a job whose chunks directory is a link to the shared pool: its gc and back
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
+});
+
+test('chunked: a directory under an index\'s name is left alone and no backup fails for it', () => {
+  withNewJob('chunked', MiB, ({ job }) => {
+    backupOk(job);
+    const stranger = join(job, 'ABCDEFGHJKLMNPQRSTUVWX.index');
+    mkdirSync(stranger);
+    writeFileSync(join(stranger, 'notes.txt'), 'mine');
+    backupOk(job);
+    assert.equal(readFileSync(join(stranger, 'notes.txt'), 'utf8'), 'mine');
+  });
 });

@@ -167,7 +167,12 @@ export class ChunkedStore implements Store {
   }
 
   async remove(id: string): Promise<void> {
-    for (const path of [this.indexPath(id), ...(await this.pendingIndexes.take(id))]) await unlinkIfPresent(path);
+    for (const path of [this.indexPath(id), ...(await this.pendingIndexes.take(id))]) {
+      // A directory under an index's name is none of ours (list() never names one): left alone, not a failed backup.
+      await unlinkIfPresent(path).catch((err: unknown) => {
+        if (errorCode(err) !== 'EISDIR') throw err;
+      });
+    }
   }
 
   async present(listing?: DirectoryListing): Promise<Set<string>> {
@@ -182,7 +187,10 @@ export class ChunkedStore implements Store {
 
   async list(listing?: DirectoryListing): Promise<string[]> {
     const ids = new Set<string>();
-    for (const { name } of await entriesOf(this.directory, listing)) {
+    // Regular files only, as the cow store's: a directory or a link under an index's name is none of ours, and never removed.
+    for (const entry of await entriesOf(this.directory, listing)) {
+      if (!entry.isFile()) continue;
+      const name = entry.name;
       const candidate = name.endsWith(INDEX_SUFFIX) ? name.slice(0, -INDEX_SUFFIX.length) : this.pendingIndexes.owner(name);
       if (candidate && isRevisionId(candidate)) ids.add(candidate);
     }
