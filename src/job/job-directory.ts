@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 // js-yaml, as for `.rev` files: every job command reads the config, and
 // loading the `yaml` package alone took a fifth of a command's start.
 import { CORE_SCHEMA, dump, load } from 'js-yaml';
-import { createFileAtomic, writeFileAtomic } from '../util/atomic-file.js';
+import { atomicTemporaryOf, createFileAtomic, writeFileAtomic } from '../util/atomic-file.js';
 import { BackyError, describeIoError, errorCode } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { syncDirectory } from '../util/fsync.js';
@@ -312,11 +312,10 @@ export class JobDirectory {
    * could not be read, or is damaged, is touched. Caller holds the lock.
    */
   async removeIncomplete(scan: JobScan, store: Store, logger: Logger): Promise<string[]> {
-    const incomplete = scan.revisions.filter(isInterrupted).map((r) => r.uuid);
+    const incomplete: string[] = [];
     for (const r of scan.revisions) {
-      if (!isComplete(r) && !isInterrupted(r)) {
-        logger.warn(`revision ${r.uuid} has no duration but records what only a finished backup does: its .rev is damaged, left alone: ${this.revisionPath(r.uuid)}`);
-      }
+      if (isInterrupted(r)) incomplete.push(r.uuid);
+      else if (!isComplete(r)) logger.warn(`revision ${r.uuid} has no duration but records what only a finished backup does: its .rev is damaged, left alone: ${this.revisionPath(r.uuid)}`);
     }
     const known = new Set([...scan.revisions.map((r) => r.uuid), ...[...scan.unreadable, ...scan.copies].map((r) => r.id)]);
     const names = new Set(scan.listing.entries.map((entry) => entry.name));
@@ -328,7 +327,7 @@ export class JobDirectory {
     for (const { name } of scan.listing.entries) {
       if (name.startsWith('.last') && name.endsWith('.tmp')) await unlinkIfPresent(join(this.path, name));
       // Left by a command killed while it rewrote a `.rev` or the config; a verification (which takes no lock) may be writing one now, but not for an hour.
-      else if (isStaleCandidate(name)) await unlinkIfStale(join(this.path, name)).catch(() => false);
+      else if (isStaleCandidate(name)) await unlinkIfStale(join(this.path, name));
     }
     const removed = new Set(incomplete);
     scan.revisions = scan.revisions.filter((r) => !removed.has(r.uuid));
@@ -403,9 +402,9 @@ export function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A name writeFileAtomic gives the temporary file of a `.rev` or of the config (see atomic-file.ts). */
+/** Whether `name` is the temporary file of a `.rev` or of the config. */
 function isStaleCandidate(name: string): boolean {
-  const written = /^\.(.+)\.[0-9a-f]{8}\.tmp$/.exec(name)?.[1];
+  const written = atomicTemporaryOf(name);
   if (written === undefined) return false;
   return written === 'config' || (written.endsWith('.rev') && isRevisionId(written.slice(0, -'.rev'.length)));
 }

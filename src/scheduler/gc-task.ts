@@ -37,12 +37,11 @@ export class PoolCollector {
 
   /** Runs a collection soon, if the base directory has a pool. */
   request(): void {
-    if (this.stopped || !existsSync(join(this.baseDir(), '.chunks', 'pool'))) return;
     if (this.running || this.retry) {
       this.again = true;
       return;
     }
-    this.running = this.run().finally(() => this.settle());
+    this.start(false);
   }
 
   /** Stops the daily runs and waits for one under way; none runs after. */
@@ -55,7 +54,7 @@ export class PoolCollector {
     await this.running;
   }
 
-  private async run(waiting = false): Promise<void> {
+  private async run(waiting: boolean): Promise<void> {
     try {
       await gcSharedPool(this.baseDir(), this.logger);
     } catch (err) {
@@ -65,16 +64,20 @@ export class PoolCollector {
       }
       if (this.stopped) return;
       if (!waiting) this.logger.info(`garbage collection of ${err.poolPath} waits for the one another process is running (looking again every ${IN_PROGRESS_RETRY_MS / 1000} s)`);
-      this.again = false;
       this.retry = setTimeout(() => {
         this.retry = undefined;
-        // Requests made meanwhile are served by this run; a reload may have left no pool to collect.
+        // Requests made meanwhile are served by this run.
         this.again = false;
-        if (this.stopped || !existsSync(join(this.baseDir(), '.chunks', 'pool'))) return;
-        this.running = this.run(true).finally(() => this.settle());
+        this.start(true);
       }, IN_PROGRESS_RETRY_MS);
       this.retry.unref();
     }
+  }
+
+  /** A run, unless stopped or the base directory has no pool (a reload may have changed it). */
+  private start(waiting: boolean): void {
+    if (this.stopped || !existsSync(join(this.baseDir(), '.chunks', 'pool'))) return;
+    this.running = this.run(waiting).finally(() => this.settle());
   }
 
   private settle(): void {

@@ -48,6 +48,13 @@ async function keepOwner(tmp: string, path: string): Promise<void> {
   if (old?.isFile() && (old.uid !== 0 || old.gid !== 0)) await chown(tmp, old.uid, old.gid);
 }
 
+const TEMPORARY_NAME = /^\.(.+)\.[0-9a-f]{8}\.tmp$/;
+
+/** The name of the file whose temporary (as writeFileAtomic and createFileAtomic name it) `name` is, or undefined where it is none. */
+export function atomicTemporaryOf(name: string): string | undefined {
+  return TEMPORARY_NAME.exec(name)?.[1];
+}
+
 /** Writes and flushes a temporary file beside `path`, then hands it to `place`; it is removed if that fails. */
 async function publish(path: string, content: string | Uint8Array, mode: number, place: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);

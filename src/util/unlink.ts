@@ -16,10 +16,16 @@ export async function unlinkIfPresent(path: string): Promise<void> {
  */
 export const STALE_TEMPORARY_MS = 60 * 60 * 1000;
 
-/** Removes `path` where it is a file (or a link) last changed longer than STALE_TEMPORARY_MS ago; whether it did. */
+/**
+ * Removes `path` where it is a file (or a link) last changed longer than
+ * STALE_TEMPORARY_MS ago; whether it did. Tidying, never a failure of the
+ * command that tidies: one it cannot remove stays.
+ */
 export async function unlinkIfStale(path: string, now = Date.now()): Promise<boolean> {
   const info = await lstat(path).catch(() => null);
   if (!info || info.isDirectory() || info.mtimeMs > now - STALE_TEMPORARY_MS) return false;
-  await unlinkIfPresent(path);
-  return true;
+  return unlinkIfPresent(path).then(
+    () => true,
+    () => false,
+  );
 }

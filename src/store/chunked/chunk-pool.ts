@@ -177,7 +177,7 @@ export class ChunkPool {
     let oldest: number | null = null;
     for (const name of await readdir(join(this.path, WRITERS_DIR))) {
       // A registration being made (see registerWriter), or one a backup killed at that moment left.
-      if (/^\.[0-9a-f]{24}\.tmp$/.test(name)) await unlinkIfStale(join(this.path, WRITERS_DIR, name)).catch(() => false);
+      if (/^\.[0-9a-f]{24}\.tmp$/.test(name)) await unlinkIfStale(join(this.path, WRITERS_DIR, name));
       if (name.startsWith('.')) continue;
       const path = join(this.path, WRITERS_DIR, name);
       let handle;

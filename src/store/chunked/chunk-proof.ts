@@ -29,7 +29,7 @@ export function readAll(fd: number, target: Buffer): number {
 }
 
 /** Whether the open file holds a block of at most `chunkSize` bytes whose SHA-256 is `name`: a sound chunk. */
-export function fileProvesItself(fd: number, name: string, chunkSize: number): boolean {
+function fileProvesItself(fd: number, name: string, chunkSize: number): boolean {
   try {
     const { zstd, decompressor } = zstdCodec();
     const info = fstatSync(fd);

@@ -13,7 +13,7 @@ import zstd from 'zstd-napi/binding.js';
 import { isZeroBlock, ZERO_ENTRY } from '../../integrity/block-hash.js';
 import { syncFilesystem } from '../../io/native-io.js';
 import { moveDirectoryAside } from './chunk-aside.js';
-import { fileProvesItself, readAll, ZSTD_MAGIC } from './chunk-proof.js';
+import { pathProvesItself, readAll, ZSTD_MAGIC } from './chunk-proof.js';
 import type { ChunkFailure, ChunkRequest, PutReply, ReadReply } from './chunk-protocol.js';
 import { chunkDirectory, chunkPath, LOCK_FILE, STRIPES, stripeDirectory, stripeOf, TEMPORARY_PREFIX, ZSTD_LEVEL } from './pool-layout.js';
 
@@ -195,18 +195,7 @@ function syncPath(path: string): void {
  */
 function readChunk(pool: string, name: string, target: Buffer, chunkSize: number): 'ok' | ChunkFailure {
   const outcome = readChunkInto(pool, name, target);
-  return outcome === 'damaged' && provesItself(pool, name, chunkSize) ? 'other-length' : outcome;
-}
-
-/** Whether the chunk holds a block of at most `chunkSize` bytes whose SHA-256 is its name. */
-function provesItself(pool: string, name: string, chunkSize: number): boolean {
-  const fd = openChunk(pool, name);
-  if (typeof fd !== 'number') return false;
-  try {
-    return fileProvesItself(fd, name, chunkSize);
-  } finally {
-    closeSync(fd);
-  }
+  return outcome === 'damaged' && pathProvesItself(chunkPath(pool, name), name, chunkSize) ? 'other-length' : outcome;
 }
 
 /** The chunk opened for reading; 'missing' or 'damaged' where there is no file to read (neither a link nor a FIFO is followed or waited on: no chunk is either). */
