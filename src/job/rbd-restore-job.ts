@@ -9,7 +9,6 @@ import { pipeChunks, type Chunk } from '../io/chunk-pipeline.js';
 import { isZero } from '../io/zero.js';
 import { HASH_BLOCK_SIZE } from '../integrity/block-hash.js';
 import { DamageError, hashCheck } from '../integrity/hash-check.js';
-import { HttpRangeSource } from '../serve/http-range-source.js';
 import { exportRevision } from '../serve/revision-export.js';
 import { distrustRevision } from './damage.js';
 import { openRevision, selectRevision, type OpenedRevision } from './revision-data.js';
@@ -111,6 +110,8 @@ async function streamed(target: RbdTarget, data: OpenedRevision, revision: Revis
 async function instant(target: RbdTarget, data: OpenedRevision, revision: Revision, refusal: BackyError, options: RbdRestoreOptions): Promise<void> {
   const { logger } = options;
   let damage: number | null = null;
+  // The HTTP server (fastify) is loaded only for --instant: other restores start without it.
+  const { HttpRangeSource } = await import('../serve/http-range-source.js');
   const { image, pool } = await exportRevision(data, { id: revision.uuid, writable: false, logger, onDamage: (offset) => (damage ??= offset) });
   const source = new HttpRangeSource(image, pool, logger);
   let prepared = false;

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,8 +33,9 @@ function diskWithExt4(path: string, size: number, offset: number, files: Record<
   execFileSync('dd', [`of=${path}`, 'bs=512', 'count=1', 'conv=notrunc', 'status=none'], { input: mbr });
 }
 
-function statePaths(): string[] {
-  return existsSync(STATE_ROOT) ? readdirSync(STATE_ROOT) : [];
+/** Where backy keeps a mount's state: named after the mountpoint, so tests running beside this one never count. */
+function stateDirOf(mountpoint: string): string {
+  return join(STATE_ROOT, createHash('sha256').update(realpathSync(mountpoint)).digest('hex').slice(0, 16));
 }
 
 function loopDevicesOf(pattern: string): string {
@@ -62,13 +63,12 @@ describe('backy mount and backy umount', () => {
     diskWithExt4(join(dir, 'disk.img'), 24 * MiB, 0, { 'report.txt': Buffer.from('the file a customer deleted\n'), 'data.bin': secret });
     const job = join(dir, 'job-disk');
     const id = jobWithRevision(job, join(dir, 'disk.img'), 'cow');
-    const before = new Set(statePaths());
+    const stateDir = stateDirOf(mountpoint);
+    assert.equal(existsSync(stateDir), false);
     const mounted = backy(['-b', job, 'mount', '-r', id, mountpoint]);
     assert.equal(mounted.status, 0, mounted.stderr);
     assert.match(mounted.stdout, new RegExp(`revision ${id} mounted read-only on ${mountpoint} \\(ext4 on /dev/loop\\d+\\)`));
-    const state = statePaths().filter((name) => !before.has(name));
-    assert.equal(state.length, 1);
-    const servePid = (JSON.parse(readFileSync(join(STATE_ROOT, state[0]!, 'state.json'), 'utf8')) as { servePid: number }).servePid;
+    const servePid = (JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as { servePid: number }).servePid;
     try {
       assert.equal(readFileSync(join(mountpoint, 'report.txt'), 'utf8'), 'the file a customer deleted\n');
       assert.equal(createHash('sha256').update(readFileSync(join(mountpoint, 'data.bin'))).digest('hex'), createHash('sha256').update(secret).digest('hex'));
@@ -80,8 +80,8 @@ describe('backy mount and backy umount', () => {
     }
     assert.deepEqual(readdirSync(mountpoint), []);
     assert.equal(spawnSync('findmnt', ['--mountpoint', mountpoint]).status, 1, 'still mounted');
-    assert.deepEqual(statePaths().filter((name) => !before.has(name)), []);
-    assert.equal(loopDevicesOf(join(STATE_ROOT, state[0]!)), '');
+    assert.equal(existsSync(stateDir), false, 'the mount state is removed');
+    assert.equal(loopDevicesOf(stateDir), '');
     assert.equal(existsSync(`/proc/${servePid}`), false, 'backy serve still runs');
     assertOneLineError(backy(['umount', mountpoint]), /nothing was mounted on .* by backy mount/, 'umount twice');
   });

@@ -1,7 +1,5 @@
-import { restoreToRbd } from '../../job/rbd-restore-job.js';
 import { restoreJob } from '../../job/restore-job.js';
 import { parseListenAddress } from '../../serve/listen-address.js';
-import { parsePoolImage } from '../../sources/ceph-rbd/rbd-names.js';
 import { systemClock } from '../../util/clock.js';
 import { BackyError } from '../../util/errors.js';
 import type { ActionContext } from '../context.js';
@@ -27,14 +25,17 @@ export async function restore(context: ActionContext, target: string | undefined
   if (target !== undefined) throw new BackyError('restore: give a TARGET or --rbd POOL/IMAGE, not both');
   if (force) throw new BackyError('restore: --force cannot be combined with --rbd: a new image never gets damaged blocks');
   if (flags.httpListen !== undefined && !flags.instant) throw new BackyError('restore: --http-listen is for --instant');
-  const { pool, image } = rbdTarget(flags.rbd);
+  const { pool, image } = await rbdTarget(flags.rbd);
   const httpListen = parseListenAddress(flags.httpListen ?? '127.0.0.1:0', '--http-listen');
+  // Loaded here, not above: a restore to a file starts without Ceph's modules.
+  const { restoreToRbd } = await import('../../job/rbd-restore-job.js');
   return runLongOperation(context, 'restore', (controls) =>
     restoreToRbd(context.jobPath, { spec, pool, image, instant: Boolean(flags.instant), httpListen, logger: context.logger, clock: systemClock, ...controls }),
   );
 }
 
-function rbdTarget(text: string): { pool: string; image: string } {
+async function rbdTarget(text: string): Promise<{ pool: string; image: string }> {
+  const { parsePoolImage } = await import('../../sources/ceph-rbd/rbd-names.js');
   try {
     return parsePoolImage(text, '');
   } catch {
