@@ -7,11 +7,20 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
-import { mkdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BACKY_MAIN, backy } from './cli.js';
 
 export const MiB = 1024 * 1024;
+
+/**
+ * Where `backy mount` keeps the state of a mount on `mountpoint`: named
+ * after the mountpoint, so a test looks at its own mount only, whatever
+ * runs beside it.
+ */
+export function mountStateDir(mountpoint: string): string {
+  return join('/run/backy/mounts', createHash('sha256').update(realpathSync(mountpoint)).digest('hex').slice(0, 16));
+}
 
 export interface ServeProcess {
   uri: string;

@@ -5,15 +5,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backy, backyAsync } from '../helpers/cli.js';
-import { MiB, jobWithRevision } from '../helpers/serve-process.js';
-
-const STATE_ROOT = '/run/backy/mounts';
+import { MiB, jobWithRevision, mountStateDir } from '../helpers/serve-process.js';
 
 /** Pids of processes whose arguments include `word`. */
 function processesWith(word: string): number[] {
@@ -55,7 +52,7 @@ test('a mount killed while it attached its loop device: umount detaches that dev
   const id = jobWithRevision(job, join(dir, 'disk-loop.img'), 'cow');
   const mountpoint = join(dir, 'mnt-loop');
   mkdirSync(mountpoint);
-  const stateDir = join(STATE_ROOT, createHash('sha256').update(realpathSync(mountpoint)).digest('hex').slice(0, 16));
+  const stateDir = mountStateDir(mountpoint);
   const disk = join(stateDir, 'fuse', 'disk');
   // Stopped the moment the kernel has the device, before the mount writes it down (tried again where the poll was late).
   let caught = false;
@@ -93,7 +90,7 @@ test('a mount killed while its server starts: umount stops that server too', asy
   const id = jobWithRevision(job, join(dir, 'disk.img'), 'cow');
   const mountpoint = join(dir, 'mnt');
   mkdirSync(mountpoint);
-  const stateDir = join(STATE_ROOT, createHash('sha256').update(realpathSync(mountpoint)).digest('hex').slice(0, 16));
+  const stateDir = mountStateDir(mountpoint);
   const socket = join(stateDir, 'nbd.sock');
   const mount = backyAsync(['-b', job, 'mount', '-r', id, mountpoint], { stdio: 'ignore' });
   const exited = new Promise((resolve) => mount.on('exit', resolve));

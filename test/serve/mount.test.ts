@@ -6,15 +6,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backy } from '../helpers/cli.js';
 import { assertOneLineError } from '../helpers/job-files.js';
-import { MiB, jobWithRevision, randomBytesFrom } from '../helpers/serve-process.js';
-
-const STATE_ROOT = '/run/backy/mounts';
+import { MiB, jobWithRevision, mountStateDir, randomBytesFrom } from '../helpers/serve-process.js';
 
 /** An ext4 filesystem holding `files`, at `offset` of a new `size`-byte disk image; with an MBR partition table when offset > 0. */
 function diskWithExt4(path: string, size: number, offset: number, files: Record<string, Buffer>): void {
@@ -31,11 +29,6 @@ function diskWithExt4(path: string, size: number, offset: number, files: Record<
   mbr.writeUInt32LE((size - offset) / 512, 446 + 12);
   mbr.writeUInt16LE(0xaa55, 510);
   execFileSync('dd', [`of=${path}`, 'bs=512', 'count=1', 'conv=notrunc', 'status=none'], { input: mbr });
-}
-
-/** Where backy keeps a mount's state: named after the mountpoint, so tests running beside this one never count. */
-function stateDirOf(mountpoint: string): string {
-  return join(STATE_ROOT, createHash('sha256').update(realpathSync(mountpoint)).digest('hex').slice(0, 16));
 }
 
 function loopDevicesOf(pattern: string): string {
@@ -63,7 +56,7 @@ describe('backy mount and backy umount', () => {
     diskWithExt4(join(dir, 'disk.img'), 24 * MiB, 0, { 'report.txt': Buffer.from('the file a customer deleted\n'), 'data.bin': secret });
     const job = join(dir, 'job-disk');
     const id = jobWithRevision(job, join(dir, 'disk.img'), 'cow');
-    const stateDir = stateDirOf(mountpoint);
+    const stateDir = mountStateDir(mountpoint);
     assert.equal(existsSync(stateDir), false);
     const mounted = backy(['-b', job, 'mount', '-r', id, mountpoint]);
     assert.equal(mounted.status, 0, mounted.stderr);
