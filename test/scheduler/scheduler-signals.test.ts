@@ -85,7 +85,8 @@ test('SIGHUP: jobs are added and removed; an invalid file keeps the running conf
     );
     const reloaded = new Date();
     scheduler.child.kill('SIGHUP');
-    await fixture.waitFor('the refused reload in the log', () => fixture.schedulerLog().includes('keeping the running configuration'));
+    // The refusal and its problem are two log lines, written one after the other: wait for the second.
+    await fixture.waitFor('the refused reload and its problem in the log', () => fixture.schedulerLog().includes('is not a defined schedule'));
     const log = fixture.schedulerLog();
     assert.match(log, new RegExp(`ERROR reloading the configuration failed; keeping the running configuration: ${fixture.conf}: invalid configuration \\(1 problem\\):`));
     assert.match(log, new RegExp(`ERROR ${fixture.conf}: job "second": schedule: "hourly" is not a defined schedule \\(defined schedules: fast\\)`));
