@@ -14,6 +14,7 @@ import { TELNET_PROMPT } from '../../src/monitoring/telnet-shell.js';
 import { backy, BACKY_MAIN } from '../helpers/cli.js';
 import { readRevisionYaml, sameBytes, writeAt } from '../helpers/job-files.js';
 import { mountLoopFilesystem } from '../helpers/loop-fs.js';
+import { isStopped } from '../helpers/traced.js';
 import { parsePluginOutput } from '../monitoring/status-fixtures.js';
 import { converse, session } from '../monitoring/telnet-clients.js';
 import { configText, freePort, revisions, running, SchedulerFixture } from './harness.js';
@@ -95,6 +96,9 @@ test('a scheduler scrubbing every second finds a flipped byte: distrusted, CRITI
     const scrubbing = await fixture.waitForStatus('a scrub under way', (s) => s.scheduler.scrub.running.length === 1);
     const { pid, revision } = scrubbing.scheduler.scrub.running[0]!;
     assert.equal(revision, healed.uuid);
+    // The status file can name the scrub before its wrapper has stopped itself: a SIGCONT sent before
+    // that would be lost, and the wrapper stopped for good.
+    await fixture.waitFor(`scrub pid ${pid} to stop itself`, () => isStopped(pid!));
     killed.child.kill('SIGKILL');
     await killed.exited;
     process.kill(pid!, 'SIGCONT');
