@@ -12,9 +12,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { backy, backyAsync } from '../helpers/cli.js';
+import { backy } from '../helpers/cli.js';
 import { assertOneLineError, fingerprintJob, revisionIds } from '../helpers/job-files.js';
+import { resume, stoppedAt, untilStopped } from '../helpers/traced.js';
 
 /** A Python process holding flock(LOCK_EX) on `path` until killed; resolves once it holds it. */
 async function holdFlock(path: string): Promise<ChildProcess> {
@@ -57,11 +57,18 @@ test("a backup while backy 2.x holds the job's config lock says so and changes n
       assert.equal(backy(['-b', job, 'verify']).status, 0);
 
       // A backup started while the lock is held, the lock freed within the grace time: it goes ahead.
-      const waiting = backyAsync(['-b', job, 'backup', 'weekly']);
-      const exited = new Promise<number | null>((resolve) => waiting.once('exit', resolve));
-      await sleep(500);
-      await stop(holder);
-      assert.equal(await exited, 0);
+      // Held (SIGSTOP) once its first try at the config's lock has found it taken, so that it is known
+      // to have waited, however slowly it started.
+      const waiting = stoppedAt(dir, 'flock', ['-b', job, 'backup', 'weekly'], { paths: [join(job, 'config')] });
+      try {
+        const pid = await untilStopped(waiting, 'the backup to find the config locked');
+        assert.match(waiting.log(), /flock\(\d+, LOCK_EX\|LOCK_NB\) += -1 EAGAIN/, 'its first try found the lock taken');
+        await stop(holder);
+        const done = await resume(waiting, pid);
+        assert.equal(done.code, 0, done.stderr);
+      } finally {
+        waiting.kill();
+      }
     } finally {
       await stop(holder);
     }
