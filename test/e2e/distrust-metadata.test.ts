@@ -8,18 +8,27 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { backy } from '../helpers/cli.js';
-import { readRevisionYaml, revisionIds, writeAt } from '../helpers/job-files.js';
+import { readRevisionYaml, revisionIds, waitUntil, writeAt } from '../helpers/job-files.js';
 import { distrustDamaged } from '../../src/job/damage.js';
-import { JobDirectory } from '../../src/job/job-directory.js';
+import { JobDirectory, METADATA_LOCK_FILE } from '../../src/job/job-directory.js';
 import { readRevisionFile, writeRevisionFile } from '../../src/job/revision.js';
 import { silentLogger } from '../../src/util/logger.js';
 
 const BLOCK = 64 * 1024;
+
+/** Whether a process is blocked waiting for a lock on `path` (a `->` line of /proc/locks naming its device and inode). */
+function lockWaitedFor(path: string): boolean {
+  const { dev, ino } = statSync(path);
+  const hex = (n: number) => n.toString(16).padStart(2, '0');
+  const id = `${hex((dev >> 8) & 0xfff)}:${hex((dev & 0xff) | ((dev >> 12) & 0xfff00))}:${ino}`;
+  return readFileSync('/proc/locks', 'utf8')
+    .split('\n')
+    .some((line) => / -> /.test(line) && line.split(/\s+/).includes(id));
+}
 
 function ok(args: string[]): void {
   const result = backy(args);
@@ -64,7 +73,8 @@ describe('distrusting revisions that share a damaged chunk', () => {
     noted.verified = new Date('2026-01-02T03:04:05Z');
     await writeRevisionFile(directory.revisionPath(newer), noted);
     const distrusting = distrustDamaged(directory, scan, store, silentLogger);
-    await sleep(300);
+    // Until it is seen waiting for the lock, nothing written yet would prove nothing.
+    await waitUntil(() => lockWaitedFor(join(job, METADATA_LOCK_FILE)), 'the backup to wait for the metadata lock');
     assert.equal(readRevisionYaml(job, newer).trust ?? 'trusted', 'trusted', 'nothing written while verify holds the lock');
     await lock.release();
     await distrusting;
