@@ -63,8 +63,12 @@ test('1,500 idle connections against a scheduler with 1,024 descriptors; a catas
     // One more client is refused with the line; once a session ends, the next one is served.
     const turnedAway = await converse('telnet', ['127.0.0.1', String(port)], []);
     assert.match(turnedAway.stdout.toString('utf8'), /\ntoo many telnet sessions \(64 open\); try again later\n$/);
-    sessions()[0]!.socket.destroy();
-    await fixture.waitFor('the session to be given up', () => sessions().length === 63);
+    // Over for the shell once it has ended its side too (this socket then closes): a client that
+    // connects before the shell has seen the end (a busy machine) still finds 64 sessions open.
+    const ending = sessions()[0]!;
+    ending.socket.end();
+    await fixture.waitFor('the shell to end the session', () => ending.closed);
+    assert.equal(sessions().length, 63);
     const talk = await converse('telnet', ['127.0.0.1', String(port)], ['jobs (a+)+$\n', 'jobs ^beta\n', 'quit\n']);
     const [catastrophic, beta] = session(talk.stdout).split(TELNET_PROMPT).slice(1);
     assert.equal(
@@ -72,7 +76,8 @@ test('1,500 idle connections against a scheduler with 1,024 descriptors; a catas
       'jobs (a+)+$: the regular expression took more than 1 s to match the job names and was stopped; ' +
         'simplify it (nested repetition such as (a+)+ backtracks)\n',
     );
-    assert.match(beta!, /\| beta +\| OK +\|/);
+    // Its SLA is 1.5 s: whether a backup of it took longer is this machine's load, not the shell's doing.
+    assert.match(beta!, /\n\| beta +\| (OK|TOO OLD) +\| /);
     assert.doesNotMatch(beta!, new RegExp(LONG_NAME));
 
     for (const client of clients) client.socket.destroy();
