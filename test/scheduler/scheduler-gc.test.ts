@@ -33,8 +33,11 @@ test('retention has the scheduler collect the pool; a collection run by hand mea
     const pid = await untilStopped(manual, 'the collection by hand holding the lock');
     const waiting = /INFO garbage collection of (\S+) waits for the one another process is running \(looking again every 10 s\)/;
     await fixture.waitFor('the scheduler waiting for it', () => waiting.test(fixture.schedulerLog()));
-    // Retention asks again after each backup (every 2 s): one line all the same.
-    await sleep(12_000);
+    // Retention asks again after each backup (every 2 s), and the scheduler looks again after 10 s: one line all the same.
+    const heldSince = Date.now();
+    const backups = fixture.backupsFinished('vm');
+    await fixture.waitFor('two more backups, each asking for a collection, while the one by hand runs', () => fixture.backupsFinished('vm') >= backups + 2);
+    await sleep(Math.max(0, heldSince + 12_000 - Date.now()));
     assert.equal(fixture.schedulerLog().match(new RegExp(waiting.source, 'g'))?.length, 1, 'one line, however many retentions asked meanwhile');
     assert.equal(waiting.exec(fixture.schedulerLog())![1], pool);
     const before = collected();
