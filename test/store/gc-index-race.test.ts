@@ -7,7 +7,7 @@
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENTRY_LENGTH } from '../../src/integrity/block-hash.js';
@@ -24,6 +24,17 @@ before(() => {
   root = mkdtempSync(join(tmpdir(), 'backy-gc-race-'));
 });
 after(() => rmSync(root, { recursive: true, force: true }));
+
+/** Whether this process has the file open. */
+function openHere(path: string): boolean {
+  return readdirSync('/proc/self/fd').some((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === path;
+    } catch {
+      return false; // closed meanwhile
+    }
+  });
+}
 
 function index(path: string, names: Buffer[]): void {
   writeFileSync(path, Buffer.concat([recordHeader(BLOCK, names.length * BLOCK), ...names]));
@@ -52,18 +63,22 @@ it("keeps the chunks a new revision inherited when its index was read half-copie
 
   let listings = 0;
   let copied = false;
+  let watch: NodeJS.Timeout | undefined;
   const roots = async () => {
-    // The second listing starts the marking: the child's index is read at once, the large one for a few hundred milliseconds.
+    // The second listing starts the marking, one index after the other: once the large one is open, the
+    // child's has been read and the parent's is still to come, however fast this machine is today.
     if (++listings === 2) {
-      setTimeout(() => {
+      watch = setInterval(() => {
+        if (!openHere(large)) return;
+        clearInterval(watch);
         index(child, [name]);
         rmSync(parent);
         copied = true;
-      }, 30);
+      }, 1);
     }
     return [newJob, otherJob, parentJob];
   };
-  const outcome = await collectGarbage(pool, roots, silentLogger);
+  const outcome = await collectGarbage(pool, roots, silentLogger).finally(() => clearInterval(watch));
   assert.ok(copied);
   assert.ok(existsSync(chunk), `the inherited chunk was deleted (${JSON.stringify(outcome)})`);
   assert.equal(outcome.indexesRead, 3, 'the new index, the large one, then the new one again');
