@@ -72,6 +72,15 @@ test('a regex that backtracks without end is stopped after its budget with a mes
   }
 });
 
+test("a match's budget begins when its thread has loaded: a thread slower to start than the budget still answers", async () => {
+  const slowStart = new JobMatcher(200, new URL('../../../test/helpers/slow-start-matcher-worker.js', import.meta.url));
+  try {
+    assert.deepEqual(await slowStart.match('^web', ['web1', 'db1']), { ok: true, matches: [true, false] });
+  } finally {
+    await slowStart.close();
+  }
+});
+
 test('an invalid regex gets a message, not a table', async () => {
   const view = fixture();
   assert.deepEqual((await runCommand('jobs web(', { view, now: NOW, matcher })), { output: 'invalid regular expression "web(": unterminated group', close: false });

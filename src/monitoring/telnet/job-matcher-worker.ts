@@ -3,6 +3,7 @@
  * mid-match when an expression backtracks too long.
  */
 import { parentPort } from 'node:worker_threads';
+import { READY } from './job-matcher.js';
 
 export interface MatchRequest {
   source: string;
@@ -13,3 +14,4 @@ parentPort?.on('message', ({ source, names }: MatchRequest) => {
   const pattern = new RegExp(source);
   parentPort!.postMessage(names.map((name) => pattern.test(name)));
 });
+parentPort?.postMessage(READY);

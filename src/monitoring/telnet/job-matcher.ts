@@ -3,6 +3,10 @@ import type { MatchRequest } from './job-matcher-worker.js';
 
 /** How long one `jobs REGEX` may take to match every job name. */
 export const MATCH_BUDGET_MS = 1_000;
+/** What a worker sends once it has loaded: a match's budget counts matching, not a thread's start on a busy machine. */
+export const READY = 'ready';
+/** How long a fresh worker may take to load before the request it was started for is refused. */
+const START_BUDGET_MS = 15_000;
 
 export type MatchResult = { ok: true; matches: boolean[] } | { ok: false; reason: string };
 
@@ -20,11 +24,16 @@ interface Pending extends MatchRequest {
  */
 export class JobMatcher {
   private worker: Worker | null = null;
+  /** Until the worker has loaded, the budget of a match has not begun. */
+  private starting: NodeJS.Timeout | null = null;
   private readonly queue: Pending[] = [];
   private current: { request: Pending; timer: NodeJS.Timeout } | null = null;
   private closed = false;
 
-  constructor(private readonly budgetMs = MATCH_BUDGET_MS) {}
+  constructor(
+    private readonly budgetMs = MATCH_BUDGET_MS,
+    private readonly workerUrl = new URL('./job-matcher-worker.js', import.meta.url),
+  ) {}
 
   /** `source` is a compiled RegExp's source (so it is known to be valid). */
   match(source: string, names: string[]): Promise<MatchResult> {
@@ -43,10 +52,10 @@ export class JobMatcher {
   }
 
   private next(): void {
-    if (this.current || this.closed) return;
-    const request = this.queue.shift();
-    if (!request) return;
+    if (this.current || this.closed || this.queue.length === 0) return;
     const worker = this.ensureWorker();
+    if (this.starting) return;
+    const request = this.queue.shift()!;
     const timer = setTimeout(() => {
       const seconds = this.budgetMs / 1000;
       this.finish({
@@ -69,17 +78,23 @@ export class JobMatcher {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(new URL('./job-matcher-worker.js', import.meta.url));
+    const worker = new Worker(this.workerUrl);
     // An idle matcher must not keep the scheduler's process alive.
     worker.unref();
-    worker.on('message', (matches: boolean[]) => {
+    worker.on('message', (message: typeof READY | boolean[]) => {
       if (this.worker !== worker) return;
-      this.finish({ ok: true, matches });
+      if (message === READY) {
+        this.started();
+        this.next();
+        return;
+      }
+      this.finish({ ok: true, matches: message });
       this.next();
     });
     worker.on('error', (err) => {
       if (this.worker !== worker) return;
       this.worker = null;
+      this.refuseWhileStarting(`matching failed: ${err.message}`);
       this.finish({ ok: false, reason: `matching failed: ${err.message}` });
       this.next();
     });
@@ -87,10 +102,29 @@ export class JobMatcher {
       if (this.worker === worker) this.worker = null;
     });
     this.worker = worker;
+    this.starting = setTimeout(() => {
+      this.refuseWhileStarting(`matching failed: the matching thread did not start within ${START_BUDGET_MS / 1000} s`);
+      void this.stopWorker();
+      this.next();
+    }, START_BUDGET_MS);
+    this.starting.unref();
     return worker;
   }
 
+  private started(): void {
+    if (this.starting) clearTimeout(this.starting);
+    this.starting = null;
+  }
+
+  /** The request a worker was started for, when that worker never became ready. */
+  private refuseWhileStarting(reason: string): void {
+    if (!this.starting) return;
+    this.started();
+    this.queue.shift()?.resolve({ ok: false, reason });
+  }
+
   private async stopWorker(): Promise<void> {
+    this.started();
     const worker = this.worker;
     this.worker = null;
     await worker?.terminate();
