@@ -201,7 +201,7 @@ test('a status file of a few hundred bytes whose aliases expand a billion times:
   for (let i = 1; i <= 9; i++) levels.push(`l${i}: &l${i} [${Array.from({ length: 10 }, () => `*l${i - 1}`).join(', ')}]`);
   const status = `format: 1\nwritten: 2026-01-10T09:59:40.000Z\n${levels.join('\n')}\nscheduler: *l9\njobs: []\n`;
   const { conf, base } = setup({ name: 'alias-bomb', config: `global:\n  base-dir: ${join(dir, 'alias-bomb')}\njobs: {}\n`, status });
-  const started = Date.now();
+  // Expanding them would not end within the timeout: the answer itself shows they were refused unexpanded.
   const result = spawnSync('faketime', ['-f', '2026-01-10 10:00:00', process.execPath, BACKY_MAIN, '-c', conf, 'check'], {
     encoding: 'utf8',
     env: { ...process.env, TZ: 'UTC' },
@@ -210,7 +210,6 @@ test('a status file of a few hundred bytes whose aliases expand a billion times:
   });
   assert.equal(result.stdout, `UNKNOWN: status file ${base}/status is malformed: it uses YAML aliases (the scheduler writes none)\n`);
   assert.equal(result.status, 3);
-  assert.ok(Date.now() - started < 5000, 'answered at once');
 });
 
 test('a status file that is a directory or unreadable: UNKNOWN', () => {
@@ -302,11 +301,10 @@ test('a configuration that is a FIFO, a device or far too big: UNKNOWN at once, 
   // A FIFO used to be opened in this process: check said UNKNOWN after 8 s but never exited, its I/O thread stuck in open.
   const fifo = join(dir, 'fifo.conf');
   execFileSync('mkfifo', [fifo]);
-  const started = Date.now();
+  // Opened, the FIFO would block until the timeout: the line names what it is, found before any open.
   let result = spawnSync(process.execPath, [BACKY_MAIN, '-c', fifo, 'check'], { encoding: 'utf8', timeout: 20_000 });
   assert.equal(result.stdout, `UNKNOWN: configuration ${fifo} is a FIFO, not a regular file\n`);
   assert.equal(result.status, 3);
-  assert.ok(Date.now() - started < 5000, 'answered at once');
 
   result = spawnSync(process.execPath, [BACKY_MAIN, '-c', '/dev/zero', 'check'], { encoding: 'utf8', timeout: 20_000 });
   assert.equal(result.stdout, 'UNKNOWN: configuration /dev/zero is a character device, not a regular file\n');
