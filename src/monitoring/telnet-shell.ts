@@ -72,7 +72,8 @@ export async function startTelnetShell(view: SchedulerView, options: TelnetShell
       logger,
       wildcardWarning: 'without authentication: anyone who reaches the port can see every job and start backups',
     },
-    () => createServer(accept),
+    // Half-open: a client whose input ended (`printf 'jobs\nstatus\n' | nc -N`) still reads the answers.
+    () => createServer({ allowHalfOpen: true }, accept),
   ).catch(async (err: unknown) => {
     await matcher.close();
     throw err;

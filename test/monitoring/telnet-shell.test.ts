@@ -118,6 +118,21 @@ test('through nc: negotiation is refused, output lines end in CRLF, Ctrl-C disca
   );
 });
 
+test('commands piped in at once, the input then closed (nc -N): every one is answered before the session ends', async (t) => {
+  const { port, view } = await start(t, ['127.0.0.1']);
+  // -N: nc shuts its side of the connection down once its input ends, and still reads the answers.
+  const client = spawn('nc', ['-N', '127.0.0.1', String(port)], { stdio: ['pipe', 'pipe', 'ignore'] });
+  const stdout: Buffer[] = [];
+  client.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+  client.stdin.end('jobs\nstatus\nrun web01\nrun test02\n');
+  await finished(client, () => undefined);
+  assert.equal(
+    session(Buffer.concat(stdout)),
+    `${P}${FULL_TABLE}\n${P}${STATUS}\n${P}web01: backup queued with tags daily\n${P}test02: backup queued with tags daily\n${P}\n`,
+  );
+  assert.deepEqual(view.runs, ['web01', 'test02']);
+});
+
 test('a line over 4 KiB is refused with a message; the session goes on', async (t) => {
   const { port } = await start(t, ['127.0.0.1']);
   const result = await converse('nc', ['127.0.0.1', String(port)], [`jobs ${'x'.repeat(5000)}\n`, 'jobs ^test01$\n', 'quit\n']);

@@ -115,6 +115,11 @@ export function serveSession(socket: Socket, view: SchedulerView, options: Sessi
     socket.pause();
     schedule();
   });
+  // The client sent all it will: what it sent is answered first, then the session ends as on Ctrl-D.
+  socket.on('end', () => {
+    queue.push({ type: 'end' });
+    schedule();
+  });
   socket.on('drain', () => {
     waitingForDrain = false;
     schedule();
