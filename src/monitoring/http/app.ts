@@ -53,6 +53,14 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
     routerOptions: { maxParamLength: 256 },
     // Answered below, so that a request during the shutdown gets an error with its code like any other.
     return503OnClosing: false,
+    // A path the router cannot take (a bad %-escape, a job name over maxParamLength) is answered before any hook:
+    // without this, in fastify's own shape ({"code": "FST_ERR_BAD_URL", ...}, a 414) and without the headers below.
+    frameworkErrors: (err, _request, reply) => {
+      reply.headers(SECURITY_HEADERS);
+      // Not fastify's message: it repeats the whole address, query string (a dashboard token) and all.
+      const why = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a part of the path is too long' : 'the path is not a valid URL (a bad %-escape)';
+      return sendError(reply, 'BAD_REQUEST', why);
+    },
     serverFactory: (h) => {
       handler = h as Handler;
       return limited(createServer(h));
