@@ -288,6 +288,19 @@ echo "exit $?"`;
     assert.match(refused.stderr, /--listen "localhost:10809": expected ADDRESS:PORT/);
   });
 
+  test('--socket: a path with characters a URI reserves (& # ? + % and a space) is escaped in the URI, which clients can use', async () => {
+    for (const name of ['a&b.sock', 'c#d.sock', 'e?f=g.sock', 'h+i%j k.sock']) {
+      const socket = join(dir, name);
+      const server = await startServe(job, ['--socket', socket]);
+      try {
+        assert.equal(runTool('nbdinfo', ['--size', server.uri]).stdout.trim(), String(IMAGE_SIZE), `${name}: ${server.uri}`);
+        assert.equal(runTool('qemu-img', ['info', '--output=json', server.uri]).status, 0, `${name}: ${server.uri}`);
+      } finally {
+        assert.equal(await server.stop(), 0);
+      }
+    }
+  });
+
   test('an incomplete revision is refused before anything listens', () => {
     const incomplete = 'Z'.repeat(22);
     const rev = readFileSync(join(job, `${id}.rev`), 'utf8').replace(id, incomplete).replace(/\n\s*duration:[^\n]*/, '');

@@ -73,7 +73,8 @@ export class NbdServer {
   }
 
   private uri(address: ListenAddress): string {
-    if ('path' in address) return `nbd+unix:///?socket=${encodeURI(address.path)}`;
+    // Each part escaped: encodeURI leaves & # ? as they are, which end the query's value for every client.
+    if ('path' in address) return `nbd+unix:///?socket=${address.path.split('/').map(encodeURIComponent).join('/')}`;
     const bound = this.server.address();
     const port = typeof bound === 'object' && bound ? bound.port : address.port;
     const host = address.host.includes(':') ? `[${address.host}]` : address.host;
