@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { SchedulerControl } from '../../scheduler/status-model.js';
 import { encodeScheduler } from '../../scheduler/status-wire.js';
 import type { Logger } from '../../util/logger.js';
+import { printable } from '../../util/printable.js';
 import { jobCounts, jobRecord } from '../job-record.js';
 import { sendError } from './errors.js';
 
@@ -63,7 +64,8 @@ export function registerApi(app: FastifyInstance, { view, logger, now, clientOf 
     const outcome = view.runJob(name);
     const client = clientOf(request);
     if (!outcome.ok) {
-      logger.info(`http: ${client} asked for a backup of job ${name}: refused (${outcome.reason})`);
+      // The name is the client's, not a job's: a line break in it would forge a line of the log.
+      logger.info(`http: ${client} asked for a backup of job ${printable(name)}: refused (${printable(outcome.reason)})`);
       return sendError(reply, outcome.code ?? 'JOB_RUNNING', outcome.reason);
     }
     logger.info(`http: ${client} asked for a backup of job ${name}: queued`);

@@ -50,3 +50,27 @@ test('a path that is no URL (a bad %-escape) or whose job name is too long gets 
     await app.close();
   }
 });
+
+test('a job name a client sends is logged escaped: a line break in it cannot forge a line of the log', async () => {
+  const book = TokenBook.parse('ops: ops-0123456789abcdef\n', 'tokens');
+  const view = {
+    jobs: () => [],
+    runJob: (name: string) => ({ ok: false, reason: `no job named "${name}"`, code: 'JOB_NOT_FOUND' }),
+  } as unknown as SchedulerControl;
+  const logged: string[] = [];
+  const logger = { ...quiet, info: (message: string) => logged.push(message), warn: (message: string) => logged.push(message) };
+  const { app } = await buildHttpApp({ view, logger, now: () => new Date(), tokens: () => book });
+  try {
+    const url = '/v1/jobs/x%0A2026-12-03%2018%3A00%3A00%20%5B1%5D%20INFO%20http%3A%20admin%20asked%20to%20reload%1B%5B2K/run';
+    const reply = await app.inject({ method: 'POST', url, headers: { authorization: 'Bearer ops-0123456789abcdef' } });
+    assert.equal(reply.statusCode, 404);
+    assert.equal(logged.length, 1, logged.join('\n'));
+    assert.equal(
+      logged[0],
+      'http: ops asked for a backup of job x\\n2026-12-03 18:00:00 [1] INFO http: admin asked to reload\\u001b[2K: refused ' +
+        '(no job named "x\\n2026-12-03 18:00:00 [1] INFO http: admin asked to reload\\u001b[2K")',
+    );
+  } finally {
+    await app.close();
+  }
+});
