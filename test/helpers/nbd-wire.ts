@@ -110,6 +110,11 @@ export class RawNbd {
     return this.hungUp(ms);
   }
 
+  /** Shuts the client's side of the connection down, reading on (libnbd does so after NBD_CMD_DISC). */
+  endInput(): void {
+    this.socket.end();
+  }
+
   close(): void {
     this.socket.destroy();
   }

@@ -79,6 +79,30 @@ describe('backy serve: the bytes a client reads', () => {
     }
   });
 
+  test('NBD_CMD_DISC behind reads still in flight, the client then shutting its side down (as libnbd does): every read is answered', async () => {
+    const server = await startServe(job, ['-r', id, '--listen', '127.0.0.1:0']);
+    try {
+      const client = await RawNbd.open(server.uri);
+      await client.handshake();
+      const reads = [0, 3, 6, 9].map((k) => ({ offset: k * MiB + 512, length: 3 * MiB }));
+      reads.forEach((read, index) => client.request(0, BigInt(read.offset), read.length, BigInt(index)));
+      client.request(2, 0n, 0, 99n);
+      client.endInput();
+      const got = reads.map((read) => Buffer.alloc(read.length));
+      for (let done = 0; done < reads.length; ) {
+        const chunk = await client.chunk();
+        const index = Number(chunk.cookie);
+        assert.ok(chunk.type === 1 || chunk.type === 2, `read ${index}: a chunk of type ${chunk.type}`);
+        if (chunk.type === 1) chunk.payload.subarray(8).copy(got[index]!, Number(chunk.payload.readBigUInt64BE(0)) - reads[index]!.offset);
+        if (chunk.flags & 1) done++;
+      }
+      reads.forEach((read, index) => assert.ok(got[index]!.equals(content.subarray(read.offset, read.offset + read.length)), `read ${index}`));
+      assert.equal(await client.hungUp(), true, 'the server closes the connection after the disconnect');
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+
   describe('a data block gone from the image file (a punched hole)', () => {
     const punched = 5 * MiB;
     before(() => {

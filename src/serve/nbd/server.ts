@@ -21,7 +21,8 @@ export class NbdServer {
   private closing = false;
 
   constructor(private readonly context: Omit<SessionContext, 'peer'>) {
-    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    // Half-open: libnbd shuts its side down after NBD_CMD_DISC, and the requests before it are still to be answered.
+    this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
   }
 
   /** Starts listening; resolves with the NBD URI of the export. */
