@@ -74,3 +74,21 @@ test('a job name a client sends is logged escaped: a line break in it cannot for
     await app.close();
   }
 });
+
+test('a dashboard link with a good token leads only to a page of this server: /.//evil.example/ redirects to /', async () => {
+  const book = TokenBook.parse('ops: ops-0123456789abcdef\n', 'tokens');
+  const view = { jobs: () => [] } as unknown as SchedulerControl;
+  const { app } = await buildHttpApp({ view, logger: quiet, now: () => new Date(), tokens: () => book });
+  try {
+    for (const [url, location] of [
+      ['/.//evil.example/?token=ops-0123456789abcdef', '/'],
+      ['/jobs/web1?filter=db&token=ops-0123456789abcdef', '/jobs/web1?filter=db'],
+    ] as const) {
+      const reply = await app.inject({ method: 'GET', url });
+      assert.equal(reply.statusCode, 303, url);
+      assert.equal(reply.headers.location, location, url);
+    }
+  } finally {
+    await app.close();
+  }
+});

@@ -83,10 +83,11 @@ export function registerDashboard(app: FastifyInstance, { view, auth, logger, no
     const client = auth.client(token);
     if (!client) {
       refusal(`http: refused a dashboard link from ${request.ip}: its token is not in the token file`);
-      return reply.code(401).type('text/html; charset=utf-8').send(loginPage(`${url.pathname}${url.search}`, true));
+      return reply.code(401).type('text/html; charset=utf-8').send(loginPage(safeNext(`${url.pathname}${url.search}`), true));
     }
     logger.info(`http: ${client} signed in to the dashboard from ${request.ip} (by link)`);
-    return startSession(reply, client).redirect(`${url.pathname}${url.search}`, 303);
+    // A path of the request, but one like `//evil.example/` (sent by a script, never by a browser) would lead elsewhere.
+    return startSession(reply, client).redirect(safeNext(`${url.pathname}${url.search}`), 303);
   });
 
   type PageRequest = FastifyRequest<{ Params: { job?: string }; Querystring: { filter?: string } }>;
@@ -94,7 +95,7 @@ export function registerDashboard(app: FastifyInstance, { view, auth, logger, no
     async (request: PageRequest, reply: FastifyReply) => {
       if (!signedIn(request)) {
         const next = pageUrl(request);
-        return reply.code(401).type('text/html; charset=utf-8').send(loginPage(next ? `${next.pathname}${next.search}` : '/', false));
+        return reply.code(401).type('text/html; charset=utf-8').send(loginPage(next ? safeNext(`${next.pathname}${next.search}`) : '/', false));
       }
       return handler(request, reply);
     };
