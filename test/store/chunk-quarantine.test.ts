@@ -8,7 +8,7 @@
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backy } from '../helpers/cli.js';
@@ -125,4 +125,50 @@ it('a read that found a chunk damaged moves it aside only while it is the damage
   ok(['-b', job, 'verify']);
   ok(['-b', job, 'restore', join(root, 'raced-healed.img')]);
   assert.ok(readFileSync(join(root, 'raced-healed.img')).equals(image));
+});
+
+it("a link or a file in place of the pool's damaged or stripe directory: the read reports the damage, and nothing is moved or noted where it points", () => {
+  const { job, image, name, chunk } = backedUpWithItsFirstChunkDamaged('linked');
+  const pool = join(job, 'chunks');
+  const damaged = join(pool, 'damaged');
+  const elsewhere = join(root, 'linked-elsewhere');
+  mkdirSync(elsewhere);
+  const damageFound = (result: { status: number | null; stdout: string; stderr: string }) => {
+    assert.equal(result.status, 1);
+    assert.match(result.stdout + result.stderr, /block at offset 0 does not match its recorded hash/);
+    assert.doesNotMatch(result.stderr, /ENOTDIR|EISDIR/);
+  };
+
+  rmSync(damaged, { recursive: true });
+  symlinkSync(elsewhere, damaged);
+  damageFound(backy(['-b', job, 'verify'], { timeoutMs: 30_000 }));
+  assert.deepEqual(readdirSync(elsewhere), [], 'nothing moved where the damaged directory links to');
+  assert.ok(existsSync(chunk), 'the damaged chunk stays where it is');
+
+  rmSync(damaged);
+  writeFileSync(damaged, 'not a directory\n');
+  damageFound(backy(['-b', job, 'restore', join(root, 'linked.img')], { timeoutMs: 30_000 }));
+  assert.equal(readFileSync(damaged, 'utf8'), 'not a directory\n');
+  // Backups refuse such a pool with one line.
+  const refused = backy(['-b', job, 'backup', 'daily'], { timeoutMs: 30_000 });
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, new RegExp(`^backy: ${damaged} is not a directory of the chunk pool \\(a link or another kind of file\\): nothing is written there\\n$`, 'm'));
+
+  // A stripe linked to a directory holding a file under the chunk's name: that file is read (and fails its proof), never moved.
+  rmSync(damaged);
+  mkdirSync(damaged);
+  const stripe = join(pool, 'chunks', name.slice(0, 2));
+  const outside = join(elsewhere, name);
+  writeFileSync(outside, 'not this chunk\n');
+  rmSync(stripe, { recursive: true });
+  symlinkSync(elsewhere, stripe);
+  damageFound(backy(['-b', job, 'verify'], { timeoutMs: 30_000 }));
+  assert.equal(readFileSync(outside, 'utf8'), 'not this chunk\n', 'the file where the stripe links to stays');
+  assert.deepEqual(readdirSync(damaged), []);
+
+  // Once the pool is its own again, the next backup heals it.
+  rmSync(stripe);
+  ok(['-b', job, 'backup', 'daily']);
+  ok(['-b', job, 'restore', join(root, 'linked-healed.img')]);
+  assert.ok(readFileSync(join(root, 'linked-healed.img')).equals(image));
 });

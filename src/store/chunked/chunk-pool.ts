@@ -217,6 +217,9 @@ export class ChunkPool {
     await mkdir(join(this.path, DAMAGED_DIR)).catch((err: unknown) => {
       if (errorCode(err) !== 'EEXIST') throw err;
     });
+    // A link (or a file) in place of one of the pool's directories would have the chunk moved, and notes made, wherever
+    // it points: nothing is moved then. The read fails with the damage all the same, and backups refuse such a pool.
+    if (!this.ownDirectories([CHUNKS_DIR, join(CHUNKS_DIR, name.slice(0, 2)), DAMAGED_DIR])) return;
     if (quarantineChunk(this.path, name, this.chunkSize) !== 'nothing') return;
     // Missing: noted by an empty file, unless the name is noted already (in whatever form, which it never replaces).
     const marker = join(this.path, DAMAGED_DIR, name);
@@ -226,8 +229,14 @@ export class ChunkPool {
     });
   }
 
-  /** Names of the chunks found damaged or missing. */
+  /** Whether none of these paths below the pool is a link or another kind of file than a directory (missing ones hold nothing). */
+  private ownDirectories(paths: string[]): boolean {
+    return paths.every((path) => lstatSync(join(this.path, path), { throwIfNoEntry: false })?.isDirectory() ?? true);
+  }
+
+  /** Names of the chunks found damaged or missing; none where the damaged directory is none of the pool's (no quarantine notes there). */
   async damaged(): Promise<string[]> {
+    if (!this.ownDirectories([DAMAGED_DIR])) return [];
     try {
       return (await readdir(join(this.path, DAMAGED_DIR))).filter(isChunkName);
     } catch (err) {
