@@ -1,7 +1,8 @@
 /** Which store the scheduler writes into a job's config: named, kept, or the filesystem's default. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { prepareJobDirectory } from '../../src/scheduler/job-setup.js';
@@ -9,6 +10,7 @@ import type { JobConfig } from '../../src/scheduler/config.js';
 import { fixedClock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/logger.js';
 import { useExt4AndBtrfs } from '../helpers/loop-fs.js';
+import { backy } from '../helpers/cli.js';
 
 const job = (name: string, store?: string): JobConfig => ({
   name,
@@ -47,5 +49,39 @@ describe('the store of a scheduler job', () => {
     writeFileSync(join(base, 'own-pool', 'config'), 'type: file\nfilename: /srv/vm.img\nstore: chunked\n');
     await prepareJobDirectory(base, job('own-pool', 'chunked'), fixedClock(new Date()), logger);
     assert.equal(config(base, 'own-pool').chunk_pool, 'job');
+  });
+
+  it('changed to cow and back, a job keeps the pool its chunked revisions are in: they still restore', async () => {
+    const base = filesystems.ext4.path;
+    const source = join(base, 'switched.img');
+    const image = randomBytes(1024 * 1024);
+    writeFileSync(source, image);
+    const switched = (name: string, store: string): JobConfig => ({ ...job(name, store), source: { type: 'file', filename: source } });
+    const restores = (name: string) => {
+      const target = join(base, `${name}-restored.img`);
+      const result = backy(['-b', join(base, name), 'restore', target], { timeoutMs: 30_000 });
+      assert.equal(result.status, 0, `restore of ${name}'s chunked revision: ${result.stderr}`);
+      assert.ok(readFileSync(target).equals(image));
+      rmSync(target);
+    };
+    const backedUp = (name: string) => assert.equal(backy(['-b', join(base, name), 'backup', 'daily'], { timeoutMs: 30_000 }).status, 0);
+
+    // A scheduler job, in the shared pool.
+    await prepareJobDirectory(base, switched('shared-switched', 'chunked'), fixedClock(new Date()), logger);
+    backedUp('shared-switched');
+    await prepareJobDirectory(base, switched('shared-switched', 'cow'), fixedClock(new Date()), logger);
+    restores('shared-switched');
+    await prepareJobDirectory(base, switched('shared-switched', 'chunked'), fixedClock(new Date()), logger);
+    assert.equal(config(base, 'shared-switched').chunk_pool, 'shared');
+    restores('shared-switched');
+
+    // A job of `backy init`, with its own pool.
+    assert.equal(backy(['-b', join(base, 'own-switched'), 'init', '--store', 'chunked', 'file', source]).status, 0);
+    backedUp('own-switched');
+    await prepareJobDirectory(base, switched('own-switched', 'cow'), fixedClock(new Date()), logger);
+    restores('own-switched');
+    await prepareJobDirectory(base, switched('own-switched', 'chunked'), fixedClock(new Date()), logger);
+    assert.equal(config(base, 'own-switched').chunk_pool, 'job');
+    restores('own-switched');
   });
 });
