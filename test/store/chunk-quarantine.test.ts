@@ -172,3 +172,26 @@ it("a link or a file in place of the pool's damaged or stripe directory: the rea
   ok(['-b', job, 'restore', join(root, 'linked-healed.img')]);
   assert.ok(readFileSync(join(root, 'linked-healed.img')).equals(image));
 });
+
+it('a file in place of a stripe directory: its chunks read as missing (damage, not an ENOTDIR failure), status still lists the revisions', () => {
+  const { job, image, id, name } = backedUpWithItsFirstChunkDamaged('stripe-file');
+  const stripe = join(job, 'chunks', 'chunks', name.slice(0, 2));
+  rmSync(stripe, { recursive: true });
+  writeFileSync(stripe, 'not a directory\n');
+
+  const verified = backy(['-b', job, 'verify'], { timeoutMs: 30_000 });
+  assert.equal(verified.status, 1);
+  assert.match(verified.stdout, new RegExp(`revision ${id} is damaged: block at offset 0`));
+  assert.doesNotMatch(verified.stderr, /ENOTDIR/);
+  const restored = backy(['-b', job, 'restore', join(root, 'stripe-file.img')], { timeoutMs: 30_000 });
+  assert.equal(restored.status, 1);
+  assert.match(restored.stderr, new RegExp(`its chunk ${name} is missing from the pool`));
+  const status = backy(['-b', job, 'status'], { timeoutMs: 30_000 });
+  assert.equal(status.status, 0, status.stderr);
+  assert.match(status.stdout, new RegExp(`${id} .*\\[distrusted\\]`));
+
+  rmSync(stripe);
+  ok(['-b', job, 'backup', 'daily']);
+  ok(['-b', job, 'restore', join(root, 'stripe-file-healed.img')]);
+  assert.ok(readFileSync(join(root, 'stripe-file-healed.img')).equals(image));
+});

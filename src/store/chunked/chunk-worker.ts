@@ -204,7 +204,8 @@ function openChunk(pool: string, name: string): number | 'missing' | 'damaged' {
     return openSync(chunkPath(pool, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return 'missing';
+    // ENOTDIR: a file of another kind in place of its stripe (or of the chunks directory) holds no chunk.
+    if (code === 'ENOENT' || code === 'ENOTDIR') return 'missing';
     if (code === 'ELOOP' || code === 'ENXIO') return 'damaged';
     throw err;
   }

@@ -251,7 +251,7 @@ export class ChunkedStore implements Store {
     }
     let bytes = 0;
     // Synchronously and without an exception for a chunk that is gone: a thread-pool round trip and a thrown error each cost more than the lstat.
-    for (const name of names) bytes += (lstatSync(pool.chunkPath(name), { throwIfNoEntry: false })?.blocks ?? 0) * 512;
+    for (const name of names) bytes += chunkBytes(pool.chunkPath(name));
     return { chunks: names.size, bytes };
   }
 
@@ -374,6 +374,15 @@ function addChangedNames(index: IndexFile, previous: IndexFile | undefined, name
     }
   }
   return true;
+}
+
+/** The bytes a chunk takes on disk; none where it is gone, or its stripe is a file of another kind (ENOTDIR: not a failed status). */
+function chunkBytes(path: string): number {
+  try {
+    return (lstatSync(path, { throwIfNoEntry: false })?.blocks ?? 0) * 512;
+  } catch {
+    return 0;
+  }
 }
 
 function storeError(err: unknown, id: string): Error {
