@@ -1,4 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
+import { lstat, readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { BackyError, errorCode } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -19,9 +19,15 @@ export async function baseDirectoryJobs(baseDir: string): Promise<string[]> {
   const directories: string[] = [];
   for (const name of names) {
     if (name.startsWith('.')) continue;
+    const path = join(baseDir, name);
     // Followed through symbolic links: marking more than needed is always safe.
-    const info = await stat(join(baseDir, name)).catch(() => null);
-    if (info?.isDirectory()) directories.push(join(baseDir, name));
+    const info = await stat(path).catch(async (err: unknown) => {
+      // Deleted meanwhile: its chunks are garbage, as the manual promises. A link whose directory cannot be reached now
+      // (an unmounted filesystem, a disk error) may hold revisions that name chunks of this pool: nothing is collected.
+      if (errorCode(err) === 'ENOENT' && (await lstat(path).catch(() => null)) === null) return null;
+      throw new BackyError(`garbage collection stopped, nothing deleted: cannot reach ${path}: ${(err as Error).message}; mount or remove it`);
+    });
+    if (info?.isDirectory()) directories.push(path);
   }
   return directories;
 }

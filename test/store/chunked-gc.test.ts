@@ -118,6 +118,34 @@ describe('garbage collection among hostile files', () => {
     assert.match(ok(['-b', path, 'gc']).stdout, /INFO 1 chunks deleted, /);
   });
 
+  it('a job directory linked from the base directory that cannot be reached (its filesystem not mounted): nothing is collected', () => {
+    const base = join(root, `base-${counter++}`);
+    const elsewhere = join(root, `elsewhere-${counter}`);
+    mkdirSync(join(elsewhere, 'vm'), { recursive: true });
+    mkdirSync(base);
+    symlinkSync(join(elsewhere, 'vm'), join(base, 'vm'));
+    writeFileSync(join(root, `${counter}.img`), randomBytes(MiB));
+    writeFileSync(join(base, 'vm', 'config'), `type: file\nfilename: ${join(root, `${counter}.img`)}\nstore: chunked\nchunk_pool: shared\n`);
+    ok(['-b', join(base, 'vm'), 'backup', 'daily']);
+    const conf = join(root, `${counter}.conf`);
+    writeFileSync(conf, `global:\n  base-dir: ${base}\nschedules:\n  default:\n    daily: {interval: 1d, keep: 2}\njobs: {}\n`);
+    const chunks = () => readdirSync(join(base, '.chunks', 'chunks'), { recursive: true }).length;
+    const before = chunks();
+
+    execFileSync('mv', [elsewhere, `${elsewhere}-unmounted`]);
+    const gc = backy(['-c', conf, 'gc'], { timeoutMs: 20_000 });
+    assert.equal(gc.status, 1);
+    assert.equal(
+      gc.stderr,
+      `backy: garbage collection stopped, nothing deleted: cannot reach ${join(base, 'vm')}: ENOENT: no such file or directory, stat '${join(base, 'vm')}'; mount or remove it\n`,
+    );
+    assert.equal(chunks(), before, 'chunks of the unreachable job were deleted');
+
+    execFileSync('mv', [`${elsewhere}-unmounted`, elsewhere]);
+    ok(['-c', conf, 'gc']);
+    ok(['-b', join(base, 'vm'), 'verify']);
+  });
+
   it("a file or a FIFO where the base directory's pool would be is one line naming it, for gc and for backups", () => {
     const base = join(root, `base-${counter++}`);
     mkdirSync(join(base, 'vm'), { recursive: true });

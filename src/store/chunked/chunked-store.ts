@@ -380,8 +380,9 @@ function addChangedNames(index: IndexFile, previous: IndexFile | undefined, name
 function chunkBytes(path: string): number {
   try {
     return (lstatSync(path, { throwIfNoEntry: false })?.blocks ?? 0) * 512;
-  } catch {
-    return 0;
+  } catch (err) {
+    if (errorCode(err) === 'ENOTDIR') return 0;
+    throw err;
   }
 }
 
