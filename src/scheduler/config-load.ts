@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import YAML from 'yaml';
+import { MAX_CONFIG_FILE_BYTES } from '../monitoring/check-config.js';
 import { BackyError, describeIoError } from '../util/errors.js';
+import { readSmallFile } from '../util/regular-file.js';
 import type { SchedulerConfig } from './config.js';
 import { validateConfig } from './config-validate.js';
 
@@ -19,7 +20,8 @@ export async function loadConfig(path: string): Promise<LoadedConfig> {
   const file = resolve(path);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // As `check` reads it: a FIFO here held the scheduler's start (and a reload, gc -c) for ever, /dev/zero took 600 MiB.
+    text = await readSmallFile(file, MAX_CONFIG_FILE_BYTES);
   } catch (err) {
     throw describeIoError(err, `cannot read configuration file ${file}`);
   }

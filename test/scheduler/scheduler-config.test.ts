@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { backy } from '../helpers/cli.js';
@@ -59,6 +60,37 @@ test('a missing file, a missing base directory, an unsafe job name: one line eac
     const unsafe = backy(['-c', fixture.conf, 'scheduler']);
     assert.equal(unsafe.status, 1);
     assert.match(unsafe.stderr, /^backy: .*: invalid configuration \(1 problem\):\n.*: job "\.\.": not a safe directory name; /);
+    assert.deepEqual(readdirSync(fixture.base), []);
+  } finally {
+    fixture.cleanup();
+  }
+});
+
+test('a configuration file that is a FIFO, a device or far too big is refused at once by scheduler and gc -c, never read', () => {
+  const fixture = new SchedulerFixture();
+  try {
+    const fifo = join(fixture.dir, 'fifo.conf');
+    execFileSync('mkfifo', [fifo]);
+    const zero = join(fixture.dir, 'zero.conf');
+    symlinkSync('/dev/zero', zero);
+    const huge = join(fixture.dir, 'huge.conf');
+    writeFileSync(huge, '');
+    truncateSync(huge, 64 * 1024 * 1024);
+    const cases: Array<[string, RegExp]> = [
+      [fifo, /it is a FIFO, not a regular file/],
+      [zero, /it is a character device, not a regular file/],
+      [huge, /it has 67108864 bytes, more than the 8388608 any such file can have/],
+    ];
+    for (const [file, reason] of cases) {
+      for (const args of [['-c', file, 'scheduler'], ['-c', file, 'gc']]) {
+        const result = backy(args, { timeoutMs: 20_000 });
+        assert.equal(result.signal, null, `backy ${args.join(' ')} answered (it hung before)`);
+        assert.equal(result.status, 1, `backy ${args.join(' ')}`);
+        assert.equal(result.stderr.split('\n').length, 2, `one line: ${result.stderr}`);
+        assert.ok(result.stderr.startsWith(`backy: cannot read configuration file ${file}: `), result.stderr);
+        assert.match(result.stderr, reason);
+      }
+    }
     assert.deepEqual(readdirSync(fixture.base), []);
   } finally {
     fixture.cleanup();
