@@ -59,6 +59,13 @@ test('a revision dated in the future is found by ID only; unreadable ones named 
   assert.throws(() => resolveRevisionSpec('EEEEEEEEEEEEEEEEEEEEEE', history, { unreadable }), /revision EEEEEEEEEEEEEEEEEEEEEE is unreadable: not valid YAML/);
 });
 
+test('a prefix is unique only among all the IDs status lists, unreadable ones included', () => {
+  const unreadable = [{ id: 'BBBBBBBBBBBBBBBBBBBBBc', reason: 'not valid YAML' }, { id: 'EEEEEEEEEEEEEEEEEEEEEE', reason: 'not valid YAML' }];
+  assert.throws(() => resolveRevisionSpec('BB', history, { unreadable }), /revision spec "BB" is ambiguous: it matches BBBBBBBBBBBBBBBBBBBBBB, BBBBBBBBBBBBBBBBBBBBBc/);
+  assert.equal(resolveRevisionSpec('BBBBBBBBBBBBBBBBBBBBBB', history, { unreadable }).uuid, 'BBBBBBBBBBBBBBBBBBBBBB');
+  assert.throws(() => resolveRevisionSpec('EE', history, { unreadable }), /revision EEEEEEEEEEEEEEEEEEEEEE is unreadable: not valid YAML/);
+});
+
 test("a number beyond the revisions names a decimal ID, as in backy 2.x's archive lookup", () => {
   const decimal = [rev('1230', 1, ['daily']), rev('1231', 2, ['daily']), rev('1232', 3, ['daily'], false)];
   assert.equal(resolveRevisionSpec('0', decimal).uuid, '1231');

@@ -37,11 +37,14 @@ export function resolveRevisionSpec(spec: string | undefined, revisions: readonl
   if (byId) return requireComplete(byId);
 
   const prefixed = number ? [] : revisions.filter((r) => r.uuid.startsWith(wanted));
-  if (prefixed.length === 1) return requireComplete(prefixed[0]!);
-  if (prefixed.length > 1) {
-    const ids = prefixed.map((r) => r.uuid).slice(0, 5).join(', ');
+  // Unique among the IDs `status` prints, the unreadable ones too: a prefix of two of them must not pick the readable one unasked.
+  const brokenPrefixed = number ? [] : (context.unreadable ?? []).filter((r) => r.id.startsWith(wanted));
+  if (prefixed.length + brokenPrefixed.length > 1) {
+    const ids = [...prefixed.map((r) => r.uuid), ...brokenPrefixed.map((r) => r.id)].slice(0, 5).join(', ');
     throw new BackyError(`revision spec ${JSON.stringify(wanted)} is ambiguous: it matches ${ids}`);
   }
+  if (prefixed.length === 1) return requireComplete(prefixed[0]!);
+  if (brokenPrefixed.length === 1) throw new BackyError(`revision ${brokenPrefixed[0]!.id} is unreadable: ${brokenPrefixed[0]!.reason}`);
 
   if (wanted === 'last' || wanted === 'latest') {
     const newest = complete[0];

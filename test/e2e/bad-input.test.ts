@@ -135,6 +135,13 @@ test('unknown and ambiguous revision specs', () => {
   const ambiguous = backy(['-b', twins, 'restore', '-r', 'Kk', target]);
   assertOneLineError(ambiguous, /^backy: revision spec "Kk" is ambiguous/, 'ambiguous prefix');
   assert.equal(existsSync(target), false);
+
+  // status lists an unreadable .rev's ID too: a prefix it shares with a readable one is no unique prefix.
+  writeFileSync(join(twins, 'Kk2cDeFgHjKmNpQrStUvWy.rev'), 'garbage: [\n');
+  assert.match(backy(['-b', twins, 'status']).stdout, /Kk2cDeFgHjKmNpQrStUvWy .*\[unreadable \.rev\]/);
+  assertOneLineError(backy(['-b', twins, 'restore', '-r', 'Kk2c', target]), /^backy: revision spec "Kk2c" is ambiguous: it matches Kk2cDeFgHjKmNpQrStUvWx, Kk2cDeFgHjKmNpQrStUvWy/, 'prefix of an unreadable .rev too');
+  assertOneLineError(backy(['-b', twins, 'restore', '-r', 'Kk2cDeFgHjKmNpQrStUvWy', target]), /^backy: revision Kk2cDeFgHjKmNpQrStUvWy is unreadable: /, 'unreadable by ID');
+  assert.equal(existsSync(target), false);
 });
 
 test('restore never writes into a job directory', () => {
