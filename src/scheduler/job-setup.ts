@@ -27,6 +27,8 @@ import { openRegularFile, readSmallFile } from '../util/regular-file.js';
  * second scheduler host reading the same directory, keeps it.
  */
 export const FIRST_SEEN_FILE = '.first-seen';
+/** Far more than the ISO date and line break backy writes: anything longer is damage, recorded again. */
+const FIRST_SEEN_LIMIT = 256;
 
 export interface PreparedJob {
   directory: JobDirectory;
@@ -77,7 +79,10 @@ async function readOrRecordFirstSeen(directory: JobDirectory, clock: Clock): Pro
   try {
     const handle = await openRegularFile(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
-      const recorded = new Date((await handle.readFile('utf8')).trim());
+      // The date and a line break, never the whole file: one of 1 GiB made the job skipped ("Invalid string length"), smaller ones were read whole at every start.
+      const buffer = Buffer.alloc(FIRST_SEEN_LIMIT + 1);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      const recorded = bytesRead > FIRST_SEEN_LIMIT ? new Date(Number.NaN) : new Date(buffer.toString('utf8', 0, bytesRead).trim());
       // A date in the future (a wrong clock once) would keep a job that never backed up within its SLA: recorded again.
       if (!Number.isNaN(recorded.getTime()) && recorded.getTime() <= clock.now().getTime() + FUTURE_TOLERANCE_MS) return recorded;
     } finally {

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { backy } from '../helpers/cli.js';
@@ -81,6 +81,30 @@ test('a revision or first-seen date in the future makes no job look fresh: the j
     const check = backy(['-c', fixture.conf, 'check']);
     assert.equal(check.status, 0, check.stdout);
     assert.ok(status.jobs[0]!.lastBackup! < new Date(future), 'the last backup is the believable one');
+  } finally {
+    fixture.cleanup();
+  }
+});
+
+test('a huge .first-seen is recorded again, not read whole: the job is not skipped', async () => {
+  const fixture = new SchedulerFixture();
+  try {
+    const source = fixture.source('vm.img', 64 * 1024);
+    fixture.writeConfig(
+      configText({ base: fixture.base, port: await freePort(), schedules: { s: { daily: { interval: '1d', keep: 3 } } }, jobs: { a: { schedule: 's', filename: source } } }),
+    );
+    await backedUpOnce(fixture, ['a']);
+    const firstSeen = join(fixture.job('a'), '.first-seen');
+    // Sparse, 1 GiB: more than a string can hold, so reading it whole failed the job's setup.
+    writeFileSync(firstSeen, '2026-01-01T00:00:00.000Z\n');
+    truncateSync(firstSeen, 1024 ** 3);
+
+    const second = fixture.start();
+    const status = await fixture.waitForStatus('the job set up again', (s) => s.scheduler.pid === second.child.pid);
+    assert.deepEqual(await second.stop(), { code: 0, signal: null });
+    assert.deepEqual(status.scheduler.skipped, [], fixture.schedulerLog());
+    assert.ok(statSync(firstSeen).size < 100, 'recorded again');
+    assert.ok(!Number.isNaN(new Date(readFileSync(firstSeen, 'utf8').trim()).getTime()));
   } finally {
     fixture.cleanup();
   }
