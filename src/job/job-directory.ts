@@ -324,8 +324,12 @@ export class JobDirectory {
     for (const id of orphans) logger.info(`removing data of ${id}, which has no revision metadata`);
     await this.removeRevisions([...incomplete, ...orphans], store);
     // Left by a command killed while it replaced a `last` link; the lock keeps new ones from appearing since the scan.
-    for (const { name } of scan.listing.entries) {
-      if (name.startsWith('.last') && name.endsWith('.tmp')) await unlinkIfPresent(join(this.path, name));
+    for (const entry of scan.listing.entries) {
+      const name = entry.name;
+      // A directory under such a name is none of ours: unlinking it failed every backup with EISDIR.
+      if (name.startsWith('.last') && name.endsWith('.tmp')) {
+        if (!entry.isDirectory()) await unlinkIfPresent(join(this.path, name));
+      }
       // Left by a command killed while it rewrote a `.rev` or the config; a verification (which takes no lock) may be writing one now, but not for an hour.
       else if (isStaleCandidate(name)) await unlinkIfStale(join(this.path, name));
     }

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backy, BACKY_MAIN } from '../helpers/cli.js';
 import { revisionIds, withNewJob } from '../helpers/job-files.js';
@@ -45,11 +45,15 @@ test("what a killed update of the last links left is removed by the next backup;
     for (const path of leftovers) writeFileSync(path, 'x');
     const unrelated = join(job, '.lastnote');
     writeFileSync(unrelated, 'kept');
+    // Never what a killed update leaves: not removed, and no reason to fail the backup.
+    const directory = join(job, '.last.5e5e5e5e.tmp');
+    mkdirSync(directory);
 
     const result = backy(['-b', job, 'backup', 'daily']);
     assert.equal(result.status, 0, result.stdout + result.stderr);
     for (const path of leftovers) assert.equal(existsSync(path), false, `${path} is removed`);
     assert.equal(readFileSync(unrelated, 'utf8'), 'kept');
+    assert.ok(statSync(directory).isDirectory(), 'the directory stays');
     assert.equal(revisionIds(job).length, 2);
   });
 });
