@@ -6,12 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, truncateSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { readStatusFile } from '../../src/scheduler/status-file.js';
 import { backy } from '../helpers/cli.js';
 import { attachLoopDevice } from '../helpers/loop-fs.js';
-import { configText, freePort, revisions, SchedulerFixture } from './harness.js';
+import { configText, freePort, revisions, SchedulerFixture, waitFor } from './harness.js';
 
 const fast = { fast: { a: { interval: '2s', keep: 2 } } };
 
@@ -94,6 +94,14 @@ test('SIGHUP: jobs are added and removed; an invalid file keeps the running conf
     await fixture.waitFor('a backup after the refused reload', () => revisions(fixture.job('second')).some((r) => r.timestamp > reloaded));
     const after = await fixture.waitForStatus('a status file after the refused reload', (s) => s.written > reloaded);
     assert.deepEqual(after.jobs.map((j) => [j.name, j.schedule]), [['second', 'fast']]);
+
+    // A FIFO in the file's place: refused at once; the reload waited for a writer for ever, and SIGTERM with it.
+    rmSync(fixture.conf);
+    execFileSync('mkfifo', [fixture.conf]);
+    scheduler.child.kill('SIGHUP');
+    // The harness's own waitFor reads the configuration (for the catch-up hold), which a FIFO would block.
+    await waitFor('the reload refusing the FIFO', () => fixture.schedulerLog().includes('it is a FIFO, not a regular file'));
+    assert.match(fixture.schedulerLog(), new RegExp(`ERROR reloading the configuration failed; keeping the running configuration: cannot read configuration file ${fixture.conf}: it is a FIFO, not a regular file`));
 
     assert.deepEqual(await scheduler.stop(), { code: 0, signal: null });
     assert.equal(revisions(fixture.job('first')).length, firstCount);
