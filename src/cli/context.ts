@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { createLogger, fdSink, fileSink, type Logger, type LogSink } from '../util/logger.js';
+import { createLogger, deviceSink, fdSink, fileSink, type Logger, type LogSink } from '../util/logger.js';
 import { BackyError, describeIoError } from '../util/errors.js';
 
 /** Options that apply to every action (manual: "Global options"). */
@@ -32,7 +32,8 @@ export function createContext(options: GlobalOptions, stdoutCarriesData: boolean
   let sink: LogSink;
   if (options.logfile) {
     try {
-      sink = fileSink(resolve(options.logfile));
+      const path = resolve(options.logfile);
+      sink = deviceSink(path) ?? fileSink(path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ELOOP') {
         throw new BackyError(`log file ${options.logfile} is a symbolic link; refusing to follow it`);

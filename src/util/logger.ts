@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, statSync, writeSync } from 'node:fs';
 import { openRegularFileSync } from './regular-file.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -154,6 +154,18 @@ export function fileSink(path: string, warnTo = 2): LogSink {
       }
     },
   };
+}
+
+/**
+ * `-l` naming a character device itself (`-l /dev/null` in a crontab, a
+ * console): written to as it is, with nothing to rotate. Only where the
+ * operator named the device on the command line; never through a link.
+ */
+export function deviceSink(path: string): LogSink | null {
+  if (!lstatSync(path, { throwIfNoEntry: false })?.isCharacterDevice()) return null;
+  const fd = openSync(path, constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_NOCTTY);
+  const sink = fdSink(fd);
+  return { write: sink.write, close: () => closeSync(fd) };
 }
 
 /**

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backy, backyAsync, BACKY_MAIN } from '../helpers/cli.js';
@@ -74,6 +74,18 @@ test('-l FILE appends formatted lines; stdout and stderr stay quiet; a failure i
 test('a log file that cannot be opened is one line, exit 1', () => {
   const path = join(dir, 'no-such-dir', 'backy.log');
   assertOneLineError(backy(['-l', path, '-b', job, 'status']), new RegExp(`^backy: cannot open log file ${path}: no such file or directory$`), 'bad -l');
+});
+
+test('-l /dev/null (a crontab\'s way to drop the lines) backs up quietly; a link to it is still refused', () => {
+  const before = readdirSync(job).filter((name) => name.endsWith('.rev')).length;
+  const quiet = backy(['-l', '/dev/null', '-b', job, 'backup', 'daily']);
+  assert.equal(quiet.status, 0, quiet.stderr);
+  assert.equal(quiet.stdout, '');
+  assert.equal(quiet.stderr, '');
+  assert.equal(readdirSync(job).filter((name) => name.endsWith('.rev')).length, before + 1, 'a revision was made');
+  const link = join(dir, 'null-link.log');
+  symlinkSync('/dev/null', link);
+  assertOneLineError(backy(['-l', link, '-b', job, 'status']), new RegExp(`^backy: log file ${link} is a symbolic link; refusing to follow it$`), '-l through a link');
 });
 
 test('-v adds DEBUG lines', () => {
